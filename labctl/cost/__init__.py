@@ -1,0 +1,12 @@
+"""The cost engine (pure: no I/O beyond the catalog files, no SDKs).
+
+- ``catalog``    price catalog with provenance: ``load_catalog(path=None) -> Catalog``
+- ``pricing``    which catalog price applies (one resolver for estimate and ledger)
+- ``plan``       read-only view of ``terraform show -json``
+- ``estimate``   ``estimate_plan``, ``estimate_cohort``, ``diff_estimates``, ``render_*``
+- ``model``      lifecycle records (``Usage``), ``Workload``, ``BilledCost``
+- ``ledger``     ``build_ledger(usages, catalog, as_of=...) -> Ledger`` (integer micro-dollars)
+- ``allocation`` OpenCost allocation: ``allocate``, ``nodes_from_ledger``, ``split_node_cost``
+- ``kpis``       ``team_kpis``, ``spot_savings``, ``cost_per_completed_run``
+- ``focus``      FOCUS 1.2 CSV; ``export`` plain ledger CSV/JSON; ``reconcile`` metered vs billed
+"""
