@@ -1,7 +1,286 @@
-"""The list of labctl's commands, in the order ``labctl --help`` shows them."""
+"""labctl's commands: each parses, calls one use case in labctl.ops, prints text or JSON."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-ALL: list[click.Command] = []
+from labctl.cli.context import AppContext
+
+pass_app = click.make_pass_decorator(AppContext)
+COHORT = click.argument("cohort_file", metavar="COHORT", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.command()
+@COHORT
+@pass_app
+def validate(app: AppContext, cohort_file: Path) -> None:
+    """Check a cohort file and its lab; one line per problem, non-zero exit when invalid."""
+    from labctl.spec.load import load_cohort
+
+    cohort = load_cohort(cohort_file)
+    if app.json:
+        app.emit_json({"valid": True, "cohort": cohort.id, "lab": cohort.lab.name,
+                       "teams": [t.name for t in cohort.teams]})
+    else:
+        click.echo(f"{cohort_file}: valid (cohort {cohort.id}, lab {cohort.lab.name}, {len(cohort.teams)} teams)")
+
+
+@click.command()
+@COHORT
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the per-team build trees.")
+@pass_app
+def render(app: AppContext, cohort_file: Path, out: Path) -> None:
+    """Write each team's Terraform root (and tfvars JSON) without deploying anything."""
+    from labctl.ops.render import render as do_render
+
+    cohort, dirs = do_render(cohort_file, out)
+    if app.json:
+        app.emit_json({"cohort": cohort.id, "teams": {d.name: str(d) for d in dirs}})
+    else:
+        for d in dirs:
+            click.echo(f"{d.name}: {d}")
+
+
+@click.command()
+@COHORT
+@click.option("--teams", "teams", default=None, help="Comma-separated subset of teams.")
+@click.option("--dry-run", is_flag=True, help="Plan only: print what would change, change nothing.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None,
+              help="Teams applied at once (default: from memory and cores).")
+@pass_app
+def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None) -> None:
+    """Provision (or update) every team of a cohort, in parallel."""
+    from labctl.errors import TerraformError
+    from labctl.ops.up import up as do_up
+
+    report = do_up(cohort_file, app.state_dir, teams=_split(teams), dry_run=dry_run,
+                   parallelism=parallelism, quiet=app.json)
+    if app.json:
+        app.emit_json(report.as_dict())
+    else:
+        for t in report.teams:
+            line = f"{t.team}: {t.status}"
+            if t.summary and t.status in ("created", "changed"):
+                line += f" (+{t.summary.get('add', 0)} ~{t.summary.get('change', 0)} -{t.summary.get('remove', 0)})"
+            if t.status == "unchanged":
+                line += " (no changes)"
+            if t.error:
+                line += f": {t.error}"
+            click.echo(line)
+            for p in t.planned:
+                click.echo(f"  {p}")
+        click.echo(f"{report.cohort}: {len(report.teams) - len(report.failed)}/{len(report.teams)} teams ok in {report.seconds:.0f}s")
+    if report.failed:
+        raise TerraformError(f"{len(report.failed)} team(s) failed: {', '.join(t.team for t in report.failed)}")
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.group()
+def emulator() -> None:
+    """The embedded AWS emulator (moto server on 127.0.0.1; state in memory only)."""
+
+
+@emulator.command("start")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (default: any free port).")
+@pass_app
+def emulator_start(app: AppContext, port: int) -> None:
+    """Start the emulator in the background (its state is lost when it stops)."""
+    from labctl.aws import emulator as emu
+
+    info, started = emu.start_background(app.state_dir, port=port)
+    if app.json:
+        app.emit_json({"url": info.url, "pid": info.pid, "boot_id": info.boot_id, "started": started})
+    else:
+        verb = "started" if started else "already running"
+        click.echo(f"emulator {verb} at {info.url} (pid {info.pid}); its state is in memory only")
+
+
+@emulator.command("stop")
+@pass_app
+def emulator_stop(app: AppContext) -> None:
+    """Stop the background emulator (everything in it is lost)."""
+    from labctl.aws import emulator as emu
+
+    stopped = emu.stop_background(app.state_dir)
+    if app.json:
+        app.emit_json({"stopped": stopped})
+    else:
+        click.echo("emulator stopped" if stopped else "emulator was not running")
+
+
+@emulator.command("status")
+@pass_app
+def emulator_status(app: AppContext) -> None:
+    """Say whether the background emulator is running, and where."""
+    from labctl.aws import emulator as emu
+
+    info = emu.running(app.state_dir)
+    if app.json:
+        app.emit_json({"running": info is not None, **({"url": info.url, "pid": info.pid, "boot_id": info.boot_id} if info else {})})
+    else:
+        click.echo(f"running at {info.url} (pid {info.pid}, boot {info.boot_id[:8]})" if info else "not running")
+
+
+COHORT_REF = click.argument("cohort_ref", metavar="COHORT")
+
+
+@click.command()
+@COHORT_REF
+@pass_app
+def status(app: AppContext, cohort_ref: str) -> None:
+    """Per team: what exists, node groups (capacity type, types, sizes), time to expiry.
+
+    COHORT is the cohort file or the id of a cohort in the state directory.
+    """
+    from labctl.ops.status import human_duration
+    from labctl.ops.status import status as do_status
+
+    st = do_status(cohort_ref, app.state_dir)
+    if app.json:
+        app.emit_json(st.as_dict())
+        return
+    click.echo(f"cohort {st.cohort} ({st.target}, {st.status}); window ends {st.window_end} "
+               f"({human_duration(st.seconds_left)} left)")
+    for t in st.teams:
+        click.echo(f"  {t.team}: {t.status}, {t.resources} resources, cluster {t.cluster or '-'}"
+                   + (f" [{t.error}]" if t.error else ""))
+        for ng in t.node_groups:
+            click.echo(f"    {ng.pool:<14} {ng.capacity_type:<9} {','.join(ng.instance_types):<28} "
+                       f"min {ng.min} desired {ng.desired} max {ng.max} ({ng.status})")
+
+
+@click.command()
+@COHORT_REF
+@click.option("--teams", "teams", default=None, help="Comma-separated subset of teams.")
+@click.option("--dry-run", is_flag=True, help="Say what would be destroyed and swept; change nothing.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None, help="Teams destroyed at once.")
+@pass_app
+def down(app: AppContext, cohort_ref: str, teams: str | None, dry_run: bool, parallelism: int | None) -> None:
+    """Destroy every team, sweep leftovers by tag, and prove nothing is left."""
+    from labctl.errors import LeftoversError
+    from labctl.ops.down import down as do_down
+
+    report = do_down(cohort_ref, app.state_dir, teams=_split(teams), dry_run=dry_run,
+                     parallelism=parallelism, quiet=app.json)
+    if app.json:
+        app.emit_json(report.as_dict())
+    else:
+        for t in report.teams:
+            click.echo(f"{t.team}: destroy {t.destroy} ({len(t.destroyed)} resources), "
+                       f"swept {len(t.swept)}, left {len(t.left)}" + (f" - {t.error}" if t.error else ""))
+            for item in t.swept if dry_run else t.left:
+                click.echo(f"  {item}")
+            if t.report:
+                click.echo(f"  report: {t.report}")
+        if dry_run:
+            click.echo(f"{report.cohort}: dry run, nothing changed")
+        else:
+            click.echo(f"{report.cohort}: " + ("clean: zero resources left" if report.clean
+                                               else f"{len(report.left)} resource(s) left"))
+    if not dry_run and not report.clean:
+        raise LeftoversError(f"cohort {report.cohort}: {len(report.left)} resource(s) left, "
+                             f"unreadable services: {', '.join(report.unreadable) or 'none'}")
+
+
+@click.command()
+@COHORT_REF
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@pass_app
+def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
+    """Find every resource tagged with the cohort (per service) and delete it."""
+    from labctl.aws.inventory import inventory
+    from labctl.aws.sweep import execute_sweep, plan_sweep
+    from labctl.errors import LeftoversError
+    from labctl.ops.down import resolve_cohort_id
+    from labctl.ops.target import connect_recorded
+    from labctl.state import StateDir
+
+    cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)
+    cs = StateDir(app.state_dir).existing_cohort(cohort_id)
+    target = connect_recorded(cs.meta(), app.state_dir).aws()
+    found = inventory(target, cohort_id)
+    result = execute_sweep(target, plan_sweep(found.resources), dry_run=dry_run)
+    left = [] if dry_run else list(inventory(target, cohort_id).resources)
+    if not dry_run:
+        cs.audit("sweep", "clean" if not left else "leftovers", deleted=len(result.deleted))
+    if app.json:
+        app.emit_json({"cohort": cohort_id, "dry_run": dry_run,
+                       "actions": [{"status": o.status, "resource": o.resource.describe(), "team": o.resource.team,
+                                    "reason": o.reason} for o in result.outcomes],
+                       "left": [r.describe() for r in left], "unreadable": list(found.unreadable)})
+    else:
+        for o in result.outcomes:
+            click.echo(f"{o.status}: {o.action.describe()}" + (f" ({o.reason})" if o.reason else ""))
+        click.echo(f"{cohort_id}: {'would delete' if dry_run else 'deleted'} "
+                   f"{len(result.would_delete) if dry_run else len(result.deleted)} resource(s)"
+                   + ("" if dry_run else f", {len(left)} left"))
+    if left:
+        raise LeftoversError(f"cohort {cohort_id}: {len(left)} resource(s) left after the sweep")
+
+
+@click.command()
+@click.option("--interval", type=click.FloatRange(1, 3600), default=60.0, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--dry-run", is_flag=True, help="Say which cohorts would be torn down.")
+@pass_app
+def reaper(app: AppContext, interval: float, once: bool, dry_run: bool) -> None:
+    """Tear down every cohort whose session window has ended (foreground loop for a service manager)."""
+    from labctl.teardown import reaper as r
+
+    log = (lambda m: click.echo(m, err=True)) if app.json else click.echo
+    if once or dry_run:
+        results = r.reap_once(app.state_dir, dry_run=dry_run, log=log)
+        if app.json:
+            app.emit_json({k: (v if isinstance(v, str) else v.as_dict()) for k, v in results.items()})
+        return
+    r.run(app.state_dir, interval_s=interval, log=log)
+
+
+@click.command("init")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lab", default="gpu-baseline", show_default=True, help="Lab the cohort uses.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@pass_app
+def init_cmd(app: AppContext, file: Path, lab: str, force: bool) -> None:
+    """Write a commented example cohort file for a lab."""
+    from labctl.errors import LabctlError
+    from labctl.ops.scaffold import example_cohort
+
+    if file.exists() and not force:
+        raise LabctlError(f"{file}: already exists (use --force to overwrite)")
+    file.write_text(example_cohort(lab))
+    if app.json:
+        app.emit_json({"written": str(file), "lab": lab})
+    else:
+        click.echo(f"wrote {file}; edit it, then: labctl validate {file}")
+
+
+@click.command()
+@click.option("--teams", "n_teams", type=click.IntRange(1, 30), default=3, show_default=True,
+              help="Number of teams (strategies rotate: baseline, right-sized, spot).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for reproducible runs.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None, help="Teams applied at once.")
+@pass_app
+def demo(app: AppContext, n_teams: int, seed: int, parallelism: int | None) -> None:
+    """The whole story on the embedded default: emulator, up, status, down, teardown proof."""
+    from labctl.ops.demo import demo as do_demo
+
+    summary = do_demo(app.state_dir, n_teams=n_teams, seed=seed, parallelism=parallelism,
+                      log=(lambda m: click.echo(m, err=True)) if app.json else click.echo, quiet=app.json)
+    if app.json:
+        app.emit_json(summary)
+
+
+def _all() -> list[click.Command]:
+    from labctl.cli.prices import prices
+
+    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, demo, prices]
+
+
+ALL: list[click.Command] = _all()

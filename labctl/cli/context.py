@@ -30,28 +30,6 @@ class AppContext:
         click.echo(message, err=self.json)
 
 
-def common_options(func):  # type: ignore[no-untyped-def]
-    """--state-dir and --output on every command (also accepted before the command name)."""
-    func = click.option(
-        "--output", "-o", "output", type=click.Choice(["text", "json"]), default=None,
-        help="Output format (default: text).",
-    )(func)
-    func = click.option(
-        "--state-dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="State directory (default: ./.labctl or $LABCTL_STATE_DIR).",
-    )(func)
-    return func
-
-
-def resolve(ctx: click.Context, state_dir: Path | None, output: str | None) -> AppContext:
-    app: AppContext = ctx.ensure_object(AppContext)  # type: ignore[arg-type]
-    if state_dir is not None:
-        app.state_dir = state_dir
-    if output is not None:
-        app.output = output
-    return app
-
-
 def err(message: str) -> None:
     click.echo(message, err=True)
     sys.stderr.flush()

@@ -52,16 +52,44 @@ class LabctlGroup(click.Group):
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(__version__, prog_name="labctl")
 @click.pass_context
-def cli(ctx: click.Context, state_dir: Path | None, output: str, debug: bool) -> None:
+def cli(ctx: click.Context, state_dir: Path | None, output: str, debug: bool) -> None:  # noqa: D401
     """Provision, meter and tear down hands-on GPU FinOps labs."""
     default_state = Path(os.environ.get("LABCTL_STATE_DIR", ".labctl"))
     ctx.obj = AppContext(state_dir=state_dir or default_state, output=output, debug=debug)
+
+
+def _set_state_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(AppContext).state_dir = value  # type: ignore[union-attr]
+
+
+def _set_output(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(AppContext).output = value  # type: ignore[union-attr]
+
+
+def _with_common_options(command: click.Command) -> None:
+    """Every command accepts --state-dir and --output after its name, too."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_common_options(sub)
+        return
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    if "--state-dir" not in names:
+        command.params.append(click.Option(
+            ["--state-dir"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+            is_eager=True, callback=_set_state_dir, help="State directory (default: ./.labctl)."))
+    if "--output" not in names:
+        command.params.append(click.Option(
+            ["--output", "-o"], type=click.Choice(["text", "json"]), default=None, expose_value=False,
+            is_eager=True, callback=_set_output, help="Output format: text or json."))
 
 
 def _register() -> None:
     from labctl.cli import commands
 
     for command in commands.ALL:
+        _with_common_options(command)
         cli.add_command(command)
 
 

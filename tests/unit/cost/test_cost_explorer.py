@@ -23,13 +23,10 @@ pytestmark = pytest.mark.emulator
 
 @pytest.fixture(scope="module")
 def moto_url():
-    from moto.server import ThreadedMotoServer
+    from labctl.aws.emulator import Emulator
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with Emulator() as emu:
+        yield emu.url
 
 
 @pytest.fixture

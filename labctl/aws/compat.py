@@ -1,0 +1,264 @@
+"""Compatibility layer between moto (pinned in pyproject) and the hashicorp/aws provider 5.x.
+
+Each fix below closes one gap found by running the real provider against moto 5.2.1 (and still
+present in 5.2.5). Every fix has a test in tests/integration/test_emulator_compat.py that fails
+without it. ``apply()`` is idempotent and only ever runs inside the emulator process.
+
+1. IAM: AWS-managed policies (AmazonEKSClusterPolicy, ...) exist only when moto is told to load
+   them; the EKS modules attach them by ARN.
+2. Budgets: DescribeSubscribersForNotification, ListTagsForResource, TagResource, UntagResource
+   and UpdateBudget are missing; the provider calls them on every read/update.
+3. EKS: DescribeCluster drops ``accessConfig`` (perpetual diff -> replacement) and every node
+   group reports an invented ``remoteAccess`` block (perpetual replacement).
+4. EC2: CreateLaunchTemplate copies the top-level ``launch-template`` tag specification into the
+   template data (perpetual diff on tag_specifications).
+5. EKS: the OIDC issuer id is generated once per process, so a second cluster's OIDC provider
+   collides with the first; each cluster gets its own issuer here.
+6. EKS: node groups have no Auto Scaling group behind them; the node-group module tags that ASG
+   for the cluster-autoscaler. We create it (min 0, desired 0: instances are launched by the
+   simulated cluster, not by moto) and delete it with the node group.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_APPLIED = False
+_BUDGET_TAGS: dict[str, dict[str, str]] = {}
+
+
+def apply() -> None:
+    global _APPLIED
+    if _APPLIED:
+        return
+    _iam_managed_policies()
+    _budgets()
+    _eks_access_config_and_remote_access()
+    _launch_template_tag_specs()
+    _eks_issuer_per_cluster()
+    _eks_nodegroup_asg()
+    _APPLIED = True
+
+
+# 1 -------------------------------------------------------------------------------------------
+def _iam_managed_policies() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config["iam"] = {"load_aws_managed_policies": True}
+
+
+# 2 -------------------------------------------------------------------------------------------
+def _budgets() -> None:
+    from moto.budgets.exceptions import NotFoundException
+    from moto.budgets.responses import BudgetsResponse
+
+    def _budget(self: Any, account_id: str, name: str) -> Any:
+        try:
+            return self.backend.budgets[account_id][name]
+        except KeyError:
+            raise NotFoundException(f"Unable to get budget: {name} - the budget doesn't exist.") from None
+
+    def describe_subscribers_for_notification(self: Any) -> str:
+        budget = _budget(self, self._get_param("AccountId"), self._get_param("BudgetName"))
+        wanted = self._get_param("Notification")
+        for n in budget.notifications:
+            if n.details == wanted:
+                return json.dumps({"Subscribers": n.subscribers})
+        raise NotFoundException("Unable to find notification")
+
+    def update_budget(self: Any) -> str:
+        budget = _budget(self, self._get_param("AccountId"), self._get_param("NewBudget")["BudgetName"])
+        new = self._get_param("NewBudget")
+        budget.budget.update(new)
+        return json.dumps({})
+
+    def list_tags_for_resource(self: Any) -> str:
+        tags = _BUDGET_TAGS.get(self._get_param("ResourceARN"), {})
+        return json.dumps({"ResourceTags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+
+    def tag_resource(self: Any) -> str:
+        tags = _BUDGET_TAGS.setdefault(self._get_param("ResourceARN"), {})
+        for t in self._get_param("ResourceTags") or []:
+            tags[t["Key"]] = t["Value"]
+        return json.dumps({})
+
+    def untag_resource(self: Any) -> str:
+        tags = _BUDGET_TAGS.setdefault(self._get_param("ResourceARN"), {})
+        for k in self._get_param("ResourceTagKeys") or []:
+            tags.pop(k, None)
+        return json.dumps({})
+
+    original_create = BudgetsResponse.create_budget
+    original_delete = BudgetsResponse.delete_budget
+
+    def create_budget(self: Any) -> str:
+        out = original_create(self)
+        tags = self._get_param("ResourceTags") or []
+        if tags:
+            arn = f"arn:aws:budgets::{self._get_param('AccountId')}:budget/{self._get_param('Budget')['BudgetName']}"
+            _BUDGET_TAGS[arn] = {t["Key"]: t["Value"] for t in tags}
+        return out
+
+    def delete_budget(self: Any) -> str:
+        out = original_delete(self)
+        arn = f"arn:aws:budgets::{self._get_param('AccountId')}:budget/{self._get_param('BudgetName')}"
+        _BUDGET_TAGS.pop(arn, None)
+        return out
+
+    BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
+    BudgetsResponse.update_budget = update_budget
+    BudgetsResponse.list_tags_for_resource = list_tags_for_resource
+    BudgetsResponse.tag_resource = tag_resource
+    BudgetsResponse.untag_resource = untag_resource
+    BudgetsResponse.create_budget = create_budget
+    BudgetsResponse.delete_budget = delete_budget
+
+
+# 3 -------------------------------------------------------------------------------------------
+def _eks_access_config_and_remote_access() -> None:
+    from moto.eks import models
+    from moto.eks.responses import EKSResponse
+
+    original_create_cluster = EKSResponse.create_cluster
+
+    def create_cluster(self: Any) -> Any:
+        result = original_create_cluster(self)
+        access = self._get_param("accessConfig") or {}
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        cluster.access_config = {
+            "authenticationMode": access.get("authenticationMode", "CONFIG_MAP"),
+            "bootstrapClusterCreatorAdminPermissions": access.get("bootstrapClusterCreatorAdminPermissions", True),
+        }
+        return result
+
+    EKSResponse.create_cluster = create_cluster
+
+    original_ng_init = models.Nodegroup.__init__
+
+    def ng_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_ng_init(self, *args, **kwargs)
+        if not kwargs.get("remote_access"):
+            self.remote_access = None
+            self.resources.pop("remoteAccessSecurityGroup", None)
+
+    models.Nodegroup.__init__ = ng_init
+
+
+# 4 -------------------------------------------------------------------------------------------
+def _launch_template_tag_specs() -> None:
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    original = LaunchTemplates.create_launch_template
+
+    def create_launch_template(self: Any) -> Any:
+        # What the caller put in the template data itself, read before moto mutates it.
+        requested = {ts.get("ResourceType") for ts in (self._get_param("LaunchTemplateData", {}) or {}).get("TagSpecifications", [])}
+        result = original(self)
+        name = self._get_param("LaunchTemplateName")
+        template = self.ec2_backend.describe_launch_templates(template_names=[name])[0]
+        for version in template.versions:
+            specs = version.data.get("TagSpecifications")
+            if specs:
+                version.data["TagSpecifications"] = [
+                    s for s in specs if s.get("ResourceType") != "launch-template" or "launch-template" in requested
+                ]
+        return result
+
+    LaunchTemplates.create_launch_template = create_launch_template
+
+
+# 5 -------------------------------------------------------------------------------------------
+def _eks_issuer_per_cluster() -> None:
+    from moto.eks import models
+    from moto.moto_api._internal import mock_random as random
+
+    original = models.Cluster.__init__
+
+    def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        region = kwargs.get("region_name") or self.arn.split(":")[3]
+        issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{random.get_random_hex(32).upper()}"
+        self.identity = {"oidc": {"issuer": issuer}}
+
+    models.Cluster.__init__ = cluster_init
+
+
+# 6 -------------------------------------------------------------------------------------------
+def _eks_nodegroup_asg() -> None:
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.eks import models
+
+    original_create = models.EKSBackend.create_nodegroup
+    original_delete = models.EKSBackend.delete_nodegroup
+    original_update = models.EKSBackend.update_nodegroup_config
+
+    def _asg_backend(self: Any) -> Any:
+        return autoscaling_backends[self.account_id][self.region_name]
+
+    def create_nodegroup(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ng = original_create(self, *args, **kwargs)
+        lt = ng.launch_template or {}
+        if not lt.get("id"):
+            # Like EKS, give a node group without a launch template one of its own.
+            from moto.ec2.models import ec2_backends
+
+            tpl = ec2_backends[self.account_id][self.region_name].create_launch_template(
+                f"eks-{ng.uuid}", "created by EKS for the node group", {"InstanceType": ng.instance_types[0]}, {})
+            lt = {"id": tpl.id, "version": "1", "_eks_owned": True}
+            ng.eks_launch_template_id = tpl.id
+        scaling = ng.scaling_config or {}
+        tags = [
+            {"ResourceId": ng.resources["autoScalingGroups"][0]["name"], "ResourceType": "auto-scaling-group",
+             "Key": f"eks:{k}", "Value": v, "PropagateAtLaunch": "true"}
+            for k, v in (("cluster-name", ng.cluster_name), ("nodegroup-name", ng.nodegroup_name))
+        ]
+        _asg_backend(self).create_auto_scaling_group(
+            name=ng.resources["autoScalingGroups"][0]["name"],
+            availability_zones=[],
+            desired_capacity=0,
+            max_size=int(scaling.get("maxSize", 1)),
+            min_size=0,
+            launch_config_name=None,  # type: ignore[arg-type]
+            launch_template={"LaunchTemplateId": lt["id"], "Version": str(lt.get("version") or "$Default")} if lt.get("id") else None,  # type: ignore[arg-type]
+            vpc_zone_identifier=",".join(ng.subnets),
+            default_cooldown=None,
+            health_check_period=None,
+            health_check_type=None,
+            load_balancers=[],
+            target_group_arns=[],
+            placement_group=None,
+            termination_policies=[],
+            tags=tags,
+        )
+        return ng
+
+    def delete_nodegroup(self: Any, cluster_name: str, nodegroup_name: str) -> Any:
+        ng = original_delete(self, cluster_name, nodegroup_name)
+        owned = getattr(ng, "eks_launch_template_id", None)
+        if owned:
+            from moto.ec2.models import ec2_backends
+
+            ec2_backends[self.account_id][self.region_name].delete_launch_template(None, owned)
+        for asg in ng.resources.get("autoScalingGroups", []):
+            backend = _asg_backend(self)
+            if asg["name"] in backend.autoscaling_groups:
+                group = backend.autoscaling_groups[asg["name"]]
+                group.set_desired_capacity(0)
+                backend.delete_auto_scaling_group(asg["name"])
+        return ng
+
+    def update_nodegroup_config(self: Any, cluster_name: str, nodegroup_name: str, *args: Any, **kwargs: Any) -> Any:
+        out = original_update(self, cluster_name, nodegroup_name, *args, **kwargs)
+        scaling = kwargs.get("scaling_config")
+        ng = self.clusters[cluster_name].nodegroups[nodegroup_name]
+        backend = _asg_backend(self)
+        for asg in ng.resources.get("autoScalingGroups", []):
+            group = backend.autoscaling_groups.get(asg["name"])
+            if group is not None and scaling and "maxSize" in scaling:
+                group.max_size = int(scaling["maxSize"])
+        return out
+
+    models.EKSBackend.create_nodegroup = create_nodegroup
+    models.EKSBackend.delete_nodegroup = delete_nodegroup
+    models.EKSBackend.update_nodegroup_config = update_nodegroup_config

@@ -1,0 +1,191 @@
+"""The embedded AWS emulator: moto's server (real AWS wire protocol) on 127.0.0.1.
+
+Its state lives in memory only. ``labctl emulator start`` runs it as a background process and
+records ``{pid, url, boot_id}`` in ``<state-dir>/emulator.json``; a cohort remembers the boot id
+it was provisioned against, so labctl can refuse to act on a restarted emulator whose (empty)
+state no longer matches the cohort's Terraform state. ``labctl demo`` runs one in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from labctl.errors import EmulatorError
+
+STATE_FILE = "emulator.json"
+
+
+@dataclass(frozen=True)
+class EmulatorInfo:
+    url: str
+    boot_id: str
+    pid: int | None = None
+
+
+class Emulator:
+    """moto's ThreadedMotoServer with labctl's compatibility layer, in this process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise EmulatorError(f"the embedded emulator listens on loopback only, not {host!r}")
+        self._host = host
+        self._port = port
+        self._server = None
+        self.boot_id = uuid.uuid4().hex
+        self.url = ""
+
+    def start(self) -> EmulatorInfo:
+        from moto.server import ThreadedMotoServer
+
+        from labctl.aws import compat
+
+        compat.apply()
+        # werkzeug logs every request; the emulator's callers show their own progress.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        # moto keeps its state in process-wide globals: a new emulator starts empty, and its
+        # backends are re-created with the compat settings (managed IAM policies) in force.
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=30).read()  # noqa: S310 - loopback
+        return EmulatorInfo(url=self.url, boot_id=self.boot_id, pid=os.getpid())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_PROBE_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, "
+               "SignedHeaders=host, Signature=0")
+
+
+def _probe(url: str, timeout: float = 15.0) -> bool:
+    """A cheap STS GetCallerIdentity; generous timeout because a busy emulator answers slowly."""
+    req = urllib.request.Request(  # noqa: S310 - loopback only
+        url + "/", data=b"Action=GetCallerIdentity&Version=2011-06-15", method="POST",
+        headers={"Authorization": _PROBE_AUTH, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            return resp.status == 200 and b"GetCallerIdentityResponse" in resp.read()
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def read_info(state_dir: Path) -> EmulatorInfo | None:
+    path = state_dir / STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+        return EmulatorInfo(url=data["url"], boot_id=data["boot_id"], pid=data.get("pid"))
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def running(state_dir: Path) -> EmulatorInfo | None:
+    """The background emulator recorded in the state dir, if it is alive and answering."""
+    info = read_info(state_dir)
+    if info is None:
+        return None
+    if info.pid is not None and not _pid_alive(info.pid):
+        return None
+    return info if _probe(info.url) else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_background(state_dir: Path, port: int = 0, wait_s: float = 60.0) -> tuple[EmulatorInfo, bool]:
+    """Start the background emulator unless one is running; returns (info, started_now)."""
+    current = running(state_dir)
+    if current is not None:
+        return current, False
+    state_dir.mkdir(parents=True, exist_ok=True)
+    info_path = state_dir / STATE_FILE
+    info_path.unlink(missing_ok=True)
+    log = open(state_dir / "emulator.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no user input
+        [sys.executable, "-m", "labctl.aws.emulator", "--port", str(port), "--info-file", str(info_path)],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+    )
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmulatorError(f"the emulator exited with code {proc.returncode}; see {state_dir / 'emulator.log'}")
+        info = read_info(state_dir)
+        if info is not None and _probe(info.url):
+            return info, True
+        time.sleep(0.2)
+    proc.kill()
+    raise EmulatorError(f"the emulator did not answer within {wait_s:.0f}s; see {state_dir / 'emulator.log'}")
+
+
+def stop_background(state_dir: Path) -> bool:
+    info = read_info(state_dir)
+    if info is None or info.pid is None or not _pid_alive(info.pid):
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        return False
+    os.kill(info.pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _pid_alive(info.pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(info.pid, signal.SIGKILL)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _serve(port: int, info_file: Path) -> None:
+    emu = Emulator(port=port)
+    info = emu.start()
+    tmp = info_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(info)))
+    tmp.replace(info_file)
+    stop = False
+
+    def _term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, _term)
+    while not stop:
+        time.sleep(0.5)
+    emu.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description="labctl's embedded AWS emulator (moto server on 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--info-file", type=Path, required=True)
+    a = p.parse_args()
+    _serve(a.port, a.info_file)

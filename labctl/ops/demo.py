@@ -1,0 +1,104 @@
+"""`labctl demo`: the whole story on the embedded default, in one command.
+
+Starts the emulator in-process, writes a cohort of N teams of the bundled lab (strategies
+rotate: the wasteful baseline, right-sized GPUs, spot + scale-to-zero), provisions it with real
+terraform, shows status, tears it down and prints the teardown proof and where the artifacts are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labctl.aws import emulator as emu
+from labctl.errors import LeftoversError, TerraformError
+from labctl.ops.down import down
+from labctl.ops.status import human_duration, status
+from labctl.ops.up import up
+from labctl.state import StateDir, now
+
+STRATEGIES: list[tuple[str, dict[str, Any]]] = [
+    ("baseline", {}),
+    ("rightsized", {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0,
+                                                      "desired_size": 1, "max_size": 2}},
+                    "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m"}}),
+    ("spot", {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0,
+                                                "desired_size": 0, "max_size": 1},
+                              "gpu_spot": {"instance_types": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
+                                           "min_size": 0, "desired_size": 0, "max_size": 3}},
+              "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m",
+                             "expander": "price"},
+              "job": {"pool": "spot", "checkpoint_every_steps": 500}}),
+]
+
+
+def demo_cohort(n_teams: int, seed: int) -> dict[str, Any]:
+    start = now().replace(microsecond=0)
+    teams = []
+    for i in range(n_teams):
+        name, knobs = STRATEGIES[i % len(STRATEGIES)]
+        team: dict[str, Any] = {"name": f"{name}-{i // len(STRATEGIES) + 1}" if n_teams > 3 else name}
+        if knobs:
+            team["knobs"] = knobs
+        teams.append(team)
+    return {"cohort": f"demo-s{seed}", "target": "embedded", "region": "us-east-1",
+            "window": {"start": start.isoformat().replace("+00:00", "Z"), "duration": "4h"},
+            "lab": "gpu-baseline", "teams": teams}
+
+
+def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | None = None,
+         log: Callable[[str], None] = print, quiet: bool = False) -> dict[str, Any]:
+    spec = demo_cohort(n_teams, seed)
+    cohort_id = spec["cohort"]
+    sd = StateDir(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if emu.running(state_dir) is not None:
+        log("demo: a background emulator is running in this state directory; the demo uses its own")
+    previous = sd.cohort(cohort_id)
+    if previous.root.exists() and previous.meta().get("status") == "up":
+        log(f"demo: clearing the previous {cohort_id} run")
+        sd.forget_cohort(cohort_id)
+    spec_path = state_dir / f"{cohort_id}.yaml"
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+    with emu.Emulator() as e:
+        # Register the in-process emulator so every command of this run finds it.
+        saved = (state_dir / emu.STATE_FILE).read_text() if (state_dir / emu.STATE_FILE).exists() else None
+        (state_dir / emu.STATE_FILE).write_text(json.dumps({"url": e.url, "boot_id": e.boot_id, "pid": None}))
+        try:
+            log(f"demo: emulator at {e.url} (in-process, memory only); cohort {cohort_id} with "
+                f"{n_teams} teams -> {spec_path}")
+            report = up(spec_path, state_dir, parallelism=parallelism, quiet=quiet,
+                        emulator_url=e.url, emulator_boot_id=e.boot_id)
+            for t in report.teams:
+                log(f"  up {t.team}: {t.status}" + (f" - {t.error}" if t.error else ""))
+            log(f"demo: up took {report.seconds:.0f}s ({report.parallelism} at a time)")
+            st = status(cohort_id, state_dir)
+            log(f"demo: status (window ends in {human_duration(st.seconds_left)})")
+            for t in st.teams:
+                pools = "; ".join(f"{ng.pool} {ng.capacity_type} {'/'.join(ng.instance_types)} "
+                                  f"{ng.min}-{ng.desired}-{ng.max}" for ng in t.node_groups)
+                log(f"  {t.team}: {t.resources} resources; {pools}")
+            torn = down(cohort_id, state_dir, parallelism=parallelism, quiet=quiet, reason="demo")
+            for t in torn.teams:
+                log(f"  down {t.team}: destroyed {len(t.destroyed)}, swept {len(t.swept)}, left {len(t.left)}")
+            log("demo: teardown proof: " + ("zero resources left" if torn.clean else f"LEFT: {torn.left}"))
+            log(f"demo: artifacts in {sd.cohort(cohort_id).root} (reports/, teams/, audit.log)")
+        finally:
+            if saved is not None:
+                (state_dir / emu.STATE_FILE).write_text(saved)
+            else:
+                (state_dir / emu.STATE_FILE).unlink(missing_ok=True)
+    summary = {"cohort": cohort_id, "state_dir": str(state_dir), "up": report.as_dict(),
+               "status": st.as_dict(), "teardown": torn.as_dict(),
+               "artifacts": str(sd.cohort(cohort_id).root)}
+    if report.failed:
+        raise TerraformError(f"demo: {len(report.failed)} team(s) failed to come up")
+    if not torn.clean:
+        raise LeftoversError(f"demo: teardown left {len(torn.left)} resource(s)")
+    return summary

@@ -1,0 +1,203 @@
+"""`labctl down`: destroy every team in parallel, sweep what Terraform forgot, prove zero is left.
+
+Order per cohort: terraform destroy per team (falling back to -refresh=false when refreshing
+fails), then one sweep over every resource type the modules create, found by the cohort tag per
+service, then a final inventory. Each team gets a teardown report: what was destroyed, what was
+swept, and what is left (an empty list when clean).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labctl.aws.inventory import inventory
+from labctl.aws.sweep import execute_sweep, plan_sweep
+from labctl.errors import NotFoundError
+from labctl.ops.common import RunContext, prepare
+from labctl.ops.parallel import default_parallelism
+from labctl.ops.progress import Board
+from labctl.ops.target import connect_recorded
+from labctl.spec.load import load_cohort
+from labctl.state import CohortState, StateDir, now
+from labctl.tf import argv as A
+
+COHORT_LEVEL = "(cohort)"
+
+
+@dataclass
+class TeamTeardown:
+    team: str
+    destroy: str                       # destroyed | nothing-to-destroy | failed | skipped-stale-state
+    destroyed: list[str] = field(default_factory=list)
+    swept: list[str] = field(default_factory=list)
+    sweep_failed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    error: str | None = None
+    report: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DownReport:
+    cohort: str
+    dry_run: bool
+    teams: list[TeamTeardown]
+    left: list[str]
+    unreadable: list[str]
+    seconds: float
+
+    @property
+    def clean(self) -> bool:
+        return not self.left and not self.unreadable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cohort": self.cohort, "dry_run": self.dry_run, "clean": self.clean,
+                "seconds": round(self.seconds, 1), "left": self.left, "unreadable": self.unreadable,
+                "teams": {t.team: t.as_dict() for t in self.teams}}
+
+
+def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
+    """COHORT may be a cohort file or the id of a cohort in the state directory."""
+    p = Path(ref)
+    if p.is_file():
+        return load_cohort(p).id
+    sd = StateDir(state_dir)
+    if sd.cohort(str(ref)).root.is_dir():
+        return str(ref)
+    raise NotFoundError(f"{ref}: neither a cohort file nor a cohort in {state_dir}")
+
+
+def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
+         parallelism: int | None = None, quiet: bool = False, reason: str = "down") -> DownReport:
+    cohort_id = resolve_cohort_id(cohort_ref, state_dir)
+    cs = StateDir(state_dir).existing_cohort(cohort_id)
+    meta = cs.meta()
+    if not meta:
+        raise NotFoundError(f"cohort {cohort_id!r} has no recorded deployment in {state_dir}")
+    conn = connect_recorded(meta, state_dir)
+    ctx = prepare(state_dir, cohort_id, conn)
+    known = sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state()))
+    chosen = [t for t in known if not teams or t in teams]
+    unknown = [t for t in (teams or []) if t not in known]
+    if unknown:
+        raise NotFoundError(f"cohort {cohort_id!r} has no team(s) {', '.join(unknown)}")
+    stale = conn.target == "embedded" and meta.get("emulator_boot_id") not in (None, conn.emulator_boot_id)
+    started = time.monotonic()
+    width = parallelism or default_parallelism(max(1, len(chosen)))
+
+    if dry_run:
+        return _dry_run(ctx, cs, chosen, stale, started)
+
+    with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
+            results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board), chosen))
+    by_team = {r.team: r for r in results}
+
+    target = conn.aws()
+    found = inventory(target, cohort_id)
+    resources = [r for r in found.resources if not teams or r.team in chosen]
+    sweep = execute_sweep(target, plan_sweep(resources), dry_run=False)
+    for o in sweep.outcomes:
+        t = by_team.setdefault(o.resource.team or COHORT_LEVEL, TeamTeardown(o.resource.team or COHORT_LEVEL, "n/a"))
+        if o.status == "deleted":
+            t.swept.append(o.resource.describe())
+        elif o.status == "failed":
+            t.sweep_failed.append(f"{o.resource.describe()}: {o.reason}")
+
+    final = inventory(target, cohort_id)
+    left_all = [r for r in final.resources if not teams or r.team in chosen]
+    for r in left_all:
+        key = r.team or COHORT_LEVEL
+        by_team.setdefault(key, TeamTeardown(key, "n/a")).left.append(r.describe())
+    proof_at = now().isoformat()
+    cs.reports_dir.mkdir(parents=True, exist_ok=True)
+    for t in by_team.values():
+        path = cs.reports_dir / f"teardown-{t.team.strip('()')}.json"
+        t.report = str(path)
+        path.write_text(json.dumps({
+            "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
+            "target": conn.target, "destroy": t.destroy, "destroyed": t.destroyed, "swept": t.swept,
+            "sweep_failed": t.sweep_failed, "final_inventory": t.left,
+            "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
+        }, indent=2, sort_keys=True))
+    report = DownReport(cohort_id, False, sorted(by_team.values(), key=lambda t: t.team),
+                        [r.describe() for r in left_all], list(final.unreadable), time.monotonic() - started)
+    if not teams:
+        cs.update_meta(status="down" if report.clean else "down-with-leftovers", down_at=proof_at)
+    cs.audit("down", "clean" if report.clean else "leftovers", reason=reason, teams=chosen,
+             left=report.left)
+    return report
+
+
+def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, board: Board) -> TeamTeardown:
+    d = cs.team_dir(team)
+    if not cs.has_resources(team):
+        board.update(team, phase="nothing to destroy")
+        return TeamTeardown(team, "nothing-to-destroy")
+    if stale:
+        # The emulator restarted: what this state describes is already gone with it.
+        state = d / "terraform.tfstate"
+        state.rename(d / f"terraform.tfstate.stale-{int(time.time())}")
+        board.update(team, phase="stale state set aside")
+        return TeamTeardown(team, "skipped-stale-state")
+    tf = ctx.tf(team)
+    if not (d / ".terraform").exists():
+        board.update(team, phase="init")
+        tf.init()
+    destroyed: list[str] = []
+
+    def on_event(ev) -> None:  # type: ignore[no-untyped-def]
+        if ev.type == "apply_complete" and ev.action == "delete" and ev.address:
+            destroyed.append(ev.address)
+            board.update(team, done=len(destroyed))
+
+    board.update(team, phase="destroy")
+    res = tf.run(A.destroy(), on_event=on_event)
+    if not res.ok:
+        board.update(team, phase="destroy (no refresh)")
+        res = tf.run(A.destroy(refresh=False), on_event=on_event)
+    if not res.ok:
+        err = "; ".join(e.one_line() for e in res.progress.errors[:3]) or "terraform destroy failed"
+        board.update(team, phase="destroy failed; sweeping", note=err[:120])
+        cs.set_team(team, status="destroy-failed", error=err, at=now().isoformat())
+        return TeamTeardown(team, "failed", destroyed, error=err)
+    board.update(team, phase="destroyed")
+    cs.set_team(team, status="destroyed", error=None, at=now().isoformat())
+    return TeamTeardown(team, "destroyed", destroyed)
+
+
+def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, started: float) -> DownReport:
+    out = []
+    for team in chosen:
+        t = TeamTeardown(team, "would-destroy" if cs.has_resources(team) and not stale else "nothing-to-destroy")
+        state = cs.team_dir(team) / "terraform.tfstate"
+        if t.destroy == "would-destroy":
+            data = json.loads(state.read_text())
+            t.destroyed = sorted(_addresses(data))
+        out.append(t)
+    target = ctx.conn.aws()
+    found = inventory(target, cs.id)
+    by_team = {t.team: t for t in out}
+    for a in execute_sweep(target, plan_sweep(found.resources), dry_run=True).outcomes:
+        key = a.resource.team or COHORT_LEVEL
+        by_team.setdefault(key, TeamTeardown(key, "n/a")).swept.append("would delete " + a.resource.describe())
+    return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started)
+
+
+def _addresses(state: dict[str, Any]) -> list[str]:
+    out = []
+    for r in state.get("resources", []):
+        if r.get("mode") != "managed":
+            continue
+        base = (r.get("module") + "." if r.get("module") else "") + f"{r['type']}.{r['name']}"
+        for inst in r.get("instances", []):
+            key = inst.get("index_key")
+            out.append(base + (f"[{json.dumps(key)}]" if key is not None else ""))
+    return out

@@ -1,0 +1,44 @@
+"""`labctl init`: a commented example cohort file for a lab."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from labctl.spec.load import load_lab
+from labctl.state import now
+
+TEMPLATE = """\
+# A labctl cohort: one lab, one session window, several teams.
+# Check it with `labctl validate {file_hint}`; exit codes are listed in the README.
+
+cohort: {cohort}            # DNS-1123 label, at most 20 characters; tags every resource (labctl:cohort)
+target: embedded            # embedded (built-in emulator) | localstack (docker-compose up) | aws (real account)
+region: us-east-1
+# aws_profile: workshop     # target aws only: the AWS CLI profile to use
+# facilitator_cap_usd: 500  # optional cap on the whole cohort's spend
+
+window:                     # the session; the reaper tears everything down when it ends
+  start: {start}
+  duration: 4h              # or: end: 2026-12-01T13:00:00Z
+
+lab: {lab}                  # a folder under labs/ — "{title}"
+
+teams:
+  - name: team-a            # DNS-1123 label, at most 20 characters
+    members: [alice@example.com, bob@example.com]
+    budget_usd: {budget}             # defaults to the lab's budget
+  - name: team-b
+    # knobs override the lab's defaults for this team (node_groups, autoscaler, job);
+    # values outside the lab's limits are refused.
+    knobs:
+      node_groups:
+        gpu_spot: {{max_size: 2, instance_types: [g5.xlarge, g6.xlarge]}}
+      job: {{pool: spot, checkpoint_every_steps: 500}}
+"""
+
+
+def example_cohort(lab_name: str) -> str:
+    lab, _, _ = load_lab(lab_name)
+    start = (now() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return TEMPLATE.format(cohort="workshop-1", start=start.strftime("%Y-%m-%dT%H:%M:%SZ"), lab=lab.name,
+                           title=lab.title, budget=lab.budget_usd, file_hint="cohort.yaml")

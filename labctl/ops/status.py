@@ -1,0 +1,110 @@
+"""`labctl status`: per team, what exists, its node groups (capacity type, instance types, sizes
+as EKS reports them now) and the time left before the window ends and teardown starts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from labctl.aws.session import AwsError
+from labctl.ops.down import resolve_cohort_id
+from labctl.ops.target import connect_recorded
+from labctl.state import StateDir, now
+
+
+@dataclass
+class NodeGroupStatus:
+    pool: str
+    name: str
+    capacity_type: str
+    instance_types: list[str]
+    min: int
+    desired: int
+    max: int
+    status: str
+
+
+@dataclass
+class TeamStatus:
+    team: str
+    status: str
+    resources: int
+    cluster: str | None
+    node_groups: list[NodeGroupStatus] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class CohortStatus:
+    cohort: str
+    target: str
+    status: str
+    window_end: str | None
+    seconds_left: int | None
+    teams: list[TeamStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
+    cohort_id = resolve_cohort_id(cohort_ref, state_dir)
+    cs = StateDir(state_dir).existing_cohort(cohort_id)
+    meta = cs.meta()
+    end = meta.get("window_end")
+    left = int((datetime.fromisoformat(end) - now()).total_seconds()) if end else None
+    teams_meta = meta.get("teams", {})
+    conn = None
+    if meta.get("status") == "up":
+        conn = connect_recorded(meta, state_dir, start_emulator=False) if _emulator_ok(meta, state_dir) else None
+    out: list[TeamStatus] = []
+    for team in sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state())):
+        state = _read_state(cs.team_dir(team) / "terraform.tfstate")
+        outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
+        ts = TeamStatus(team=team, status=teams_meta.get(team, {}).get("status", "not deployed"),
+                        resources=sum(len(r.get("instances", [])) for r in state.get("resources", [])
+                                      if r.get("mode") == "managed"),
+                        cluster=outputs.get("cluster_name"), error=teams_meta.get(team, {}).get("error"))
+        if conn is not None and ts.cluster:
+            eks = conn.aws().client("eks")
+            for pool, ng in sorted((outputs.get("node_groups") or {}).items()):
+                try:
+                    d = eks.describe_nodegroup(clusterName=ts.cluster, nodegroupName=ng["name"])["nodegroup"]
+                except Exception as exc:  # noqa: BLE001 - status shows what it can
+                    ts.error = f"{ng['name']}: {AwsError.__name__ if isinstance(exc, AwsError) else type(exc).__name__}"
+                    continue
+                sc = d.get("scalingConfig", {})
+                ts.node_groups.append(NodeGroupStatus(pool, ng["name"], d.get("capacityType", "?"),
+                                                      d.get("instanceTypes", []), sc.get("minSize", 0),
+                                                      sc.get("desiredSize", 0), sc.get("maxSize", 0),
+                                                      d.get("status", "?")))
+        out.append(ts)
+    return CohortStatus(cohort_id, meta.get("target", "?"), meta.get("status", "unknown"), end, left, out)
+
+
+def _emulator_ok(meta: dict[str, Any], state_dir: Path) -> bool:
+    if meta.get("target") != "embedded":
+        return True
+    from labctl.aws import emulator
+
+    info = emulator.running(state_dir)
+    return info is not None and info.boot_id == meta.get("emulator_boot_id")
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def human_duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds <= 0:
+        return "ended"
+    h, rem = divmod(seconds, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"

@@ -1,0 +1,180 @@
+"""`labctl up`: render, init and apply every team in parallel, with live progress.
+
+A failing team is reported and the others finish; a second `up` changes nothing and says so; an
+`up` killed mid-apply is resumed by running `up` again (terraform persists state as it goes, and
+the next run plans from it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labctl.ops.common import RunContext, check_emulator_matches, prepare, select_teams
+from labctl.ops.parallel import default_parallelism
+from labctl.ops.progress import Board
+from labctl.ops.target import connect
+from labctl.render.terraform import tfvars, write_root
+from labctl.spec.load import ResolvedCohort, load_cohort
+from labctl.state import now
+from labctl.tf import argv as A
+from labctl.tf.runner import Result
+
+
+@dataclass
+class TeamOutcome:
+    team: str
+    status: str                     # created | changed | unchanged | would-change | no-changes | failed
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    planned: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class UpReport:
+    cohort: str
+    target: str
+    dry_run: bool
+    teams: list[TeamOutcome]
+    seconds: float
+    parallelism: int
+
+    @property
+    def failed(self) -> list[TeamOutcome]:
+        return [t for t in self.teams if t.status == "failed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cohort": self.cohort, "target": self.target, "dry_run": self.dry_run,
+                "seconds": round(self.seconds, 1), "parallelism": self.parallelism,
+                "teams": [t.as_dict() for t in self.teams]}
+
+
+def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
+       parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
+       emulator_boot_id: str | None = None) -> UpReport:
+    cohort = load_cohort(spec_path)                 # all validation before anything is touched
+    chosen = select_teams(cohort, teams)
+    conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
+    ctx = prepare(state_dir, cohort.id, conn)
+    cs = ctx.cohort_state
+    check_emulator_matches(cs, conn)
+    if not dry_run:
+        cs.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(spec_path, cs.spec_copy)
+        cs.update_meta(cohort=cohort.id, source=str(spec_path.resolve()), target=conn.target,
+                       region=cohort.cohort.region, lab=cohort.lab.name,
+                       window_start=cohort.cohort.window.start.isoformat(),
+                       window_end=cohort.cohort.window.ends_at.isoformat(),
+                       emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
+                       all_teams=[t.name for t in cohort.teams], status="up")
+    width = parallelism or default_parallelism(len(chosen))
+    started = time.monotonic()
+    title = f"{'plan' if dry_run else 'up'} {cohort.id} ({conn.target}, {width} at a time)"
+    with Board(title, chosen, quiet=quiet) as board:
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
+            futures = [pool.submit(_team_up, ctx, cohort, name, dry_run, board) for name in chosen]
+            try:
+                outcomes = [f.result() for f in futures]
+            except KeyboardInterrupt:
+                ctx.cancel.set()
+                raise
+    report = UpReport(cohort.id, conn.target, dry_run, outcomes, time.monotonic() - started, width)
+    if not dry_run:
+        cs.audit("up", "failed" if report.failed else "ok", teams=chosen,
+                 outcomes={o.team: o.status for o in outcomes})
+    return report
+
+
+def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:
+    t0 = time.monotonic()
+    cs = ctx.cohort_state
+    try:
+        team = cohort.team(name)
+        d = cs.team_dir(name)
+        board.update(name, phase="render")
+        changed = write_root(d, tfvars(cohort, team, ctx.conn.provider))
+        tf = ctx.tf(name)
+        if not (d / ".terraform" / "modules" / "modules.json").exists() or any("modules" in p.parts for p in changed):
+            board.update(name, phase="init")
+            tf.init()
+        has_state = cs.has_resources(name)
+        counts = {"planned": 0, "done": 0}
+
+        def track(ev) -> None:  # type: ignore[no-untyped-def]
+            if ev.type == "planned_change" and ev.action not in ("noop", "read"):
+                counts["planned"] += 1
+            elif ev.type == "apply_complete" and ev.action != "read":
+                counts["done"] += 1
+            else:
+                return
+            board.update(name, done=counts["done"], planned=counts["planned"])
+
+        if dry_run:
+            board.update(name, phase="plan")
+            res = tf.run(A.plan(refresh=has_state), on_event=track)
+            status = {0: "no-changes", 2: "would-change"}.get(res.returncode, "failed")
+            return _outcome(ctx, name, t0, board, res, status, record=False)
+        if not has_state:
+            board.update(name, phase="apply")
+            res = tf.run(A.apply(refresh=False), on_event=track)
+            status = "created"
+        else:
+            board.update(name, phase="plan")
+            plan_file = d / "tfplan"
+            res = tf.run(A.plan(out=plan_file), on_event=track)
+            if res.returncode == 0:
+                status = "unchanged"
+            elif res.returncode == 2:
+                board.update(name, phase="apply")
+                res = tf.run(A.apply(plan_file=plan_file), on_event=track)
+                status = "changed"
+            else:
+                status = "failed"
+            plan_file.unlink(missing_ok=True)
+        return _outcome(ctx, name, t0, board, res, status)
+    except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
+        board.update(name, phase="failed", note=str(exc)[:200])
+        cs.set_team(name, status="failed", error=str(exc), at=now().isoformat())
+        return TeamOutcome(name, "failed", error=str(exc), seconds=time.monotonic() - t0)
+
+
+def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, status: str,
+             record: bool = True) -> TeamOutcome:
+    prog = res.progress
+    if not res.ok and not (status in ("would-change", "changed") and res.returncode == 2):
+        status = "failed"
+    error = None
+    if status == "failed":
+        errs = prog.errors
+        error = "; ".join(e.one_line() for e in errs[:3]) if errs else (res.stderr.strip().splitlines() or ["terraform failed"])[-1]
+    planned = [] if status != "would-change" else _planned_addresses(res)
+    outcome = TeamOutcome(name, status, prog.summary, error, time.monotonic() - t0, planned)
+    board.update(name, phase=status, note=error or _summary_text(prog.summary))
+    if record:
+        ctx.cohort_state.set_team(name, status=status, error=error, summary=prog.summary, at=now().isoformat())
+    return outcome
+
+
+def _planned_addresses(res: Result) -> list[str]:
+    from labctl.tf.events import parse_line
+
+    out = []
+    for line in res.stdout.splitlines():
+        ev = parse_line(line)
+        if ev and ev.type == "planned_change" and ev.action not in ("noop", "read"):
+            out.append(f"{ev.action} {ev.address}")
+    return out
+
+
+def _summary_text(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return ""
+    return f"+{summary.get('add', 0)} ~{summary.get('change', 0)} -{summary.get('remove', 0)}"

@@ -1,0 +1,126 @@
+"""The state directory: everything labctl knows about a cohort, so a facilitator can stop,
+reboot and carry on.
+
+    <state-dir>/
+      emulator.json                    background emulator (pid, url, boot id)
+      terraformrc                      CLI config every terraform run uses
+      cohorts/<cohort>/
+        cohort.yaml                    the cohort file as last used by `up`
+        meta.json                      target, window end, emulator boot id, per-team status
+        audit.log                      one JSON line per state-changing command
+        teams/<team>/                  Terraform root, terraform.tfstate, events.jsonl
+        reports/                       teardown proofs
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from labctl.errors import NotFoundError
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class CohortState:
+    root: Path          # <state-dir>/cohorts/<cohort>
+
+    @property
+    def id(self) -> str:
+        return self.root.name
+
+    def team_dir(self, team: str) -> Path:
+        return self.root / "teams" / team
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def spec_copy(self) -> Path:
+        return self.root / "cohort.yaml"
+
+    def meta(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / "meta.json").read_text())
+        except FileNotFoundError:
+            return {}
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "meta.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        tmp.replace(self.root / "meta.json")
+
+    def update_meta(self, **changes: Any) -> dict[str, Any]:
+        meta = self.meta()
+        meta.update(changes)
+        self.write_meta(meta)
+        return meta
+
+    def set_team(self, team: str, **changes: Any) -> None:
+        meta = self.meta()
+        meta.setdefault("teams", {}).setdefault(team, {}).update(changes)
+        self.write_meta(meta)
+
+    def teams_with_state(self) -> list[str]:
+        base = self.root / "teams"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir())
+
+    def has_resources(self, team: str) -> bool:
+        state = self.team_dir(team) / "terraform.tfstate"
+        try:
+            return bool(json.loads(state.read_text()).get("resources"))
+        except (FileNotFoundError, ValueError):
+            return False
+
+    def audit(self, command: str, result: str, **details: Any) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        entry = {"at": now().isoformat(), "who": _who(), "command": command, "result": result, **details}
+        with open(self.root / "audit.log", "a") as fh:
+            fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - containers without a passwd entry
+        return str(os.getuid())
+
+
+@dataclass(frozen=True)
+class StateDir:
+    root: Path
+
+    def cohort(self, cohort_id: str) -> CohortState:
+        return CohortState(self.root / "cohorts" / cohort_id)
+
+    def existing_cohort(self, cohort_id: str) -> CohortState:
+        cs = self.cohort(cohort_id)
+        if not cs.root.is_dir():
+            raise NotFoundError(f"no cohort {cohort_id!r} in state directory {self.root}")
+        return cs
+
+    def cohorts(self) -> list[CohortState]:
+        base = self.root / "cohorts"
+        if not base.is_dir():
+            return []
+        return [CohortState(p) for p in sorted(base.iterdir()) if p.is_dir()]
+
+    @property
+    def cli_config(self) -> Path:
+        return self.root / "terraformrc"
+
+    def forget_cohort(self, cohort_id: str) -> None:
+        shutil.rmtree(self.cohort(cohort_id).root, ignore_errors=True)

@@ -1,0 +1,55 @@
+"""Automatic teardown: every cohort in the state directory whose window has ended is torn down,
+with the same proof as `labctl down`. `labctl reaper` runs this in a loop (a service manager can
+keep it running; see deploy/labctl-reaper.service)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from labctl.errors import LabctlError
+from labctl.ops.down import DownReport, down
+from labctl.state import StateDir, now
+
+# A cohort is reaped while it may still hold resources: after `up`, or when a previous
+# teardown left something behind (the next pass tries again).
+REAPABLE = {"up", "down-with-leftovers"}
+
+
+def expired(state_dir: Path, at: datetime | None = None) -> list[str]:
+    at = at or now()
+    out = []
+    for cs in StateDir(state_dir).cohorts():
+        meta = cs.meta()
+        end = meta.get("window_end")
+        if meta.get("status") in REAPABLE and end and datetime.fromisoformat(end) <= at:
+            out.append(cs.id)
+    return out
+
+
+def reap_once(state_dir: Path, dry_run: bool = False, quiet: bool = True,
+              log: Callable[[str], None] = print) -> dict[str, DownReport | str]:
+    results: dict[str, DownReport | str] = {}
+    for cohort_id in expired(state_dir):
+        log(f"reaper: window of cohort {cohort_id} has ended; tearing down{' (dry run)' if dry_run else ''}")
+        try:
+            report = down(cohort_id, state_dir, dry_run=dry_run, quiet=quiet, reason="reaper: window ended")
+        except LabctlError as exc:
+            log(f"reaper: {cohort_id}: {exc}")
+            results[cohort_id] = str(exc)
+            continue
+        results[cohort_id] = report
+        verdict = "clean" if report.clean else f"{len(report.left)} resource(s) left"
+        log(f"reaper: {cohort_id}: {verdict}")
+    return results
+
+
+def run(state_dir: Path, interval_s: float = 60.0, stop: threading.Event | None = None,
+        log: Callable[[str], None] = print) -> None:
+    stop = stop or threading.Event()
+    log(f"reaper: watching {state_dir} every {interval_s:.0f}s")
+    while not stop.is_set():
+        reap_once(state_dir, log=log)
+        stop.wait(interval_s)

@@ -1,0 +1,31 @@
+variable "name" {
+  description = "Name prefix (cohort-team) for the role."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "EKS cluster whose Auto Scaling groups the autoscaler may change."
+  type        = string
+}
+
+variable "oidc_provider_arn" {
+  description = "ARN of the cluster's IAM OIDC provider."
+  type        = string
+}
+
+variable "oidc_issuer" {
+  description = "Cluster OIDC issuer URL (https://...)."
+  type        = string
+}
+
+variable "namespace" {
+  description = "Namespace of the cluster-autoscaler service account."
+  type        = string
+  default     = "kube-system"
+}
+
+variable "service_account" {
+  description = "Name of the cluster-autoscaler service account."
+  type        = string
+  default     = "cluster-autoscaler"
+}

@@ -1,0 +1,44 @@
+resource "aws_sns_topic" "alerts" {
+  name = "${var.name}-budget-alerts"
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn = aws_sns_topic.alerts.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AllowBudgetsToPublish"
+      Effect    = "Allow"
+      Principal = { Service = "budgets.amazonaws.com" }
+      Action    = "SNS:Publish"
+      Resource  = aws_sns_topic.alerts.arn
+    }]
+  })
+}
+
+resource "aws_budgets_budget" "this" {
+  name              = "${var.name}-budget"
+  account_id        = var.account_id
+  budget_type       = "COST"
+  limit_amount      = var.limit_usd
+  limit_unit        = "USD"
+  time_unit         = "MONTHLY"
+  time_period_start = var.period_start
+
+  # Only the team's spend counts (requires labctl:team as an activated cost allocation tag).
+  cost_filter {
+    name   = "TagKeyValue"
+    values = ["user:labctl:team$${var.team}"]
+  }
+
+  dynamic "notification" {
+    for_each = var.alert_thresholds_percent
+    content {
+      comparison_operator       = "GREATER_THAN"
+      threshold                 = notification.value
+      threshold_type            = "PERCENTAGE"
+      notification_type         = "ACTUAL"
+      subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
+    }
+  }
+}

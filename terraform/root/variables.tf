@@ -1,0 +1,82 @@
+variable "cohort" {
+  description = "Cohort id (DNS-1123 label); tag labctl:cohort."
+  type        = string
+}
+
+variable "team" {
+  description = "Team name (DNS-1123 label); tag labctl:team."
+  type        = string
+}
+
+variable "lab" {
+  description = "Lab name; tag labctl:lab."
+  type        = string
+}
+
+variable "expires_at" {
+  description = "End of the session window, RFC 3339 UTC; tag labctl:expires-at."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+}
+
+variable "provider_settings" {
+  description = "Target-specific provider settings: endpoint_url (\"\" for real AWS), emulator (skip account checks), max_retries."
+  type = object({
+    endpoint_url = string
+    emulator     = bool
+    max_retries  = number
+  })
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version."
+  type        = string
+}
+
+variable "node_groups" {
+  description = "Node groups by pool name (system, gpu_on_demand, gpu_spot); only groups with max_size >= 1 are passed."
+  type = map(object({
+    capacity_type  = string
+    instance_types = list(string)
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_gib       = number
+    gpus_per_node  = number
+    labels         = map(string)
+    taints = list(object({
+      key    = string
+      value  = string
+      effect = string
+    }))
+  }))
+}
+
+variable "checkpoint_bucket" {
+  description = "S3 bucket for training checkpoints."
+  type        = string
+}
+
+variable "checkpoint_expiry_days" {
+  description = "Days until checkpoints expire."
+  type        = number
+}
+
+variable "budget_usd" {
+  description = "Team budget for the session, decimal string in USD."
+  type        = string
+}
+
+variable "budget_period_start" {
+  description = "Budget period start (YYYY-MM-DD_HH:MM)."
+  type        = string
+}
+
+variable "backstop_at" {
+  description = "When the backstop scales GPU node groups to zero (yyyy-mm-ddThh:mm:ss UTC)."
+  type        = string
+}

@@ -1,0 +1,104 @@
+"""Each fix of labctl's moto compatibility layer (labctl/aws/compat.py), proven over HTTP with
+boto3 against the embedded emulator. Every test here fails on plain moto 5.2.x."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from labctl.aws.emulator import Emulator
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def client(emulator):
+    def make(service):
+        return boto3.client(service, endpoint_url=emulator.url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return make
+
+
+def _cluster(client, name):
+    iam, ec2, eks = client("iam"), client("ec2"), client("eks")
+    role = iam.create_role(RoleName=f"{name}-r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{'ab'[i]}")["Subnet"]["SubnetId"] for i in range(2)]
+    eks.create_cluster(name=name, roleArn=role["Role"]["Arn"], resourcesVpcConfig={"subnetIds": subnets},
+                       accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": True})
+    return role["Role"]["Arn"], subnets
+
+
+def test_aws_managed_policies_exist_for_attachment(client):
+    policy = client("iam").get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
+    assert policy["Policy"]["PolicyName"] == "AmazonEKSClusterPolicy"
+
+
+def test_budget_calls_the_provider_needs(client):
+    b = client("budgets")
+    acct = "123456789012"
+    notification = {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80.0,
+                    "ThresholdType": "PERCENTAGE"}
+    b.create_budget(AccountId=acct, Budget={"BudgetName": "t-budget", "BudgetLimit": {"Amount": "100", "Unit": "USD"},
+                                            "TimeUnit": "MONTHLY", "BudgetType": "COST"},
+                    NotificationsWithSubscribers=[{"Notification": notification,
+                                                   "Subscribers": [{"SubscriptionType": "SNS", "Address": "arn:aws:sns:us-east-1:123456789012:t"}]}])
+    subs = b.describe_subscribers_for_notification(AccountId=acct, BudgetName="t-budget", Notification=notification)
+    assert subs["Subscribers"][0]["Address"].endswith(":t")
+    arn = f"arn:aws:budgets::{acct}:budget/t-budget"
+    b.tag_resource(ResourceARN=arn, ResourceTags=[{"Key": "labctl:cohort", "Value": "c1"}])
+    assert b.list_tags_for_resource(ResourceARN=arn)["ResourceTags"] == [{"Key": "labctl:cohort", "Value": "c1"}]
+    b.untag_resource(ResourceARN=arn, ResourceTagKeys=["labctl:cohort"])
+    assert b.list_tags_for_resource(ResourceARN=arn)["ResourceTags"] == []
+    b.update_budget(AccountId=acct, NewBudget={"BudgetName": "t-budget", "BudgetLimit": {"Amount": "150", "Unit": "USD"},
+                                               "TimeUnit": "MONTHLY", "BudgetType": "COST"})
+    assert b.describe_budget(AccountId=acct, BudgetName="t-budget")["Budget"]["BudgetLimit"]["Amount"] in ("150", "150.0")
+
+
+def test_eks_keeps_access_config_and_invents_no_remote_access(client):
+    role, subnets = _cluster(client, "compat-a")
+    eks = client("eks")
+    assert eks.describe_cluster(name="compat-a")["cluster"]["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
+    eks.create_nodegroup(clusterName="compat-a", nodegroupName="ng", nodeRole=role, subnets=subnets,
+                         scalingConfig={"minSize": 0, "maxSize": 3, "desiredSize": 0})
+    assert "remoteAccess" not in eks.describe_nodegroup(clusterName="compat-a", nodegroupName="ng")["nodegroup"]
+
+
+def test_each_cluster_gets_its_own_oidc_issuer(client):
+    _cluster(client, "compat-b")
+    _cluster(client, "compat-c")
+    eks = client("eks")
+    issuers = {eks.describe_cluster(name=n)["cluster"]["identity"]["oidc"]["issuer"] for n in ("compat-b", "compat-c")}
+    assert len(issuers) == 2
+
+
+def test_launch_template_data_does_not_get_the_top_level_tag_spec(client):
+    ec2 = client("ec2")
+    ec2.create_launch_template(
+        LaunchTemplateName="compat-lt",
+        LaunchTemplateData={"TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "labctl:team", "Value": "a"}]}]},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "labctl:team", "Value": "a"}]}])
+    data = ec2.describe_launch_template_versions(LaunchTemplateName="compat-lt")["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert [s["ResourceType"] for s in data["TagSpecifications"]] == ["instance"]
+
+
+def test_node_group_has_an_auto_scaling_group_that_goes_with_it(client):
+    role, subnets = _cluster(client, "compat-d")
+    eks, asg = client("eks"), client("autoscaling")
+    eks.create_nodegroup(clusterName="compat-d", nodegroupName="gpu", nodeRole=role, subnets=subnets,
+                         scalingConfig={"minSize": 0, "maxSize": 4, "desiredSize": 0})
+    name = eks.describe_nodegroup(clusterName="compat-d", nodegroupName="gpu")["nodegroup"]["resources"]["autoScalingGroups"][0]["name"]
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    assert group and group[0]["MaxSize"] == 4
+    asg.create_or_update_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group",
+                                     "Key": "k8s.io/cluster-autoscaler/enabled", "Value": "true", "PropagateAtLaunch": False}])
+    eks.delete_nodegroup(clusterName="compat-d", nodegroupName="gpu")
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"] == []

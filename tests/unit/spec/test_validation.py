@@ -1,0 +1,121 @@
+"""Cohort validation: every bad input gives one line naming file, line and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labctl.errors import ExitCode, SpecError
+from labctl.spec.load import load_cohort
+
+GOOD = """\
+cohort: fall26
+target: embedded
+region: us-east-1
+window:
+  start: 2026-12-01T09:00:00Z
+  duration: 4h
+lab: gpu-baseline
+teams:
+  - name: team-a
+    members: [alice@example.com]
+    budget_usd: 120
+  - name: team-b
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "cohort.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(SpecError) as err:
+        load_cohort(write(tmp_path, text))
+    assert err.value.exit_code == ExitCode.INVALID_SPEC
+    return [str(p) for p in err.value.problems]
+
+
+def test_good_cohort_resolves_teams_budgets_and_window(tmp_path):
+    cohort = load_cohort(write(tmp_path, GOOD))
+    assert [t.name for t in cohort.teams] == ["team-a", "team-b"]
+    assert str(cohort.team("team-a").budget_usd) == "120"
+    assert cohort.team("team-b").budget_usd == cohort.lab.budget_usd   # falls back to the lab's
+    assert cohort.cohort.window.ends_at.isoformat() == "2026-12-01T13:00:00+00:00"
+
+
+BAD = [
+    # (what, replace old -> new, expected line fragment)
+    ("unknown top-level key", ("lab: gpu-baseline", "lab: gpu-baseline\ncolour: blue"), "cohort.yaml:8: colour: unknown key"),
+    ("team name not DNS-1123", ("- name: team-b", "- name: Team_B"), "cohort.yaml:12: teams[1].name: 'Team_B' is not a DNS-1123 label"),
+    ("cohort id not DNS-1123", ("cohort: fall26", "cohort: Fall 26"), "cohort.yaml:1: cohort: 'Fall 26' is not a DNS-1123 label"),
+    ("duplicate team", ("- name: team-b", "- name: team-a"), "cohort.yaml:12: teams[1].name: duplicate team 'team-a' (first at teams[0])"),
+    ("window ends before start", ("  duration: 4h", "  end: 2026-12-01T08:00:00Z"), "cohort.yaml:4: window: window ends (2026-12-01T08:00:00+00:00) before it starts"),
+    ("zero budget", ("budget_usd: 120", "budget_usd: 0"), "cohort.yaml:11: teams[0].budget_usd: Input should be greater than 0"),
+    ("negative budget", ("budget_usd: 120", "budget_usd: -5"), "cohort.yaml:11: teams[0].budget_usd: Input should be greater than 0"),
+    ("unknown lab", ("lab: gpu-baseline", "lab: no-such-lab"), "cohort.yaml:7: lab: unknown lab 'no-such-lab'"),
+    ("unknown target", ("target: embedded", "target: gcp"), "cohort.yaml:2: target: Input should be 'embedded', 'localstack' or 'aws'"),
+    ("bad duration", ("duration: 4h", "duration: four hours"), "cohort.yaml:6: window.duration: 'four hours' is not a duration"),
+    ("team name too long for AWS names", ("- name: team-b", "- name: a-very-long-team-name"), "teams[1].name: String should have at most 20 characters"),
+    ("instance type not offered in region",
+     ("- name: team-b", "- name: team-b\n    knobs:\n      node_groups:\n        gpu_spot: {instance_types: [g6.xlarge], max_size: 1}"),
+     None),
+    ("instance type the lab does not allow",
+     ("- name: team-b", "- name: team-b\n    knobs:\n      node_groups:\n        gpu_on_demand: {instance_types: [p4d.24xlarge]}"),
+     "cohort.yaml:15: teams[1].knobs.node_groups.gpu_on_demand.instance_types[0]: instance type 'p4d.24xlarge' is not allowed by this lab"),
+    ("GPU count over the lab quota",
+     ("- name: team-b", "- name: team-b\n    knobs:\n      node_groups:\n        gpu_spot: {max_size: 4, instance_types: [g5.12xlarge]}"),
+     "teams[1].knobs.node_groups: up to 24 GPUs at max size, the lab's quota allows 8 per team"),
+    ("unknown knob section", ("- name: team-b", "- name: team-b\n    knobs:\n      limits: {max_gpus_per_team: 99}"), "cohort.yaml:14: teams[1].knobs.limits: unknown knob section"),
+    ("unknown knob key", ("- name: team-b", "- name: team-b\n    knobs:\n      job: {gpu: 2}"), "cohort.yaml:14: teams[1].knobs.job.gpu: unknown key"),
+    ("node group bounds", ("- name: team-b", "- name: team-b\n    knobs:\n      node_groups:\n        gpu_on_demand: {min_size: 3}"), "min_size <= desired_size <= max_size"),
+]
+
+
+@pytest.mark.parametrize("what,change,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_clear_line(tmp_path, what, change, expected):
+    old, new = change
+    assert old in GOOD
+    text = GOOD.replace(old, new, 1)
+    if what == "instance type not offered in region":
+        text = text.replace("region: us-east-1", "region: eu-west-1")
+        expected = "instance type 'g6.xlarge' is not offered in region eu-west-1"
+    found = problems(tmp_path, text)
+    assert any(expected in p for p in found), found
+    assert all("\n" not in p for p in found)
+
+
+def test_all_problems_are_reported_not_only_the_first(tmp_path):
+    text = GOOD.replace("cohort: fall26", "cohort: Fall").replace("- name: team-b", "- name: team-a")
+    text = text.replace("lab: gpu-baseline", "lab: gpu-baseline\nextra: 1")
+    found = problems(tmp_path, text)
+    assert len(found) >= 2
+
+
+def test_missing_file_and_broken_yaml(tmp_path):
+    with pytest.raises(SpecError, match="file not found"):
+        load_cohort(tmp_path / "nope.yaml")
+    assert "invalid YAML" in problems(tmp_path, "cohort: [unclosed\n")[0]
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path):
+    found = problems(tmp_path, GOOD + "region: eu-west-1\n")
+    assert any("region: duplicate key" in p for p in found)
+
+
+def test_validate_cli_exit_code_and_no_traceback(run_cli, tmp_path):
+    bad = write(tmp_path, GOOD.replace("- name: team-b", "- name: team-a"))
+    result = run_cli("validate", str(bad))
+    assert result.exit_code == ExitCode.INVALID_SPEC
+    assert "duplicate team 'team-a'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_cli_accepts_a_good_file_with_json_output(run_cli, tmp_path):
+    good = write(tmp_path, GOOD)
+    result = run_cli("validate", str(good), "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert '"valid": true' in result.output
