@@ -279,8 +279,9 @@ def demo(app: AppContext, n_teams: int, seed: int, parallelism: int | None) -> N
 
 def _all() -> list[click.Command]:
     from labctl.cli.prices import prices
+    from labctl.cli.workload import workload
 
-    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, demo, prices]
+    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, demo, prices, workload]
 
 
 ALL: list[click.Command] = _all()

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,43 +72,66 @@ class Terraform:
         return env
 
     def run(self, args: list[str], on_event: Callable[[Event], None] | None = None) -> Result:
+        """Run terraform; stream its -json events to ``on_event``.
+
+        terraform writes to files, not pipes, so that if labctl itself is killed the terraform
+        process (in its own session) finishes its apply and writes its state instead of dying
+        on a broken pipe mid-apply; the next `up` then resumes from that state.
+        """
         progress = Progress()
-        cmd = [self.binary, *args]
-        proc = subprocess.Popen(  # noqa: S603 - argv from pure builders, no shell
-            cmd, cwd=self.workdir, env=self._environ(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
-        stderr_chunks: list[str] = []
-        t = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
-        t.start()
+        runs = self.workdir / ".labctl-runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        out_path, err_path = runs / f"{args[0]}.stdout", runs / f"{args[0]}.stderr"
+        with open(out_path, "w") as out_fh, open(err_path, "w") as err_fh:
+            proc = subprocess.Popen(  # noqa: S603 - argv from pure builders, no shell
+                [self.binary, *args], cwd=self.workdir, env=self._environ(), stdin=subprocess.DEVNULL,
+                stdout=out_fh, stderr=err_fh, text=True, start_new_session=True,
+            )
         watcher = None
         if self.cancel is not None:
             watcher = threading.Thread(target=self._watch_cancel, args=(proc,), daemon=True)
             watcher.start()
         out_lines: list[str] = []
-        log = open(self.log_path, "a") if self.log_path else None  # noqa: SIM115
         try:
-            if log:
-                log.write(json.dumps({"labctl": "run", "argv": args}) + "\n")
-            for line in proc.stdout:  # type: ignore[union-attr]
-                out_lines.append(line)
-                if log:
-                    log.write(line if line.endswith("\n") else line + "\n")
-                ev = parse_line(line)
-                if ev is not None:
-                    progress.feed(ev)
-                    if on_event is not None:
-                        on_event(ev)
-            proc.wait()
-            t.join()
-            if log and stderr_chunks and stderr_chunks[0]:
-                log.write(json.dumps({"labctl": "stderr", "text": stderr_chunks[0][-20000:]}) + "\n")
+            with open(out_path) as reader:
+                pending = ""
+                while True:
+                    chunk = reader.readline()
+                    if chunk:
+                        pending += chunk
+                        if not pending.endswith("\n"):
+                            continue
+                        line, pending = pending, ""
+                        out_lines.append(line)
+                        ev = parse_line(line)
+                        if ev is not None:
+                            progress.feed(ev)
+                            if on_event is not None:
+                                on_event(ev)
+                        continue
+                    if proc.poll() is not None:
+                        rest = reader.read()
+                        if pending or rest:
+                            for line in (pending + rest).splitlines(keepends=True):
+                                out_lines.append(line)
+                                ev = parse_line(line)
+                                if ev is not None:
+                                    progress.feed(ev)
+                                    if on_event is not None:
+                                        on_event(ev)
+                        break
+                    time.sleep(0.1)
         finally:
             if proc.poll() is None:
                 self._kill(proc)
-            if log:
-                log.close()
-        return Result(proc.returncode, progress, "".join(stderr_chunks), "".join(out_lines))
+        stderr = err_path.read_text()
+        if self.log_path is not None:
+            with open(self.log_path, "a") as log:
+                log.write(json.dumps({"labctl": "run", "argv": args, "returncode": proc.returncode}) + "\n")
+                log.writelines(line if line.endswith("\n") else line + "\n" for line in out_lines)
+                if stderr:
+                    log.write(json.dumps({"labctl": "stderr", "text": stderr[-20000:]}) + "\n")
+        return Result(proc.returncode, progress, stderr, "".join(out_lines))
 
     def _watch_cancel(self, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
         assert self.cancel is not None
