@@ -17,9 +17,9 @@ COHORT = click.argument("cohort_file", metavar="COHORT", type=click.Path(dir_oka
 @pass_app
 def validate(app: AppContext, cohort_file: Path) -> None:
     """Check a cohort file and its lab; one line per problem, non-zero exit when invalid."""
-    from labctl.spec.load import load_cohort
+    from labctl.ops.validate import validate_cohort
 
-    cohort = load_cohort(cohort_file)
+    cohort = validate_cohort(cohort_file)
     if app.json:
         app.emit_json({"valid": True, "cohort": cohort.id, "lab": cohort.lab.name,
                        "teams": [t.name for t in cohort.teams]})
@@ -278,10 +278,12 @@ def demo(app: AppContext, n_teams: int, seed: int, parallelism: int | None) -> N
 
 
 def _all() -> list[click.Command]:
+    from labctl.cli.k8s import kubeconfig
     from labctl.cli.prices import prices
     from labctl.cli.workload import workload
 
-    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, demo, prices, workload]
+    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, kubeconfig, demo, prices,
+            workload]
 
 
 ALL: list[click.Command] = _all()

@@ -7,6 +7,7 @@ the next run plans from it).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,9 @@ from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect
 from labctl.render.terraform import tfvars, write_root
-from labctl.spec.load import ResolvedCohort, load_cohort
+from labctl.ops.validate import validate_cohort
+from labctl.render.manifests import render_team_manifests, write_manifests
+from labctl.spec.load import ResolvedCohort
 from labctl.state import now
 from labctl.tf import argv as A
 from labctl.tf.runner import Result
@@ -60,7 +63,7 @@ class UpReport:
 def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
        parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
        emulator_boot_id: str | None = None) -> UpReport:
-    cohort = load_cohort(spec_path)                 # all validation before anything is touched
+    cohort = validate_cohort(spec_path)             # all validation before anything is touched
     chosen = select_teams(cohort, teams)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
     ctx = prepare(state_dir, cohort.id, conn)
@@ -101,6 +104,8 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         d = cs.team_dir(name)
         board.update(name, phase="render")
         changed = write_root(d, tfvars(cohort, team, ctx.conn.provider))
+        s3_endpoint = ctx.conn.endpoint_url or ""
+        write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d), s3_endpoint_url=s3_endpoint))
         tf = ctx.tf(name)
         if not (d / ".terraform" / "modules" / "modules.json").exists() or any("modules" in p.parts for p in changed):
             board.update(name, phase="init")
@@ -139,11 +144,23 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
             else:
                 status = "failed"
             plan_file.unlink(missing_ok=True)
+        if res.ok:  # the manifests now carry the real IRSA role ARN, cluster and bucket names
+            write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d), s3_endpoint_url=s3_endpoint))
         return _outcome(ctx, name, t0, board, res, status)
     except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
         board.update(name, phase="failed", note=str(exc)[:200])
         cs.set_team(name, status="failed", error=str(exc), at=now().isoformat())
         return TeamOutcome(name, "failed", error=str(exc), seconds=time.monotonic() - t0)
+
+
+def _outputs(team_dir: Path) -> dict[str, Any] | None:
+    """Root outputs as Terraform saved them in the state (no provider process needed)."""
+    try:
+        state = json.loads((team_dir / "terraform.tfstate").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
+    return outputs or None
 
 
 def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, status: str,

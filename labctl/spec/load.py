@@ -214,10 +214,13 @@ def load_cohort(path: Path, labs_dir: Path | None = None) -> ResolvedCohort:
     for i, team in enumerate(cohort.teams):
         base: PathKey = ("teams", i, "knobs")
 
-        def where(path: PathKey, _base: PathKey = base, _team: dict = team.knobs) -> tuple[str, int | None, str]:
+        def where(path: PathKey, _base: PathKey = base, _team: dict = team.knobs,
+                  _name: str = team.name) -> tuple[str, int | None, str]:
+            # A problem in a value the team overrode points at the cohort file; one inherited
+            # from the lab points at lab.yaml and says which team's merged settings broke it.
             if path and _has_path(_team, path):
                 return src.file, src.line_of((*_base, *path)), _field((*_base, *path))
-            return lab_src.file, lab_src.line_of(path), f"{_field(path)} (team {team.name})"
+            return lab_src.file, lab_src.line_of(path), f"{_field(path)} (team {_name})"
 
         merged_data = _deep_merge(lab_src.data, team.knobs)
         try:

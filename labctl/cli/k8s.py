@@ -1,0 +1,67 @@
+"""`labctl kubeconfig COHORT TEAM`: the team's kubeconfig handout (registered in cli.main)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from labctl.cli.context import AppContext
+from labctl.errors import NotFoundError
+
+pass_app = click.make_pass_decorator(AppContext)
+
+SIMULATED = ("cohort {cohort} runs on the embedded target: its cluster is simulated inside labctl, "
+             "so there is no Kubernetes API and no kubeconfig to hand out")
+
+
+def _outputs(state_file: Path) -> dict:
+    try:
+        state = json.loads(state_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {k: v.get("value") for k, v in state.get("outputs", {}).items()}
+
+
+@click.command("kubeconfig")
+@click.argument("cohort_ref", metavar="COHORT")
+@click.argument("team")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: ./<cohort>-<team>.kubeconfig), mode 0600.")
+@pass_app
+def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) -> None:
+    """Write TEAM's kubeconfig (EKS or kind targets); COHORT is a cohort file or id."""
+    from labctl.k8s.kubeconfig import eks_kubeconfig, write_kubeconfig
+    from labctl.ops.down import resolve_cohort_id
+    from labctl.state import StateDir
+
+    cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)
+    cs = StateDir(app.state_dir).existing_cohort(cohort_id)
+    meta = cs.meta()
+    target = meta.get("target", "embedded")
+    if team not in set(meta.get("all_teams", [])) | set(cs.teams_with_state()):
+        raise NotFoundError(f"cohort {cohort_id} has no team {team!r}")
+    if meta.get("k8s") != "kind" and target == "embedded":
+        msg = SIMULATED.format(cohort=cohort_id)
+        if app.json:
+            app.emit_json({"cohort": cohort_id, "team": team, "simulated": True, "kubeconfig": None, "message": msg})
+        else:
+            click.echo(msg)
+        return
+    dest = out or Path(f"{cohort_id}-{team}.kubeconfig")
+    if meta.get("k8s") == "kind":
+        from labctl.k8s import kind
+
+        kind.ensure_cluster(cohort_id, dest, create=False)
+    else:
+        o = _outputs(cs.team_dir(team) / "terraform.tfstate")
+        if not o.get("cluster_endpoint"):
+            raise NotFoundError(f"team {team} of cohort {cohort_id} has no cluster yet (run `labctl up` first)")
+        write_kubeconfig(dest, eks_kubeconfig(o["cluster_name"], o["cluster_endpoint"],
+                                              o.get("cluster_certificate_authority") or "",
+                                              meta.get("region", "us-east-1"), meta.get("aws_profile")))
+    if app.json:
+        app.emit_json({"cohort": cohort_id, "team": team, "simulated": False, "kubeconfig": str(dest)})
+    else:
+        click.echo(f"{team}: wrote {dest} (mode 0600); use it with KUBECONFIG={dest}")

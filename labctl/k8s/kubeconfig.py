@@ -1,0 +1,42 @@
+"""Kubeconfig handouts: built as data (pure), written with mode 0600 (one I/O function)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def eks_kubeconfig(cluster_name: str, endpoint: str, ca_base64: str, region: str,
+                   profile: str | None = None) -> dict[str, Any]:
+    """A kubeconfig that gets tokens from `aws eks get-token` (the AWS CLI), like
+    `aws eks update-kubeconfig` writes; no secret is stored in the file."""
+    env = [{"name": "AWS_PROFILE", "value": profile}] if profile else None
+    user: dict[str, Any] = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+        "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
+        "interactiveMode": "Never"}}
+    if env:
+        user["exec"]["env"] = env
+    return {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_base64}}],
+        "users": [{"name": cluster_name, "user": user}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+    }
+
+
+def write_kubeconfig(path: Path, config: dict[str, Any] | str) -> Path:
+    """Write with mode 0600 from the first byte (never world-readable, even briefly)."""
+    text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,289 @@
+"""Render a team's Kubernetes manifests from the k8s/ templates; pure except :func:`write_manifests`.
+
+Why Jinja templates rather than dicts dumped with ``yaml.safe_dump``: the manifests are a
+teaching artefact (k8s/ is at the top of the repository for people to read, with comments saying
+why), and reviewers diff them against upstream examples. Injection is ruled out the way a dict
+dump would rule it out: every value reaches the text through the ``j`` filter (JSON, which is
+YAML, so a value can never open a key or a document) and quantities through ``q``/``qmap``,
+which refuse anything but strings. The environment is ``StrictUndefined``, and every rendered
+file is parsed back before it is returned, so a template bug fails here and not in the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from labctl import naming, resources
+from labctl.errors import LabctlError
+from labctl.render import pools
+from labctl.render.consistency import discovery_tags
+from labctl.spec.load import ResolvedCohort, TeamSpec
+from labctl.spec.offerings import type_info
+from labctl.workload import job_env, metrics_port
+
+# relative output path -> template under k8s/; the numeric prefix is the apply order.
+FILES: tuple[tuple[str, str], ...] = (
+    ("00-namespace.yaml", "namespace.yaml.j2"),
+    ("10-rbac.yaml", "rbac.yaml.j2"),
+    ("20-priorityclasses.yaml", "priorityclasses.yaml.j2"),
+    ("30-cluster-autoscaler.yaml", "cluster-autoscaler.yaml.j2"),
+    ("40-nvidia-device-plugin.yaml", "nvidia-device-plugin.yaml.j2"),
+    ("50-training-job.yaml", "training-job.yaml.j2"),
+)
+
+TRAINING_PRIORITY_CLASS = "labctl-training"
+PLACEHOLDER_ACCOUNT = "000000000000"
+PLACEHOLDER_ANNOTATION = "labctl.io/placeholder"
+
+# cluster-autoscaler's minor must match the cluster's; patch releases are bumped deliberately.
+AUTOSCALER_TAGS = {"1.29": "v1.29.5", "1.30": "v1.30.3", "1.31": "v1.31.1", "1.32": "v1.32.0",
+                   "1.33": "v1.33.0", "1.34": "v1.34.0"}
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
+
+# Priority expander: prefer the cheapest pool that can take the pod.
+POOL_PRIORITIES = {"gpu_spot": 50, "gpu_on_demand": 10, "system": 1}
+
+
+class RenderError(LabctlError):
+    """A template or a value that cannot be rendered into a valid manifest."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _quantity(value: Any) -> str:
+    if not isinstance(value, str):
+        raise RenderError(f"quantity {value!r} must be a string (the kubernetes client rejects numbers)")
+    return _json(value)
+
+
+def _quantity_map(values: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{_json(k)}: {_quantity(v)}" for k, v in values.items()) + "}"
+
+
+@lru_cache(maxsize=4)
+def environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The one Jinja environment for manifests: strict, no HTML escaping (the output is YAML)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir or resources.k8s_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(j=_json, q=_quantity, qmap=_quantity_map)
+    return env
+
+
+def namespace_of(team: str) -> str:
+    # A prefix keeps a team called "default" or "kube-system" out of the system namespaces.
+    return f"team-{team}"
+
+
+def _out(tf_outputs: Mapping[str, Any] | None, key: str) -> Any:
+    """Accepts both `terraform output -json` ({k: {value, type}}) and plain {k: value}."""
+    if not tf_outputs or key not in tf_outputs:
+        return None
+    v = tf_outputs[key]
+    return v["value"] if isinstance(v, dict) and "value" in v and "type" in v else v
+
+
+def _enabled(team: TeamSpec) -> list[tuple[str, Any]]:
+    return [(g, grp) for g, grp in team.lab.node_groups.items() if grp.max_size >= 1]
+
+
+def _per_node(group: Any, attr: str) -> int:
+    return max((getattr(type_info(t), attr) if type_info(t) else 0 for t in group.instance_types), default=0)
+
+
+def _quota(team: TeamSpec) -> dict[str, str]:
+    gpu_groups = [grp for g, grp in _enabled(team) if grp.gpu]
+    gpu_capacity = sum(grp.max_size * _per_node(grp, "gpus") for grp in gpu_groups)
+    cpu = sum(grp.max_size * _per_node(grp, "vcpu") for grp in gpu_groups)
+    mem_mib = sum(grp.max_size * _per_node(grp, "memory_mib") for grp in gpu_groups)
+    return {"gpus": str(min(team.lab.limits.max_gpus_per_team, gpu_capacity)), "cpu": str(cpu),
+            "memory": f"{mem_mib}Mi", "jobs": "10"}
+
+
+def _tolerations(taints: list[pools.Taint], operator: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for t in taints:
+        item = {"key": t.key, "operator": operator, "effect": t.effect}
+        if operator == "Equal":
+            item["value"] = t.value
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _priorities(cluster: str, groups: list[str], ng_outputs: Mapping[str, Any]) -> str:
+    by_priority: dict[int, list[str]] = {}
+    for g in groups:
+        name = (ng_outputs.get(g) or {}).get("name") or f"{cluster}-{g}"
+        # EKS names the ASG eks-<node group name>-<uuid>.
+        by_priority.setdefault(POOL_PRIORITIES[g], []).append(f".*{re.escape(name)}.*")
+    return yaml.safe_dump({p: sorted(v) for p, v in sorted(by_priority.items(), reverse=True)},
+                          default_flow_style=False, sort_keys=False)
+
+
+def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any] | None = None,
+            *, s3_endpoint_url: str = "") -> dict[str, Any]:
+    """Everything the templates see; pure data, no user text spliced into strings."""
+    c = cohort.cohort
+    lab = team.lab
+    names = naming.derived_names(c.cohort, team.name)
+    cluster = _out(tf_outputs, "cluster_name") or names["cluster"]
+    instance = naming.prefix(c.cohort, team.name)
+    ns = namespace_of(team.name)
+
+    def labels(component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": {"training": "labctl-trainer"}.get(component, component),
+            "app.kubernetes.io/instance": instance,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "labctl",
+            "app.kubernetes.io/managed-by": "labctl",
+            "labctl.io/cohort": c.cohort,
+            "labctl.io/team": team.name,
+            "labctl.io/lab": lab.name,
+        }
+
+    enabled = _enabled(team)
+    gpu_taints = [t for g, grp in enabled if grp.gpu for t in pools.taints(g)]
+
+    role_arn = _out(tf_outputs, "autoscaler_role_arn")
+    sa_annotations = {"eks.amazonaws.com/role-arn": role_arn or
+                      f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/{names['iam_role']}"}
+    if not role_arn:
+        sa_annotations[PLACEHOLDER_ANNOTATION] = (
+            "role-arn: Terraform outputs were not known at render time; `up` renders again with the real ARN")
+    a = lab.autoscaler
+    command = [
+        "./cluster-autoscaler", "--v=4", "--stderrthreshold=info", "--cloud-provider=aws",
+        "--skip-nodes-with-local-storage=false", "--skip-nodes-with-system-pods=false",
+        "--balance-similar-node-groups",
+        f"--expander={a.expander}",
+        "--node-group-auto-discovery=asg:tag=" + ",".join(discovery_tags(cluster)),
+        f"--scale-down-enabled={'true' if a.scale_down_enabled else 'false'}",
+        f"--scale-down-unneeded-time={a.scale_down_unneeded_time}",
+        f"--scale-down-delay-after-add={a.scale_down_delay_after_add}",
+        f"--scale-down-utilization-threshold={a.scale_down_utilization_threshold:g}",
+        f"--max-node-provision-time={a.max_node_provision_time}",
+    ]
+    ng_outputs = _out(tf_outputs, "node_groups") or {}
+    priorities = _priorities(cluster, [g for g, _ in enabled], ng_outputs) if a.expander == "priority" else ""
+
+    job = lab.job
+    group = "gpu_spot" if job.pool == "spot" else "gpu_on_demand"
+    bucket = _out(tf_outputs, "checkpoint_bucket") or naming.bucket_name(c.cohort, team.name)
+    env = job_env(bucket=bucket, prefix=f"{team.name}/{job.name}", total_steps=job.total_steps,
+                  checkpoint_every=job.checkpoint_every_steps,
+                  endpoint_url=s3_endpoint_url if c.target != "aws" else "", region=c.region)
+    if c.target != "aws":
+        # Emulator and LocalStack accept any key; real accounts use IRSA, never keys in a manifest.
+        env += [{"name": "AWS_ACCESS_KEY_ID", "value": "testing"},
+                {"name": "AWS_SECRET_ACCESS_KEY", "value": "testing"}]
+    job_resources = {"cpu": job.cpu, "memory": job.memory}
+    if job.gpus > 0:
+        job_resources["nvidia.com/gpu"] = str(job.gpus)
+
+    return {
+        "namespace": ns,
+        "instance": instance,
+        "region": c.region,
+        "labels": labels,
+        "budget_usd": f"{team.budget_usd:.2f}",
+        "quota": _quota(team),
+        "limit_range": {"max_gpus": str(max((_per_node(grp, "gpus") for _, grp in enabled if grp.gpu), default=0))},
+        "team_group": f"labctl:{c.cohort}:{team.name}",
+        "members": list(team.members),
+        "priority_classes": [
+            {"name": TRAINING_PRIORITY_CLASS, "value": 1000, "preemption": "PreemptLowerPriority",
+             "description": "labctl training jobs: may preempt best-effort pods."},
+            {"name": "labctl-best-effort", "value": 100, "preemption": "Never",
+             "description": "labctl experiments that yield to training jobs and never preempt."},
+        ],
+        "system_pool": {"node_selector": pools.labels("system"), "tolerations": _tolerations(pools.taints("system"), "Exists")},
+        "autoscaler": {
+            "enabled": a.enabled,
+            "image": "registry.k8s.io/autoscaling/cluster-autoscaler:"
+                     + AUTOSCALER_TAGS.get(lab.kubernetes_version, f"v{lab.kubernetes_version}.0"),
+            "command": command,
+            "sa_annotations": sa_annotations,
+            "priorities": priorities,
+        },
+        "device_plugin": {"image": DEVICE_PLUGIN_IMAGE, "node_selector": {"nvidia.com/gpu.present": "true"},
+                          "tolerations": _tolerations(gpu_taints, "Exists")},
+        "job": {
+            "name": job.name, "image": job.image, "pool": job.pool,
+            "parallelism": job.parallelism, "completions": job.completions, "backoff_limit": job.backoff_limit,
+            "priority_class": TRAINING_PRIORITY_CLASS,
+            "node_selector": pools.labels(group),
+            "tolerations": _tolerations(pools.taints(group), "Equal"),
+            "env": env,
+            "metrics_port": metrics_port(),
+            "resources": job_resources,
+        },
+    }
+
+
+def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: dict | None = None,
+                          *, s3_endpoint_url: str = "") -> dict[str, str]:
+    """Relative path -> YAML text for one team; deterministic (same inputs, same bytes).
+
+    ``tf_outputs`` are the team's Terraform outputs when known (after `up`); before that the
+    autoscaler's IRSA role is a placeholder ARN in account 000000000000, marked with the
+    ``labctl.io/placeholder`` annotation. The autoscaler file is left out when the lab (or the
+    team) switches the autoscaler off.
+    """
+    ctx = context(cohort, team, tf_outputs, s3_endpoint_url=s3_endpoint_url)
+    env = environment()
+    files: dict[str, str] = {}
+    for rel, template in FILES:
+        if template.startswith("cluster-autoscaler") and not ctx["autoscaler"]["enabled"]:
+            continue
+        try:
+            text = env.get_template(template).render(ctx)
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"k8s/{template}: {exc}") from exc
+        try:
+            docs = [d for d in yaml.safe_load_all(text)]
+        except yaml.YAMLError as exc:
+            raise RenderError(f"k8s/{template} rendered invalid YAML for team {team.name}: {exc}") from exc
+        if not docs or any(not isinstance(d, dict) for d in docs):
+            raise RenderError(f"k8s/{template} rendered an empty or non-mapping document for team {team.name}")
+        files[rel] = text
+    return files
+
+
+def write_manifests(dest_dir: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write ``files`` under ``dest_dir``; remove rendered YAML no longer produced.
+
+    Returns the paths that changed (written or removed), so a no-op render is visible as such.
+    """
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    changed: list[Path] = []
+    for rel, text in sorted(files.items()):
+        dst = dest_dir / rel
+        if dst.exists() and dst.read_text() == text:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(dst)
+        changed.append(dst)
+    for old in sorted(dest_dir.rglob("*.yaml")):
+        if old.relative_to(dest_dir).as_posix() not in files:
+            old.unlink()
+            changed.append(old)
+    return changed
