@@ -1,0 +1,186 @@
+"""Benchmark `labctl up` and `down` on the embedded default, and a sequential baseline.
+
+Prints wall time, CPU seconds (labctl + terraform + providers + the emulator) and peak memory
+(sum of RSS over the whole process tree, sampled every 0.25 s) for each cohort size, then the
+same modules applied the plain way: `terraform init && terraform apply` per team, one after
+another, with terraform's defaults (no GOGC tuning, no shared init).
+
+    .venv/bin/python bench/bench_up.py --sizes 1,4,8 --baseline 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from labctl.aws import emulator  # noqa: E402
+from labctl.ops.down import down  # noqa: E402
+from labctl.ops.up import up  # noqa: E402
+from labctl.render.terraform import tfvars, write_root  # noqa: E402
+from labctl.spec.load import load_cohort  # noqa: E402
+from labctl.tf.config import detect_mirror, render_cli_config  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _procs() -> dict[int, tuple[int, int, float]]:
+    """pid -> (ppid, rss bytes, cpu seconds incl. reaped children)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                parts = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid = int(parts[1])
+        cpu = (int(parts[11]) + int(parts[12]) + int(parts[13]) + int(parts[14])) / TICKS
+        out[int(d)] = (ppid, int(parts[21]) * PAGE, cpu)
+    return out
+
+
+def _tree(root: int, procs) -> set[int]:
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    seen, stack = set(), [root]
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        stack.extend(kids.get(p, []))
+    return seen
+
+
+class Meter:
+    """Peak RSS of this process tree (plus extra pids) and CPU used between start and stop."""
+
+    def __init__(self, extra_pids=()):
+        self.extra = set(extra_pids)
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self):
+        procs = _procs()
+        pids = _tree(os.getpid(), procs) | self.extra
+        return sum(procs[p][1] for p in pids if p in procs), sum(procs[p][2] for p in self.extra if p in procs)
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        r = os.times()
+        self.cpu0 = r.user + r.system + r.children_user + r.children_system
+        self.extra_cpu0 = self._sample()[1]
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.wait(0.25):
+            rss, _ = self._sample()
+            self.peak = max(self.peak, rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        r = os.times()
+        self.wall = time.monotonic() - self.t0
+        self.cpu = (r.user + r.system + r.children_user + r.children_system) - self.cpu0
+        self.cpu += self._sample()[1] - self.extra_cpu0
+
+
+def cohort_file(d: Path, n: int, cid: str) -> Path:
+    import yaml
+
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    spec = {"cohort": cid, "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
+            "window": {"start": start.isoformat(), "duration": "4h"},
+            "teams": [{"name": f"t{i:02d}"} for i in range(n)]}
+    p = d / f"{cid}.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    return p
+
+
+def fmt(m: Meter) -> str:
+    return f"wall {m.wall:6.1f} s  cpu {m.cpu:7.1f} s  peak {m.peak / 2**30:5.2f} GiB"
+
+
+def bench_labctl(n: int, work: Path, parallelism: int | None) -> dict:
+    state = work / f"state-{n}"
+    info, _ = emulator.start_background(state)
+    try:
+        spec = cohort_file(work, n, f"b{n}")
+        with Meter([info.pid]) as mu:
+            rep = up(spec, state, quiet=True, parallelism=parallelism)
+        assert not rep.failed, [t.error for t in rep.failed]
+        with Meter([info.pid]) as md:
+            drep = down(f"b{n}", state, quiet=True, parallelism=parallelism)
+        assert drep.clean, drep.left
+        print(f"labctl  {n:2d} teams (x{rep.parallelism})  up:   {fmt(mu)}", flush=True)
+        print(f"labctl  {n:2d} teams (x{rep.parallelism})  down: {fmt(md)}", flush=True)
+        return {"teams": n, "parallelism": rep.parallelism,
+                "up": {"wall_s": round(mu.wall, 1), "cpu_s": round(mu.cpu, 1), "peak_gib": round(mu.peak / 2**30, 2)},
+                "down": {"wall_s": round(md.wall, 1), "cpu_s": round(md.cpu, 1), "peak_gib": round(md.peak / 2**30, 2)}}
+    finally:
+        emulator.stop_background(state)
+
+
+def bench_sequential(n: int, work: Path) -> dict:
+    """Plain terraform, one team after another: init + apply with terraform's defaults."""
+    state = work / f"seq-{n}"
+    info, _ = emulator.start_background(state)
+    try:
+        from labctl.ops.target import provider_settings
+
+        spec = cohort_file(work, n, f"s{n}")
+        cohort = load_cohort(spec)
+        rc = work / "plain.tfrc"
+        rc.write_text(render_cli_config(detect_mirror()))
+        env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "TF_IN_AUTOMATION": "1"}
+        with Meter([info.pid]) as m:
+            for team in cohort.teams:
+                d = state / team.name
+                write_root(d, tfvars(cohort, team, provider_settings("embedded", info.url)))
+                subprocess.run(["terraform", "init", "-input=false"], cwd=d, env=env, check=True, capture_output=True)
+                subprocess.run(["terraform", "apply", "-auto-approve", "-input=false"], cwd=d, env=env, check=True,
+                               capture_output=True)
+        print(f"plain terraform, {n:2d} teams one by one: {fmt(m)}", flush=True)
+        return {"teams": n, "wall_s": round(m.wall, 1), "cpu_s": round(m.cpu, 1), "peak_gib": round(m.peak / 2**30, 2)}
+    finally:
+        emulator.stop_background(state)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1,4,8")
+    ap.add_argument("--baseline", type=int, default=8, help="teams in the sequential baseline (0: skip)")
+    ap.add_argument("--parallelism", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores; terraform + hashicorp/aws against labctl's embedded emulator", flush=True)
+    results = {"labctl": [], "sequential": None}
+    with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
+        work = Path(tmp)
+        for n in [int(s) for s in a.sizes.split(",") if s]:
+            results["labctl"].append(bench_labctl(n, work, a.parallelism))
+        if a.baseline:
+            results["sequential"] = bench_sequential(a.baseline, work)
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
