@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl.errors import EmulatorError, SpecError, Problem
@@ -21,11 +24,45 @@ class RunContext:
     conn: Connection
     terraform: str
     cancel: threading.Event
+    _init_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def data_dir(self) -> Path:
+        """One TF_DATA_DIR for all teams of the cohort: their roots are identical module trees, so
+        one `terraform init` (provider package hashing ~1.5 CPU-s, see bench/README.md) serves all."""
+        return self.cohort_state.root / "tf-data"
 
     def tf(self, team: str) -> Terraform:
         d = self.cohort_state.team_dir(team)
-        return Terraform(workdir=d, cli_config=self.state.cli_config, env=self.conn.env, binary=self.terraform,
+        env = {**self.conn.env, "TF_DATA_DIR": str(self.data_dir)}
+        return Terraform(workdir=d, cli_config=self.state.cli_config, env=env, binary=self.terraform,
                          log_path=d / "events.jsonl", cancel=self.cancel)
+
+    def ensure_init(self, team: str) -> None:
+        """Init the shared data dir once per module tree; give each team the same lock file."""
+        team_dir = self.cohort_state.team_dir(team)
+        lock_copy = self.data_dir / "labctl.lock.hcl"
+        stamp = self.data_dir / "labctl-init.json"
+        with self._init_lock:
+            fp = tree_fingerprint(team_dir)
+            current = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else None
+            if current != fp or not lock_copy.exists() or not (self.data_dir / "modules" / "modules.json").exists():
+                self.tf(team).init()
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(team_dir / ".terraform.lock.hcl", lock_copy)
+                stamp.write_text(json.dumps({"fingerprint": fp}))
+        target = team_dir / ".terraform.lock.hcl"
+        if not target.exists() or target.read_bytes() != lock_copy.read_bytes():
+            shutil.copyfile(lock_copy, target)
+
+
+def tree_fingerprint(team_dir: Path) -> str:
+    """Hash of a team root's .tf files and modules: what `terraform init` depends on."""
+    h = hashlib.sha256()
+    files = sorted(team_dir.glob("*.tf")) + sorted(p for p in (team_dir / "modules").rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(team_dir)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | None = None) -> RunContext:

@@ -148,9 +148,8 @@ def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, boar
         board.update(team, phase="stale state set aside")
         return TeamTeardown(team, "skipped-stale-state")
     tf = ctx.tf(team)
-    if not (d / ".terraform").exists():
-        board.update(team, phase="init")
-        tf.init()
+    board.update(team, phase="init")
+    ctx.ensure_init(team)
     destroyed: list[str] = []
 
     def on_event(ev) -> None:  # type: ignore[no-untyped-def]

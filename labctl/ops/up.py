@@ -103,13 +103,12 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         team = cohort.team(name)
         d = cs.team_dir(name)
         board.update(name, phase="render")
-        changed = write_root(d, tfvars(cohort, team, ctx.conn.provider))
+        write_root(d, tfvars(cohort, team, ctx.conn.provider))
         s3_endpoint = ctx.conn.endpoint_url or ""
         write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d), s3_endpoint_url=s3_endpoint))
         tf = ctx.tf(name)
-        if not (d / ".terraform" / "modules" / "modules.json").exists() or any("modules" in p.parts for p in changed):
-            board.update(name, phase="init")
-            tf.init()
+        board.update(name, phase="init")
+        ctx.ensure_init(name)
         has_state = cs.has_resources(name)
         counts = {"planned": 0, "done": 0}
 
