@@ -10,6 +10,8 @@ from labctl.cli.context import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
 COHORT = click.argument("cohort_file", metavar="COHORT", type=click.Path(dir_okay=False, path_type=Path))
+# status/down/sweep/log: a cohort file, or the id of a cohort in the state directory
+COHORT_REF = click.argument("cohort_ref", metavar="COHORT")
 
 
 @click.command()
@@ -77,6 +79,64 @@ def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, par
         raise TerraformError(f"{len(report.failed)} team(s) failed: {', '.join(t.team for t in report.failed)}")
 
 
+@click.command("plan")
+@COHORT
+@click.option("--teams", "teams", default=None, help="Comma-separated subset of teams.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None, help="Teams planned at once.")
+@pass_app
+def plan_cmd(app: AppContext, cohort_file: Path, teams: str | None, parallelism: int | None) -> None:
+    """Show what `up` would change per team and what it would cost over the session."""
+    from labctl.errors import TerraformError
+    from labctl.ops.plan import plan as do_plan
+
+    report = do_plan(cohort_file, app.state_dir, teams=_split(teams), parallelism=parallelism, quiet=app.json)
+    data = report.as_dict()
+    if app.json:
+        app.emit_json(data)
+    else:
+        for t in data["teams"]:
+            click.echo(f"== {t['team']}: {t['status']}" + (f" - {t['error']}" if t["error"] else ""))
+            for c in t["changes"][:50]:
+                click.echo(f"  {c}")
+            if len(t["changes"]) > 50:
+                click.echo(f"  ... {len(t['changes']) - 50} more")
+            if "estimate_text" in t:
+                click.echo("  " + t["estimate_text"].replace("\n", "\n  "))
+            if t.get("cost_change"):
+                click.echo("  cost change: " + t["cost_change"].replace("\n", "\n  "))
+        est = data["cohort_estimate_usd"]
+        click.echo(f"cohort {data['cohort']}: ${est['min']} (min) / ${est['desired']} (desired) / "
+                   f"${est['max']} (max) over {data['session_hours']} h")
+    failed = [t["team"] for t in data["teams"] if t["status"] == "failed"]
+    if failed:
+        raise TerraformError(f"plan failed for: {', '.join(failed)}")
+
+
+@click.command("log")
+@COHORT_REF
+@click.option("--limit", type=click.IntRange(1, 100000), default=None, help="Only the last N entries.")
+@pass_app
+def log_cmd(app: AppContext, cohort_ref: str, limit: int | None) -> None:
+    """The cohort's audit log: every state-changing command, who ran it, when, and its result."""
+    import json as _json
+
+    from labctl.ops.down import resolve_cohort_id
+    from labctl.state import StateDir
+
+    cs = StateDir(app.state_dir).existing_cohort(resolve_cohort_id(cohort_ref, app.state_dir))
+    path = cs.root / "audit.log"
+    entries = [_json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    if limit:
+        entries = entries[-limit:]
+    if app.json:
+        app.emit_json(entries)
+        return
+    for e in entries:
+        extra = {k: v for k, v in e.items() if k not in ("at", "who", "command", "result")}
+        details = " ".join(f"{k}={_json.dumps(v, sort_keys=True)}" for k, v in sorted(extra.items()))
+        click.echo(f"{e['at']}  {e['who']:<10} {e['command']:<10} {e['result']:<10} {details}")
+
+
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -125,9 +185,6 @@ def emulator_status(app: AppContext) -> None:
         app.emit_json({"running": info is not None, **({"url": info.url, "pid": info.pid, "boot_id": info.boot_id} if info else {})})
     else:
         click.echo(f"running at {info.url} (pid {info.pid}, boot {info.boot_id[:8]})" if info else "not running")
-
-
-COHORT_REF = click.argument("cohort_ref", metavar="COHORT")
 
 
 @click.command()
@@ -282,7 +339,7 @@ def _all() -> list[click.Command]:
     from labctl.cli.prices import prices
     from labctl.cli.workload import workload
 
-    return [init_cmd, validate, render, up, status, down, sweep, reaper, emulator, kubeconfig, demo, prices,
+    return [init_cmd, validate, render, plan_cmd, up, status, down, sweep, reaper, log_cmd, emulator, kubeconfig, demo, prices,
             workload]
 
 

@@ -32,6 +32,7 @@ teams:
     # values outside the lab's limits are refused.
     knobs:
       node_groups:
+        gpu_on_demand: {{instance_types: [g5.xlarge], min_size: 0, desired_size: 0, max_size: 1}}
         gpu_spot: {{max_size: 2, instance_types: [g5.xlarge, g6.xlarge]}}
       job: {{pool: spot, checkpoint_every_steps: 500}}
 """
