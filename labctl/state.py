@@ -14,16 +14,23 @@ reboot and carry on.
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from labctl.errors import NotFoundError
+
+
+_THREAD_LOCK = threading.RLock()
 
 
 def now() -> datetime:
@@ -56,21 +63,39 @@ class CohortState:
             return {}
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / "meta.json.tmp"
+        with self._meta_lock():
+            self._write_meta(meta)
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        # A unique temporary name per writer, then an atomic rename: readers never see half a file.
+        tmp = self.root / f".meta.json.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         tmp.replace(self.root / "meta.json")
 
+    @contextmanager
+    def _meta_lock(self) -> Iterator[None]:
+        """Serialise read-modify-write of meta.json across threads (parallel teams) and processes
+        (a reaper beside an interactive command)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _THREAD_LOCK, open(self.root / ".meta.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def update_meta(self, **changes: Any) -> dict[str, Any]:
-        meta = self.meta()
-        meta.update(changes)
-        self.write_meta(meta)
+        with self._meta_lock():
+            meta = self.meta()
+            meta.update(changes)
+            self._write_meta(meta)
         return meta
 
     def set_team(self, team: str, **changes: Any) -> None:
-        meta = self.meta()
-        meta.setdefault("teams", {}).setdefault(team, {}).update(changes)
-        self.write_meta(meta)
+        with self._meta_lock():
+            meta = self.meta()
+            meta.setdefault("teams", {}).setdefault(team, {}).update(changes)
+            self._write_meta(meta)
 
     def teams_with_state(self) -> list[str]:
         base = self.root / "teams"
