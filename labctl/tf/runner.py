@@ -92,6 +92,15 @@ class Terraform:
             watcher = threading.Thread(target=self._watch_cancel, args=(proc,), daemon=True)
             watcher.start()
         out_lines: list[str] = []
+
+        def consume(line: str) -> None:
+            out_lines.append(line)
+            ev = parse_line(line)
+            if ev is not None:
+                progress.feed(ev)
+                if on_event is not None:
+                    on_event(ev)
+
         try:
             with open(out_path) as reader:
                 pending = ""
@@ -99,26 +108,13 @@ class Terraform:
                     chunk = reader.readline()
                     if chunk:
                         pending += chunk
-                        if not pending.endswith("\n"):
-                            continue
-                        line, pending = pending, ""
-                        out_lines.append(line)
-                        ev = parse_line(line)
-                        if ev is not None:
-                            progress.feed(ev)
-                            if on_event is not None:
-                                on_event(ev)
+                        if pending.endswith("\n"):     # a whole line; else wait for the rest
+                            consume(pending)
+                            pending = ""
                         continue
                     if proc.poll() is not None:
-                        rest = reader.read()
-                        if pending or rest:
-                            for line in (pending + rest).splitlines(keepends=True):
-                                out_lines.append(line)
-                                ev = parse_line(line)
-                                if ev is not None:
-                                    progress.feed(ev)
-                                    if on_event is not None:
-                                        on_event(ev)
+                        for line in (pending + reader.read()).splitlines(keepends=True):
+                            consume(line)
                         break
                     time.sleep(0.1)
         finally:
