@@ -189,14 +189,25 @@ def emulator_status(app: AppContext) -> None:
 
 @click.command()
 @COHORT_REF
+@click.option("--watch", is_flag=True, help="Live view: cost so far, burn rate, budget, GPUs, progress; refreshes.")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
+              help="Seconds between refreshes with --watch.")
 @pass_app
-def status(app: AppContext, cohort_ref: str) -> None:
+def status(app: AppContext, cohort_ref: str, watch: bool, interval: float) -> None:
     """Per team: what exists, node groups (capacity type, types, sizes), time to expiry.
 
-    COHORT is the cohort file or the id of a cohort in the state directory.
+    COHORT is the cohort file or the id of a cohort in the state directory. With --watch: per
+    team cost so far and burn rate, budget used, nodes by capacity type, GPU utilisation, job
+    progress and time left, teams about to exceed their budget marked.
     """
     from labctl.ops.status import human_duration
     from labctl.ops.status import status as do_status
+
+    if watch:
+        from labctl.cli.telemetry import watch_status
+
+        watch_status(app, cohort_ref, interval)
+        return
 
     st = do_status(cohort_ref, app.state_dir)
     if app.json:
@@ -337,10 +348,11 @@ def demo(app: AppContext, n_teams: int, seed: int, parallelism: int | None) -> N
 def _all() -> list[click.Command]:
     from labctl.cli.k8s import kubeconfig
     from labctl.cli.prices import prices
+    from labctl.cli.telemetry import COMMANDS as TELEMETRY_COMMANDS
     from labctl.cli.workload import workload
 
-    return [init_cmd, validate, render, plan_cmd, up, status, down, sweep, reaper, log_cmd, emulator, kubeconfig, demo, prices,
-            workload]
+    return [init_cmd, validate, render, plan_cmd, up, status, *TELEMETRY_COMMANDS, down, sweep, reaper, log_cmd,
+            emulator, kubeconfig, demo, prices, workload]
 
 
 ALL: list[click.Command] = _all()

@@ -1,0 +1,129 @@
+"""`labctl debrief`: read the cohort's store and spec, build the debrief, write it.
+
+    DIR/debrief.html   self-contained page (inline SVG charts, no network)
+    DIR/debrief.json   every figure the page shows
+    DIR/focus.csv      the FOCUS 1.2 export of the same ledger
+
+:func:`load_inputs` is shared with the live view and the guardrail: the team list, budgets and
+choices come from the cohort file copied into the state dir at `up` (with the lab it names);
+the rows from the telemetry store.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from labctl.cost.catalog import Catalog, load_catalog
+from labctl.cost.focus import FocusContext, focus_csv
+from labctl.errors import LabctlError
+from labctl.report import html
+from labctl.report.model import DebriefInputs, TeamPlan, as_of_from_rows, build_debrief, choices, ledger_for
+from labctl.spec.load import KNOB_SECTIONS
+from labctl.spec.models import Lab, Window
+from labctl.state import CohortState, StateDir, now
+from labctl.telemetry import usage as tu
+from labctl.telemetry.store import Store
+
+
+def team_plans(cs: CohortState) -> tuple[str, list[TeamPlan], datetime | None, datetime | None, list[str]]:
+    """(lab, plans, window start, window end, notes) from the cohort file copy, else from meta."""
+    meta = cs.meta()
+    notes: list[str] = []
+    start = datetime.fromisoformat(meta["window_start"]) if meta.get("window_start") else None
+    end = datetime.fromisoformat(meta["window_end"]) if meta.get("window_end") else None
+    if cs.spec_copy.exists():
+        try:
+            lab, teams, window = _read_spec(cs.spec_copy)
+        except (LabctlError, ValueError, OSError) as exc:
+            notes.append(f"{cs.spec_copy}: could not be read ({str(exc).splitlines()[0]}); no budgets or choices shown")
+        else:
+            base = lab.model_dump(mode="json")
+            plans = []
+            for name, budget, team_lab in teams:
+                mine = team_lab.model_dump(mode="json")
+                diff = choices({k: base[k] for k in KNOB_SECTIONS}, {k: mine[k] for k in KNOB_SECTIONS})
+                plans.append(TeamPlan(name, budget, tuple(diff)))
+            return lab.name, plans, window.start, window.ends_at, notes
+    notes.append("no cohort file in the state directory: teams from meta.json, without budgets or choices")
+    return meta.get("lab", "?"), [TeamPlan(t) for t in meta.get("all_teams", [])], start, end, notes
+
+
+def _read_spec(path: Path) -> tuple[Lab, list[tuple[str, Decimal, Lab]], Window]:
+    """The cohort file `up` copied, with each team's knobs merged onto its lab.
+
+    The file was fully validated at `up`; this reads it without the region/offering checks of
+    labctl.spec.load (they import moto's EC2 data, two seconds a debrief does not need).
+    """
+    from labctl import resources
+    from labctl.spec.models import Cohort, Lab
+    from labctl.spec.yamlsrc import load_yaml
+
+    cohort = Cohort.model_validate(load_yaml(path).data)
+    lab_data = load_yaml(resources.labs_dir() / cohort.lab / "lab.yaml").data
+    lab = Lab.model_validate(lab_data)
+    teams = [(t.name, t.budget_usd if t.budget_usd is not None else lab.budget_usd,
+              Lab.model_validate(_merge(lab_data, dict(t.knobs)))) for t in cohort.teams]
+    return lab, teams, cohort.window
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_inputs(cs: CohortState, *, as_of: datetime | None = None, catalog: Catalog | None = None,
+                live: bool = False) -> tuple[DebriefInputs, list[str]]:
+    """Rows and plans of a cohort. ``as_of``: given, or for a live view the later of now and the
+    last observation, else the last observation (a finished class is costed to its last sample)."""
+    lab, plans, start, end, notes = team_plans(cs)
+    with Store.for_cohort(cs.root) as store:
+        lifecycle, samples, events = store.lifecycle(), store.samples_bulk(tu.REPORT_METRICS), store.events()
+    last = as_of_from_rows(lifecycle, samples, events)
+    if as_of is None:
+        if live:
+            as_of = max(now(), last) if last else now()
+        else:
+            as_of = last or (min(end, now()) if end else now())
+    inp = DebriefInputs(cohort=cs.id, lab=lab, as_of=as_of, teams=tuple(plans), lifecycle=lifecycle,
+                        samples=samples, events=events, catalog=catalog or load_catalog(),
+                        window_start=start, window_end=end, generated_at=now())
+    return inp, notes
+
+
+def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: datetime | None = None,
+                  catalog: Catalog | None = None) -> dict[str, Any]:
+    """Write debrief.html, debrief.json and focus.csv into ``out_dir``; returns paths + summary."""
+    cs = StateDir(Path(state_dir)).existing_cohort(cohort_id)
+    inp, notes = load_inputs(cs, as_of=as_of, catalog=catalog)
+    ledger = ledger_for(inp)
+    data = build_debrief(inp, ledger=ledger)
+    data["notes"] = notes + data["notes"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out_dir / "debrief.html", "json": out_dir / "debrief.json", "focus_csv": out_dir / "focus.csv"}
+    _atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
+    _atomic(paths["html"], html.render(data))
+    _atomic(paths["focus_csv"], focus_csv(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog))
+    cs.audit("debrief", "ok", out=str(out_dir), teams=len(data["teams"]))
+    board = data["leaderboard"]
+    summary = {
+        "cohort": cs.id, "teams": len(data["teams"]), "as_of": data["as_of"],
+        "total_cost_usd": data["totals"]["cost_usd"]["value"], "basis": data["provenance"]["cost_basis"],
+        "leader": board[0]["team"] if board else None,
+        "completed_runs": data["totals"]["completed_runs"]["value"],
+        "warnings": len(data["warnings"]),
+        "over_budget": sorted(n for n, t in data["teams"].items() if t["within_budget"] is False),
+    }
+    return {**{k: str(v) for k, v in paths.items()}, "summary": summary}
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,129 @@
+"""`labctl guardrail`: warn a team whose burn rate would pass its budget before the window ends;
+past ``threshold`` percent of its budget, scale its GPU node groups to zero (EKS
+UpdateNodegroupConfig min=0 desired=0; max is kept, as EKS requires max >= 1). ``dry_run`` says
+what it would do and changes nothing. Every action (not a dry run) goes to the cohort's audit log
+and, as an event, to the store, so the debrief shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from labctl.aws.session import AwsError, AwsTarget, aws_errors
+from labctl.ops.down import resolve_cohort_id
+from labctl.ops.live import live_status
+from labctl.state import StateDir, now
+from labctl.telemetry.store import Event, Store
+
+DEFAULT_THRESHOLD_PCT = Decimal(90)
+SOURCE = "labctl"
+
+
+@dataclass
+class Action:
+    team: str
+    kind: str                 # warn | scale-to-zero | already-zero | failed
+    detail: str
+    nodegroup: str | None = None
+    done: bool = False
+
+
+@dataclass
+class GuardrailReport:
+    cohort: str
+    threshold_pct: str
+    dry_run: bool
+    actions: list[Action] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gpu_nodegroups(cs: Any, team: str, eks: Any, cluster: str) -> list[str]:
+    """GPU node groups of a team: Terraform's outputs when present, else the cluster's node groups
+    whose name ends in a GPU pool (``...-gpu_on_demand`` / ``...-gpu-spot``)."""
+    import json
+
+    try:
+        outputs = json.loads((cs.team_dir(team) / "terraform.tfstate").read_text()).get("outputs", {})
+        groups = (outputs.get("node_groups") or {}).get("value") or {}
+        names = [g["name"] for pool, g in sorted(groups.items()) if pool.startswith("gpu")]
+        if names:
+            return names
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        pass
+    with aws_errors("eks", "ListNodegroups"):
+        listed = eks.list_nodegroups(clusterName=cluster).get("nodegroups", [])
+    return [n for n in listed if "gpu" in n.replace("_", "-").split(f"{cluster}-", 1)[-1]]
+
+
+def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal = DEFAULT_THRESHOLD_PCT,
+              dry_run: bool = False, target: AwsTarget | None = None, at: datetime | None = None) -> GuardrailReport:
+    cohort_id = resolve_cohort_id(cohort_ref, state_dir)
+    cs = StateDir(state_dir).existing_cohort(cohort_id)
+    st = live_status(state_dir, cohort_id, at=at)
+    report = GuardrailReport(cohort_id, str(threshold_pct), dry_run)
+    events: list[Event] = []
+    eks = None
+    for t in st.teams:
+        if t.budget_usd is None or t.budget_used_pct is None:
+            continue
+        used = Decimal(t.budget_used_pct)
+        if t.state in ("at-risk", "over") and used < threshold_pct:
+            a = Action(t.team, "warn", f"cost ${t.cost_usd} ({used}% of ${t.budget_usd}), burning ${t.burn_usd_per_hour}/h: "
+                                       f"projected ${t.projected_usd} by the window's end")
+            report.actions.append(a)
+            if not dry_run:
+                a.done = True
+                cs.audit("guardrail", "warn", team=t.team, detail=a.detail)
+                events.append(Event(t.team, now(), "guardrail-warning", SOURCE, "", {"detail": a.detail}))
+            continue
+        if used < threshold_pct:
+            continue
+        if eks is None:
+            if target is None:
+                from labctl.ops.target import connect_recorded
+
+                target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
+            eks = target.client("eks")
+        cluster = f"{cohort_id}-{t.team}"
+        try:
+            groups = gpu_nodegroups(cs, t.team, eks, cluster)
+        except AwsError as exc:
+            report.actions.append(Action(t.team, "failed", f"listing node groups of {cluster}: {exc}"))
+            continue
+        for ng in groups:
+            try:
+                with aws_errors("eks", "DescribeNodegroup"):
+                    sc = eks.describe_nodegroup(clusterName=cluster, nodegroupName=ng)["nodegroup"].get("scalingConfig", {})
+            except AwsError as exc:
+                report.actions.append(Action(t.team, "failed", str(exc), ng))
+                continue
+            if sc.get("minSize", 0) == 0 and sc.get("desiredSize", 0) == 0:
+                report.actions.append(Action(t.team, "already-zero", "min 0 desired 0", ng, done=True))
+                continue
+            detail = (f"{used}% of ${t.budget_usd} used (threshold {threshold_pct}%): scale {ng} from "
+                      f"min {sc.get('minSize')} desired {sc.get('desiredSize')} to min 0 desired 0")
+            a = Action(t.team, "scale-to-zero", detail, ng)
+            report.actions.append(a)
+            if dry_run:
+                continue
+            try:
+                with aws_errors("eks", "UpdateNodegroupConfig"):
+                    eks.update_nodegroup_config(clusterName=cluster, nodegroupName=ng, scalingConfig={
+                        "minSize": 0, "desiredSize": 0, "maxSize": max(int(sc.get("maxSize", 1)), 1)})
+            except AwsError as exc:
+                a.kind, a.detail = "failed", f"{detail}: {exc}"
+                cs.audit("guardrail", "failed", team=t.team, nodegroup=ng, detail=a.detail)
+                continue
+            a.done = True
+            cs.audit("guardrail", "scale-to-zero", team=t.team, nodegroup=ng, detail=detail)
+            events.append(Event(t.team, now(), "guardrail-scale-to-zero", SOURCE, ng, {"detail": detail}))
+    if events:
+        with Store.for_cohort(cs.root) as store:
+            store.put_events(events)
+    return report

@@ -1,0 +1,130 @@
+"""Inline SVG charts for the debrief, generated in Python: no JavaScript library, no network.
+
+Each chart is one ``<svg>`` string with ``role="img"``, a ``<title>``, and per series a
+``<polyline>`` (or ``<rect>`` bars) carrying ``data-series`` and ``data-points`` attributes, so a
+test (or a reader of the DOM) can tell what was drawn. Text is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from html import escape
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+CATEGORY_COLORS = {"GPU nodes (on-demand)": "#d62728", "GPU nodes (spot)": "#2ca02c", "CPU nodes": "#1f77b4",
+                   "EKS control plane": "#9467bd", "storage": "#8c564b", "network": "#7f7f7f"}
+
+
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    mag = 10 ** len(str(int(v))) / 10 if v >= 1 else 1.0
+    for m in (1, 2, 2.5, 5, 10):
+        if v <= m * mag:
+            return m * mag
+    return v
+
+
+def _hhmm(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M")
+
+
+def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, title: str, y_label: str,
+               y_fmt: Callable[[float], str], x_range: tuple[float, float] | None = None, y_max: float | None = None,
+               width: int = 560, height: int = 200, chart_id: str = "", step: bool = False) -> str:
+    """Time series (x in epoch seconds) as polylines on shared axes; UTC HH:MM ticks."""
+    left, right, top, bottom = 58, 12, 22, 28
+    pw, ph = width - left - right, height - top - bottom
+    xs = [x for _, pts in series for x, _ in pts]
+    ys = [y for _, pts in series for _, y in pts]
+    x0, x1 = x_range if x_range else ((min(xs), max(xs)) if xs else (0.0, 1.0))
+    if x1 <= x0:
+        x1 = x0 + 60
+    top_y = y_max if y_max is not None else _nice_max(max(ys) if ys else 0.0)
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * pw
+
+    def sy(y: float) -> float:
+        return top + ph - (min(y, top_y) / top_y) * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" data-chart="{escape(chart_id)}">',
+           f"<title>{escape(title)}</title>",
+           f'<text x="{left}" y="14" class="ct">{escape(title)}</text>']
+    for i in range(5):
+        yv = top_y * i / 4
+        y = sy(yv)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 4}" y="{y + 3:.1f}" class="tk" text-anchor="end">{escape(y_fmt(yv))}</text>')
+    for i in range(5):
+        xv = x0 + (x1 - x0) * i / 4
+        out.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" class="tk" text-anchor="middle">{_hhmm(xv)}</text>')
+    out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" class="axis"/>')
+    out.append(f'<text x="12" y="{top + ph / 2:.0f}" class="tk" transform="rotate(-90 12 {top + ph / 2:.0f})" '
+               f'text-anchor="middle">{escape(y_label)}</text>')
+    if not xs:
+        out.append(f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="empty" text-anchor="middle">no data</text>')
+    for i, (name, pts) in enumerate(series):
+        if not pts:
+            continue
+        coords = []
+        prev_y = None
+        for x, y in pts:
+            if step and prev_y is not None:
+                coords.append(f"{sx(x):.1f},{sy(prev_y):.1f}")
+            coords.append(f"{sx(x):.1f},{sy(y):.1f}")
+            prev_y = y
+        color = PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="5 3"' if (i // len(PALETTE)) % 2 else ""
+        out.append(f'<polyline class="series" data-series="{escape(name)}" data-points="{len(pts)}" fill="none" '
+                   f'stroke="{color}" stroke-width="1.6"{dash} points="{" ".join(coords)}"><title>{escape(name)}</title>'
+                   f"</polyline>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def legend(names: Sequence[str]) -> str:
+    items = []
+    for i, n in enumerate(names):
+        color = PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="5 3"' if (i // len(PALETTE)) % 2 else ""
+        items.append(f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="18" height="8" aria-hidden="true">'
+                     f'<line x1="0" y1="4" x2="18" y2="4" stroke="{color}" stroke-width="2"{dash}/></svg>{escape(n)}</span>')
+    return '<div class="legend">' + "".join(items) + "</div>"
+
+
+def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], *, title: str, fmt: Callable[[float], str],
+                 width: int = 560, bar_h: int = 16, chart_id: str = "",
+                 markers: Sequence[float | None] | None = None, marker_label: str = "") -> str:
+    """Horizontal stacked bars (one row per label); ``markers`` draws a tick per row (e.g. the budget)."""
+    left, right, top = 130, 70, 22
+    height = top + len(rows) * (bar_h + 6) + 10
+    pw = width - left - right
+    totals = [sum(v for _, v in parts) for _, parts in rows]
+    top_v = _nice_max(max(totals + [m for m in (markers or []) if m is not None] + [0.0]))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" data-chart="{escape(chart_id)}">',
+           f"<title>{escape(title)}</title>", f'<text x="{left}" y="14" class="ct">{escape(title)}</text>']
+    for r, (label, parts) in enumerate(rows):
+        y = top + r * (bar_h + 6)
+        out.append(f'<text x="{left - 6}" y="{y + bar_h - 4}" class="tk" text-anchor="end">{escape(label)}</text>')
+        x = float(left)
+        for name, v in parts:
+            w = v / top_v * pw
+            if w <= 0:
+                continue
+            color = CATEGORY_COLORS.get(name, PALETTE[hash(name) % len(PALETTE)])
+            out.append(f'<rect class="bar" data-series="{escape(name)}" data-value="{v:.6f}" x="{x:.1f}" y="{y}" '
+                       f'width="{w:.1f}" height="{bar_h}" fill="{color}"><title>{escape(label)}: {escape(name)} '
+                       f"{escape(fmt(v))}</title></rect>")
+            x += w
+        out.append(f'<text x="{x + 4:.1f}" y="{y + bar_h - 4}" class="tk">{escape(fmt(totals[r]))}</text>')
+        if markers and markers[r] is not None:
+            mx = left + (markers[r] or 0) / top_v * pw
+            out.append(f'<line class="marker" x1="{mx:.1f}" y1="{y - 2}" x2="{mx:.1f}" y2="{y + bar_h + 2}" '
+                       f'stroke="#000" stroke-width="2"><title>{escape(marker_label)} {escape(fmt(markers[r] or 0))}</title></line>')
+    out.append("</svg>")
+    return "".join(out)

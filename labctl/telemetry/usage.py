@@ -1,0 +1,246 @@
+"""Store rows -> the cost engine's inputs (``labctl.cost.model.Usage`` / ``Workload``) and the
+per-team time series the live view and the debrief draw. Pure: takes rows, returns values.
+
+Conventions for rows, whichever source wrote them (collectors here, the simulator elsewhere):
+
+- lifecycle rows of a ``labctl.cost.model.KINDS`` kind are usage; other kinds are skipped with a
+  note. One resource recorded by several sources (the simulator launched an instance in the
+  emulator and the AWS collector saw it too) is counted once: the rows of the first source in
+  ``SOURCE_PRECEDENCE`` that has the resource win, so nothing is billed twice.
+- GPU samples use DCGM names. ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` is 0..1 and preferred;
+  ``DCGM_FI_DEV_GPU_UTIL`` (0..100) is used, divided by 100, only for a team without it.
+  A sample is pod-level when its attrs say ``kind: pod`` (or carry ``pod``), else node-level.
+- Pods: samples ``pod_gpu_request`` / ``pod_cpu_request`` / ``pod_ram_request_gib`` /
+  ``pod_cpu_usage`` / ``pod_ram_usage_gib`` per pod (entity ``namespace/pod``) with attrs
+  ``node`` (the node's resource id) and ``job`` (the run it belongs to). A pod seen only in DCGM
+  samples with a ``node`` attr counts as a 1-GPU pod. A pod lives from its first sample to its
+  last sample plus one step.
+- ``job_progress`` is 0..1 (values above 1 are read as percent); ``job-completed`` events name the
+  run in ``entity`` (or ``payload.job`` / ``payload.run``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from labctl.cost.model import KINDS, Usage, Workload
+from labctl.telemetry.store import Event, Lifecycle, Sample
+
+ENGINE_ACTIVE = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
+FB_USED = "DCGM_FI_DEV_FB_USED"
+JOB_PROGRESS = "job_progress"
+JOB_PROGRESS_RATIO = "job_progress_ratio"       # the simulator's name for the same 0..1 figure
+POD_GPU_REQUEST = "pod_gpu_request"
+POD_CPU_REQUEST = "pod_cpu_request"
+POD_RAM_REQUEST = "pod_ram_request_gib"
+POD_CPU_USAGE = "pod_cpu_usage"
+POD_RAM_USAGE = "pod_ram_usage_gib"
+POD_METRICS = (POD_GPU_REQUEST, POD_CPU_REQUEST, POD_RAM_REQUEST, POD_CPU_USAGE, POD_RAM_USAGE)
+NODEGROUP_DESIRED = "nodegroup_desired_size"
+NODEGROUP_MIN = "nodegroup_min_size"
+NODEGROUP_MAX = "nodegroup_max_size"
+BUDGET_LIMIT = "budget_limit_usd"
+BUDGET_ACTUAL = "budget_actual_usd"
+
+# what the live view and the debrief read (the store holds more, e.g. DCGM_FI_DEV_FB_USED)
+REPORT_METRICS = (ENGINE_ACTIVE, GPU_UTIL, JOB_PROGRESS, JOB_PROGRESS_RATIO, BUDGET_LIMIT, *POD_METRICS)
+
+INTERRUPTION = "spot-interruption-notice"
+EVICTION = "pod-evicted"
+JOB_COMPLETED = "job-completed"
+
+SOURCE_PRECEDENCE: tuple[str, ...] = ("simulator", "aws-api", "cluster", "dcgm")
+
+SIMULATED, METERED, BILLED = "simulated", "metered", "billed"
+_SIMULATED_SOURCES = frozenset({"simulator"})
+_BILLED_SOURCES = frozenset({"cost-explorer", "billing"})
+
+STEP = timedelta(minutes=1)
+
+
+def basis_of(sources: Iterable[str]) -> str:
+    """What a figure is, from the sources of the rows behind it: simulated, metered or billed
+    (``metered + simulated`` when a figure mixes both; ``none`` without rows)."""
+    kinds = set()
+    for s in sources:
+        kinds.add(SIMULATED if s in _SIMULATED_SOURCES else BILLED if s in _BILLED_SOURCES else METERED)
+    if not kinds:
+        return "none"
+    return " + ".join(sorted(kinds))
+
+
+def _rank(source: str, precedence: Sequence[str]) -> int:
+    return precedence.index(source) if source in precedence else len(precedence)
+
+
+def node_ids(rows: Iterable[Lifecycle]) -> dict[str, str]:
+    """Kubernetes node name -> instance id, from instance rows whose attrs name their node."""
+    return {str(r.attrs["node"]): r.resource_id for r in rows if r.kind == "instance" and r.attrs.get("node")}
+
+
+def usages(rows: Iterable[Lifecycle], precedence: Sequence[str] = SOURCE_PRECEDENCE) -> tuple[list[Usage], list[str]]:
+    """Lifecycle rows as ledger usage, one source per resource; notes say what was left out."""
+    by_resource: dict[tuple[str, str], list[Lifecycle]] = defaultdict(list)
+    notes: list[str] = []
+    for r in rows:
+        if r.kind not in KINDS:
+            continue  # node groups, budgets...: not usage (sizes are samples, instances are priced)
+        by_resource[(r.team, r.resource_id)].append(r)
+    out: list[Usage] = []
+    for (team, rid), group in by_resource.items():
+        best = min(_rank(r.source, precedence) for r in group)
+        chosen = [r for r in group if _rank(r.source, precedence) == best]
+        dropped = sorted({r.source for r in group} - {r.source for r in chosen})
+        if dropped:
+            notes.append(f"{team}/{rid}: also recorded by {', '.join(dropped)}; counted once, from {chosen[0].source}")
+        for r in chosen:
+            try:
+                out.append(Usage(team=r.team, resource_id=r.resource_id, kind=r.kind, region=r.region,
+                                 start=r.start, end=r.end, instance_type=r.instance_type, market=r.market,
+                                 spot_price_usd_per_hour=r.spot_price, gb=r.gb, count=r.count,
+                                 availability_zone=r.availability_zone, source=r.source))
+            except ValueError as exc:
+                notes.append(f"{team}/{rid}: left out: {exc}")
+    out.sort(key=lambda u: (u.team, u.start, u.resource_id))
+    return out, notes
+
+
+def is_pod(s: Sample) -> bool:
+    """Pod-level: says so, names its pod, or names the node it ran on (node series do not)."""
+    kind = s.attrs.get("kind")
+    if kind in ("pod", "node"):
+        return kind == "pod"
+    return "pod" in s.attrs or "node" in s.attrs or s.metric in POD_METRICS
+
+
+def _ratio(s: Sample) -> float:
+    v = s.value / 100.0 if s.metric == GPU_UTIL else s.value
+    return min(max(v, 0.0), 1.0)
+
+
+def completed_runs(events: Iterable[Event]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        if e.kind == JOB_COMPLETED:
+            out[e.team].add(str(e.payload.get("run") or e.payload.get("job") or e.entity or e.ts.isoformat()))
+    return dict(out)
+
+
+def workloads(samples: Iterable[Sample], events: Iterable[Event], step: timedelta = STEP,
+              node_ids: dict[str, str] | None = None) -> list[Workload]:
+    """Pods (see the module docstring) as allocation workloads; pods without a node are skipped.
+    ``node_ids`` maps a Kubernetes node name to the instance id the ledger knows it by."""
+    node_ids = node_ids or {}
+    done = completed_runs(events)
+    pods: dict[tuple[str, str], dict] = {}
+    for s in samples:
+        if not is_pod(s) or s.metric not in POD_METRICS + (ENGINE_ACTIVE, GPU_UTIL):
+            continue
+        p = pods.setdefault((s.team, s.entity), {"first": s.ts, "last": s.ts, "node": None, "job": None,
+                                                 "vals": defaultdict(list), "ea": [], "util": [], "gpus": None})
+        p["first"] = min(p["first"], s.ts)
+        p["last"] = max(p["last"], s.ts)
+        p["node"] = p["node"] or s.attrs.get("node")
+        p["job"] = p["job"] or s.attrs.get("job") or s.attrs.get("run")
+        if p.get("gpus") is None and isinstance(s.attrs.get("gpus"), (int, float)):
+            p["gpus"] = s.attrs["gpus"]
+        if s.metric == ENGINE_ACTIVE:
+            p["ea"].append(_ratio(s))
+        elif s.metric == GPU_UTIL:
+            p["util"].append(_ratio(s))
+        else:
+            p["vals"][s.metric].append(s.value)
+    out: list[Workload] = []
+    for (team, entity), p in sorted(pods.items()):
+        if not p["node"]:
+            continue
+        vals = p["vals"]
+
+        def mean(xs: list[float]) -> Decimal:
+            return Decimal(str(round(sum(xs) / len(xs), 6))) if xs else Decimal(0)
+
+        gpus = (int(max(vals[POD_GPU_REQUEST])) if vals.get(POD_GPU_REQUEST)
+                else int(p["gpus"]) if p["gpus"] is not None else (1 if p["ea"] or p["util"] else 0))
+        active = p["ea"] or p["util"]
+        run = p["job"] or entity
+        out.append(Workload(
+            workload_id=entity, team=team, node_id=node_ids.get(str(p["node"]), str(p["node"])), start=p["first"], end=p["last"] + step,
+            cpu_request=mean(vals.get(POD_CPU_REQUEST, [])), cpu_usage=mean(vals.get(POD_CPU_USAGE, [])),
+            ram_request_gib=mean(vals.get(POD_RAM_REQUEST, [])), ram_usage_gib=mean(vals.get(POD_RAM_USAGE, [])),
+            gpu_request=gpus, gpu_engine_active=min(mean(active), Decimal(1)) if active else None,
+            run_id=str(run), completed=str(run) in done.get(team, set())))
+    return out
+
+
+def floor_step(t: datetime, step: timedelta = STEP) -> datetime:
+    secs = int(step.total_seconds())
+    ts = int(t.timestamp())
+    return t - timedelta(seconds=ts % secs, microseconds=t.microsecond)
+
+
+def gpu_utilisation(samples: Iterable[Sample], step: timedelta = STEP) -> dict[str, dict[datetime, float]]:
+    """Per team, per step: mean GPU busy ratio (0..1) over the GPUs reported in that step.
+
+    Node-level series are used when a team has them (they include GPUs no pod uses, which are
+    the waste a debrief must show), else pod-level ones; engine-active is preferred over
+    GPU_UTIL for a team that has both.
+    """
+    rows: dict[tuple[str, str, bool], list[Sample]] = defaultdict(list)
+    for s in samples:
+        if s.metric in (ENGINE_ACTIVE, GPU_UTIL):
+            rows[(s.team, s.metric, is_pod(s))].append(s)
+    out: dict[str, dict[datetime, float]] = {}
+    for team in sorted({k[0] for k in rows}):
+        for metric in (ENGINE_ACTIVE, GPU_UTIL):
+            chosen = rows.get((team, metric, False)) or rows.get((team, metric, True))
+            if chosen:
+                break
+        sums: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0])
+        for s in chosen or []:
+            b = sums[floor_step(s.ts, step)]
+            b[0] += _ratio(s)
+            b[1] += 1
+        out[team] = {t: v[0] / v[1] for t, v in sorted(sums.items())}
+    return out
+
+
+def utilisation_metric(samples: Iterable[Sample]) -> dict[str, str]:
+    """Which DCGM field each team's utilisation comes from."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for s in samples:
+        if s.metric in (ENGINE_ACTIVE, GPU_UTIL):
+            seen[s.team].add(s.metric)
+    return {t: ENGINE_ACTIVE if ENGINE_ACTIVE in m else GPU_UTIL for t, m in seen.items()}
+
+
+def job_progress(samples: Iterable[Sample]) -> dict[str, float]:
+    """Per team: the latest progress of each job, averaged over its jobs (0..1)."""
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    for s in samples:
+        if s.metric not in (JOB_PROGRESS, JOB_PROGRESS_RATIO):
+            continue
+        v = s.value / 100.0 if s.value > 1 else s.value
+        key = (s.team, str(s.attrs.get("job") or s.entity))
+        if key not in latest or s.ts >= latest[key][0]:
+            latest[key] = (s.ts, min(max(v, 0.0), 1.0))
+    per: dict[str, list[float]] = defaultdict(list)
+    for (team, _job), (_ts, v) in latest.items():
+        per[team].append(v)
+    return {t: sum(v) / len(v) for t, v in per.items()}
+
+
+def latest_value(samples: Iterable[Sample], metric: str) -> dict[str, tuple[float, str]]:
+    """Per team: the sum over entities of each entity's latest value of ``metric``, with a source."""
+    latest: dict[tuple[str, str], Sample] = {}
+    for s in samples:
+        if s.metric == metric and ((s.team, s.entity) not in latest or s.ts >= latest[(s.team, s.entity)].ts):
+            latest[(s.team, s.entity)] = s
+    out: dict[str, tuple[float, str]] = {}
+    for (team, _), s in latest.items():
+        v, src = out.get(team, (0.0, s.source))
+        out[team] = (v + s.value, src)
+    return out

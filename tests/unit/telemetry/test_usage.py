@@ -1,0 +1,59 @@
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from labctl.telemetry import usage as tu
+from labctl.telemetry.store import Event, Lifecycle, Sample, Store
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def test_store_round_trip_to_usage_and_one_source_per_resource(tmp_path):
+    with Store(tmp_path / "t.sqlite", "c1") as st:
+        st.put_lifecycle([
+            Lifecycle("a", "i-1", "instance", "us-east-1", T0, T0 + timedelta(hours=1), "simulator", "g5.xlarge",
+                      "spot", Decimal("0.43"), pool="gpu_spot"),
+            Lifecycle("a", "i-1", "instance", "us-east-1", T0 + timedelta(seconds=3), None, "aws-api", "g5.xlarge", "spot"),
+            Lifecycle("a", "ng-1", "nodegroup", "us-east-1", T0, None, "aws-api"),
+        ])
+        rows = st.lifecycle()
+    usages, notes = tu.usages(rows)
+    assert len(usages) == 1
+    u = usages[0]
+    assert (u.market, u.spot_price_usd_per_hour, u.source) == ("spot", Decimal("0.43"), "simulator")
+    assert "counted once" in notes[0]
+
+
+def test_samples_bulk_equals_samples(tmp_path):
+    with Store(tmp_path / "t.sqlite", "c1") as st:
+        st.put_samples([Sample("a", T0 + timedelta(minutes=i), m, float(i), "dcgm", "n1", {"kind": "node"})
+                        for i in range(5) for m in (tu.ENGINE_ACTIVE, tu.FB_USED)])
+        assert st.samples_bulk() == st.samples()
+        assert st.samples_bulk([tu.ENGINE_ACTIVE]) == st.samples(tu.ENGINE_ACTIVE)
+
+
+def test_workloads_from_pod_samples_and_completion():
+    attrs = {"kind": "pod", "node": "i-1", "job": "run-1"}
+    samples = [Sample("a", T0 + timedelta(minutes=m), metric, v, "simulator", "team-a/p", attrs)
+               for m in range(3) for metric, v in ((tu.POD_GPU_REQUEST, 1), (tu.POD_CPU_REQUEST, 4),
+                                                   (tu.ENGINE_ACTIVE, 0.5))]
+    ws = tu.workloads(samples, [Event("a", T0 + timedelta(minutes=5), tu.JOB_COMPLETED, "simulator", "run-1")])
+    assert len(ws) == 1
+    w = ws[0]
+    assert (w.node_id, w.gpu_request, w.cpu_request, w.gpu_engine_active, w.completed) == ("i-1", 1, Decimal(4), Decimal("0.5"), True)
+    assert w.end - w.start == timedelta(minutes=3)
+
+
+def test_utilisation_prefers_node_engine_active():
+    s = [Sample("a", T0, tu.ENGINE_ACTIVE, 0.2, "dcgm", "n1", {"kind": "node"}),
+         Sample("a", T0, tu.ENGINE_ACTIVE, 0.9, "dcgm", "a/p", {"kind": "pod"}),
+         Sample("a", T0, tu.GPU_UTIL, 100, "dcgm", "n1", {"kind": "node"}),
+         Sample("b", T0, tu.GPU_UTIL, 40, "dcgm", "n2", {})]
+    u = tu.gpu_utilisation(s)
+    assert u["a"][T0] == 0.2 and u["b"][T0] == 0.4
+
+
+def test_basis_of():
+    assert tu.basis_of(["simulator"]) == "simulated"
+    assert tu.basis_of(["aws-api", "dcgm"]) == "metered"
+    assert tu.basis_of(["aws-api", "simulator"]) == "metered + simulated"
+    assert tu.basis_of([]) == "none"
