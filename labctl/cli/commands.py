@@ -348,11 +348,13 @@ def demo(app: AppContext, n_teams: int, seed: int, parallelism: int | None) -> N
 def _all() -> list[click.Command]:
     from labctl.cli.k8s import kubeconfig
     from labctl.cli.prices import prices
+    from labctl.cli.sim import simulate
+    from labctl.cli.team import ALL as TEAM_COMMANDS
     from labctl.cli.telemetry import COMMANDS as TELEMETRY_COMMANDS
     from labctl.cli.workload import workload
 
-    return [init_cmd, validate, render, plan_cmd, up, status, *TELEMETRY_COMMANDS, down, sweep, reaper, log_cmd,
-            emulator, kubeconfig, demo, prices, workload]
+    return [init_cmd, validate, render, plan_cmd, up, status, simulate, *TELEMETRY_COMMANDS, down, sweep, reaper, log_cmd,
+            emulator, kubeconfig, demo, prices, workload, *TEAM_COMMANDS]
 
 
 ALL: list[click.Command] = _all()

@@ -1,14 +1,17 @@
 """`labctl demo`: the whole story on the embedded default, in one command.
 
 Starts the emulator in-process, writes a cohort of N teams of the bundled lab (strategies
-rotate: the wasteful baseline, right-sized GPUs, spot + scale-to-zero), provisions it with real
-terraform, shows status, tears it down and prints the teardown proof and where the artifacts are.
+rotate: the wasteful baseline, right-sized GPUs, spot + checkpointing + scale-to-zero),
+provisions it with real terraform, shows status, runs the four-hour class on the simulated
+clusters (nodes are real EC2 instances in the emulator), meters it, writes the debrief, tears
+everything down and prints the teardown proof and where the artifacts are.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +19,18 @@ import yaml
 
 from labctl.aws import emulator as emu
 from labctl.errors import LeftoversError, TerraformError
+from labctl.ops.debrief import write_debrief
 from labctl.ops.down import down
+from labctl.ops.simulate import simulate_class
 from labctl.ops.status import human_duration, status
 from labctl.ops.up import up
+from labctl.sim.strategies import DEMO_STRATEGIES
 from labctl.state import StateDir, now
 
-STRATEGIES: list[tuple[str, dict[str, Any]]] = [
-    ("baseline", {}),
-    ("rightsized", {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0,
-                                                      "desired_size": 1, "max_size": 2}},
-                    "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m"}}),
-    ("spot", {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0,
-                                                "desired_size": 0, "max_size": 1},
-                              "gpu_spot": {"instance_types": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
-                                           "min_size": 0, "desired_size": 0, "max_size": 3}},
-              "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m",
-                             "expander": "price"},
-              "job": {"pool": "spot", "checkpoint_every_steps": 500}}),
-]
+# The three strategies the demo teams play (the wasteful baseline; right-sized GPUs; spot +
+# checkpointing + scale-to-zero), in the form a real EKS cluster runs them (labctl.sim.strategies
+# explains why each value is what it is).
+STRATEGIES: list[tuple[str, dict[str, Any]]] = list(DEMO_STRATEGIES.items())
 
 
 def demo_cohort(n_teams: int, seed: int) -> dict[str, Any]:
@@ -83,6 +80,18 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
                 pools = "; ".join(f"{ng.pool} {ng.capacity_type} {'/'.join(ng.instance_types)} "
                                   f"{ng.min}-{ng.desired}-{ng.max}" for ng in t.node_groups)
                 log(f"  {t.team}: {t.resources} resources; {pools}")
+            sim = simulate_class(state_dir, cohort_id, seed=seed)
+            costs = _team_costs(state_dir, cohort_id)
+            log(f"demo: simulated a {sim.hours:g} h class (seed {seed}, {sim.mode} mode)")
+            log(f"  {'team':<14} {'cost':>9} {'GPU-h used':>10} {'GPU-h idle':>10} {'GPU util':>8} {'jobs':>6}")
+            for t in sim.teams:
+                log(f"  {t.team:<14} {'$' + costs.get(t.team, '?'):>9} {t.gpu_hours_used:>10.1f} "
+                    f"{t.gpu_hours_idle:>10.1f} {t.gpu_utilization_pct:>7.0f}% "
+                    f"{t.jobs_completed:>3}/{t.jobs_submitted}")
+                for pod, why in sorted(t.unschedulable.items()):
+                    log(f"    {pod}: never scheduled: {why}")
+            debrief = write_debrief(state_dir, cohort_id, sd.cohort(cohort_id).reports_dir / "debrief")
+            log(f"demo: debrief written to {debrief['html']}")
             torn = down(cohort_id, state_dir, parallelism=parallelism, quiet=quiet, reason="demo")
             for t in torn.teams:
                 log(f"  down {t.team}: destroyed {len(t.destroyed)}, swept {len(t.swept)}, left {len(t.left)}")
@@ -94,10 +103,37 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
             else:
                 (state_dir / emu.STATE_FILE).unlink(missing_ok=True)
     summary = {"cohort": cohort_id, "state_dir": str(state_dir), "up": report.as_dict(),
-               "status": st.as_dict(), "teardown": torn.as_dict(),
+               "status": st.as_dict(), "simulation": {"seed": sim.seed, "hours": sim.hours, "mode": sim.mode,
+                                                      "teams": {t.team: {
+                                                          "cost_usd": costs.get(t.team),
+                                                          "gpu_hours_used": t.gpu_hours_used,
+                                                          "gpu_hours_idle": t.gpu_hours_idle,
+                                                          "gpu_utilization_pct": t.gpu_utilization_pct,
+                                                          "jobs_completed": t.jobs_completed,
+                                                          "jobs_submitted": t.jobs_submitted,
+                                                          "interruptions": t.interruptions} for t in sim.teams}},
+               "debrief": {k: debrief[k] for k in ("html", "json", "focus_csv")},
+               "teardown": torn.as_dict(),
                "artifacts": str(sd.cohort(cohort_id).root)}
     if report.failed:
         raise TerraformError(f"demo: {len(report.failed)} team(s) failed to come up")
     if not torn.clean:
         raise LeftoversError(f"demo: teardown left {len(torn.left)} resource(s)")
     return summary
+
+
+def _team_costs(state_dir: Path, cohort_id: str) -> dict[str, str]:
+    """Metered cost per team for the simulated class, from the ledger over the store."""
+    from datetime import datetime
+
+    from labctl.cost.catalog import load_catalog
+    from labctl.cost.ledger import build_ledger
+    from labctl.cost.money import usd
+    from labctl.sim.usage import lifecycle_to_usage
+    from labctl.telemetry.store import Store
+
+    cs = StateDir(state_dir).cohort(cohort_id)
+    end = datetime.fromisoformat(cs.meta()["window_end"])
+    with Store.for_cohort(cs.root) as store:
+        ledger = build_ledger(lifecycle_to_usage(store.lifecycle()), load_catalog(), as_of=end)
+    return {team: str(usd(micros).quantize(Decimal("0.01"))) for team, micros in ledger.by_team().items()}

@@ -21,6 +21,7 @@ from labctl.ops.common import RunContext, check_emulator_matches, prepare, selec
 from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect
+from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
 from labctl.render.terraform import tfvars, write_root
 from labctl.tf import argv as A
@@ -71,7 +72,7 @@ class PlanReport:
 
 def plan(spec_path: Path, state_dir: Path, teams: list[str] | None = None, parallelism: int | None = None,
          quiet: bool = False) -> PlanReport:
-    cohort = validate_cohort(spec_path)
+    cohort = with_team_knobs(validate_cohort(spec_path), state_dir)
     chosen = select_teams(cohort, teams)
     conn = connect(cohort.cohort, state_dir)
     ctx = prepare(state_dir, cohort.id, conn)

@@ -20,6 +20,7 @@ from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect
 from labctl.render.terraform import tfvars, write_root
+from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
 from labctl.render.manifests import render_team_manifests, write_manifests
 from labctl.spec.load import ResolvedCohort
@@ -64,6 +65,7 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
        parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
        emulator_boot_id: str | None = None) -> UpReport:
     cohort = validate_cohort(spec_path)             # all validation before anything is touched
+    cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
     ctx = prepare(state_dir, cohort.id, conn)

@@ -50,7 +50,7 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
             "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in pools.taints(gname)],
         }
     ends = c.window.ends_at
-    return {
+    out = {
         "cohort": c.cohort,
         "team": team.name,
         "lab": lab.name,
@@ -65,6 +65,12 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
         "budget_period_start": c.window.start.strftime("%Y-%m-%d_%H:%M"),
         "backstop_at": ends.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    # Module team-access trusts the account root unless the facilitator names principals; the key
+    # is written only when there are some, so renders without it stay byte-identical.
+    principals = list(getattr(c, "team_access_principal_arns", None) or [])
+    if principals:
+        out["team_access_principal_arns"] = principals
+    return out
 
 
 def write_root(dest: Path, variables: dict[str, Any]) -> list[Path]:

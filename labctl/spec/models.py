@@ -90,6 +90,15 @@ class Autoscaler(Strict):
         parse_duration(v)
         return v
 
+    @field_validator("expander")
+    @classmethod
+    def _expander_on_aws(cls, v: str) -> str:
+        # Every target is EKS; the autoscaler refuses to start with this expander there.
+        if v == "price":
+            raise ValueError("the 'price' expander works only on GCE, GKE and Equinix Metal (cluster-autoscaler "
+                             "FAQ), not on AWS; use 'priority' (labctl ranks spot above on-demand) or 'least-waste'")
+        return v
+
 
 class Job(Strict):
     name: Label = "train"
@@ -118,6 +127,110 @@ class Limits(Strict):
     system_instance_types: list[InstanceType] = Field(min_length=1)
 
 
+class SimThroughput(Strict):
+    """The workload's speed on one GPU model, overriding labs/workload/calibration.json."""
+
+    samples_per_second: float = Field(gt=0, description="Training samples per second on one GPU of this model.")
+    gpu_utilization_pct: float = Field(default=95, ge=0, le=100,
+                                       description="DCGM_FI_DEV_GPU_UTIL while the job computes on this GPU.")
+    gpu_memory_used_mib: float = Field(default=0, ge=0, description="DCGM_FI_DEV_FB_USED while the job runs.")
+    source: str = Field(min_length=1, description="Where the figures come from (a measurement, a datasheet).")
+
+
+class SimDrill(Strict):
+    """A facilitator's drill: something the market does at a fixed time of the class."""
+
+    kind: Literal["interrupt", "shortage"] = Field(
+        description="interrupt: every running spot node of the pool gets the 2-minute notice at `at`; "
+                    "shortage: no capacity for `instance_type` (in `capacity_type`) from `at` for `duration`.")
+    at: str = Field(default="0m", description="Offset from the start of the simulated class, e.g. '90m'.")
+    duration: str = Field(default="4h", description="How long a shortage lasts (ignored for interrupt).")
+    pool: Literal["gpu_spot", "gpu_on_demand", "system"] = Field(
+        default="gpu_spot", description="Node group an interrupt drill hits.")
+    instance_type: InstanceType | None = Field(default=None, description="Type a shortage removes (None: every type).")
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(default="SPOT", description="Market a shortage hits.")
+
+    @field_validator("at", "duration")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class SimSpot(Strict):
+    """How the simulated spot market behaves (labctl.sim.market documents the mapping)."""
+
+    interruption_band_monthly_pct: dict[str, float] = Field(
+        default={"<5%": 2.5, "5-10%": 7.5, "10-15%": 12.5, "15-20%": 17.5, ">20%": 25.0},
+        description="Spot Instance Advisor interruption band -> assumed % of instances interrupted per "
+                    "730-hour month (band midpoints; '>20%' read as 25). Turned into a per-node Poisson "
+                    "rate: -ln(1 - pct/100) / 730 per hour.")
+    interruption_multiplier: float = Field(
+        default=1.0, ge=0, description="Scales every interruption rate (1 = the Advisor's figures; a "
+                                       "facilitator may raise it to make interruptions likely in 4 hours).")
+    notice: str = Field(default="2m", description="Time between the interruption notice and the reclaim (AWS: 2 minutes).")
+    drain_on_notice: bool = Field(
+        default=True, description="The node is cordoned and drained at the notice (EKS managed node groups drain "
+                                  "spot nodes; the trainer checkpoints on SIGTERM when checkpointing is on). "
+                                  "False: pods die at the reclaim and resume from the last periodic checkpoint.")
+    allocation_strategy: Literal["capacity-optimized", "lowest-price"] = Field(
+        default="capacity-optimized",
+        description="How a spot node group picks among its instance types: capacity-optimized (the lowest "
+                    "interruption band, then the lowest price; EKS managed node groups' strategy) or lowest-price.")
+
+    @field_validator("notice")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class Simulation(Strict):
+    """The simulated class (labctl.sim): every modelling assumption, with its meaning. Figures that
+    are assumptions rather than sourced facts say so; override any of them here or per cohort."""
+
+    tick: str = Field(default="30s", description="Simulated time step of the scheduler, kubelets and job progress.")
+    scan_interval: str = Field(default="30s", description="cluster-autoscaler --scan-interval (upstream default 10s; "
+                                                         "rounded up to the tick).")
+    sample_every: str = Field(default="1m", description="Telemetry scrape interval (DCGM exporter / metrics-server).")
+    boot_delay: str = Field(default="3m", description="From RunInstances to a Ready node with GPUs advertised "
+                                                      "(assumption: EKS GPU AMI boot + join + device plugin).")
+    pod_start_delay: str = Field(default="1m", description="From binding to the container running (image pull, "
+                                                           "start; assumption).")
+    restore_delay: str = Field(default="1m", description="Extra start time when a job resumes from a checkpoint "
+                                                         "(download + load; assumption).")
+    max_pods: int = Field(default=110, ge=1, le=737, description="Pods per node the kubelet allows; also sizes "
+                                                                  "kube-reserved memory (255 MiB + 11 MiB per pod, EKS AMI).")
+    runs: int = Field(default=2, ge=0, le=50, description="How many times each team runs its training Job during the class.")
+    first_submit: str = Field(default="5m", description="When the first run is submitted, from the class start.")
+    gap_between_runs: str = Field(default="10m", description="Think time between a run's completion and the next submission.")
+    reference_gpu: str = Field(default="A10G", description="GPU model the work amount is measured on.")
+    run_reference_gpu_hours: float = Field(
+        default=1.0, gt=0, description="Work of one run (the Job's total_steps) in hours of one reference GPU at "
+                                      "full efficiency; other GPUs take it × their relative throughput.")
+    data_loading_efficiency: float = Field(
+        default=0.9, gt=0, le=1, description="Fraction of the GPU's throughput the input pipeline lets through "
+                                             "(assumption; 1 = compute bound).")
+    multi_gpu_scaling: float = Field(
+        default=0.9, gt=0, le=1, description="Each GPU beyond the first adds this fraction of one GPU's throughput "
+                                             "(assumption for data-parallel training on one node).")
+    engine_active_per_util: float = Field(
+        default=1.0, gt=0, le=1, description="DCGM_FI_PROF_GR_ENGINE_ACTIVE as a fraction of GPU_UTIL/100 "
+                                             "(1 = no separate figure; real kernels often show less).")
+    throughput: dict[str, SimThroughput] = Field(
+        default={}, description="Per GPU model (T4, A10G, L4, L40S, V100, A100, H100): overrides the workload's "
+                                "calibration.json estimate.")
+    spot: SimSpot = SimSpot()
+    drills: list[SimDrill] = Field(default=[], description="Scheduled interruptions and capacity shortages.")
+
+    @field_validator("tick", "scan_interval", "sample_every", "boot_delay", "pod_start_delay", "restore_delay",
+                     "first_submit", "gap_between_runs")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
 class Lab(Strict):
     name: Label
     title: str
@@ -129,6 +242,7 @@ class Lab(Strict):
     job: Job = Job()
     checkpoints: Checkpoints = Checkpoints()
     limits: Limits
+    simulation: Simulation = Simulation()
 
 
 class Window(Strict):
@@ -190,3 +304,7 @@ class Cohort(Strict):
     endpoints: Endpoints = Endpoints()
     aws_profile: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
     facilitator_cap_usd: Decimal | None = Field(default=None, gt=0)
+    # target aws: IAM principals (e.g. the workshop SSO role) allowed to assume each team's role;
+    # empty means the account root, so the facilitator delegates by IAM policy.
+    team_access_principal_arns: list[Annotated[str, StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]] = []

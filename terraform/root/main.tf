@@ -111,3 +111,13 @@ module "backstop" {
   node_group_arns  = [for k in sort(keys(local.gpu_groups)) : module.node_group[k].arn]
   at               = var.backstop_at
 }
+
+# Real accounts: the team's own role, allowed to change only resources tagged with its team.
+module "team_access" {
+  source            = "./modules/team-access"
+  name              = local.name
+  team              = var.team
+  account_id        = data.aws_caller_identity.current.account_id
+  principal_arns    = var.team_access_principal_arns
+  checkpoint_bucket = var.checkpoint_bucket
+}

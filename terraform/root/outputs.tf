@@ -50,3 +50,8 @@ output "account_id" {
   description = "Account the team's resources live in."
   value       = data.aws_caller_identity.current.account_id
 }
+
+output "team_role_arn" {
+  description = "The team's own IAM role (module team-access), for its handout folder."
+  value       = module.team_access.role_arn
+}

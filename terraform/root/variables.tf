@@ -80,3 +80,9 @@ variable "backstop_at" {
   description = "When the backstop scales GPU node groups to zero (yyyy-mm-ddThh:mm:ss UTC)."
   type        = string
 }
+
+variable "team_access_principal_arns" {
+  description = "Principals the facilitator hands to this team, allowed to assume its role (module team-access); empty trusts the account root."
+  type        = list(string)
+  default     = []
+}

@@ -25,8 +25,12 @@ def _real():
         pytest.skip(f"KUBECONFIG={path} but the cluster is unreachable: {exc}")
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.cluster)])
+@pytest.fixture(params=["fake", "simulated", pytest.param("real", marks=pytest.mark.cluster)])
 def cluster(request):
+    if request.param == "simulated":
+        from labctl.sim.cluster import standalone
+
+        return standalone()
     return FakeCluster() if request.param == "fake" else _real()
 
 

@@ -1,0 +1,125 @@
+"""Runs a whole class: every team's simulated cluster on one clock, telemetry out, a report back.
+
+Cost is not computed here: the ledger derives it from the lifecycle rows this writes to the
+store (:func:`labctl.sim.usage.lifecycle_to_usage`). The report carries what only the simulator
+knows: GPU-hours provisioned, used by computing training pods and idle; jobs completed;
+interruptions, evictions and progress lost; pods that never found a node and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from labctl.cost.catalog import Catalog
+from labctl.sim.cloud import NodeSource, PureNodes
+from labctl.sim.clock import SimClock
+from labctl.sim.cluster import SimulatedCluster, _secs
+from labctl.sim.inputs import TeamInputs
+from labctl.sim.record import Recorder
+from labctl.sim.workload import WorkModel, resolve_rates
+from labctl.telemetry.store import Store
+
+
+@dataclass(frozen=True)
+class TeamReport:
+    team: str
+    strategy: dict[str, Any]
+    gpu_hours: float                 # GPUs on the team's nodes, launch to end
+    gpu_hours_used: float            # held by a training pod that computes
+    gpu_hours_idle: float
+    gpu_utilization_pct: float       # used / provisioned
+    node_hours: dict[str, float]     # instance type -> node-hours
+    jobs_submitted: int
+    jobs_completed: int
+    interruptions: int
+    evictions: int
+    preemptions: int
+    lost_steps: float
+    scale_ups: int
+    scale_downs: int
+    capacity_failures: int
+    pending_pod_hours: float
+    unschedulable: dict[str, str]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class SimReport:
+    cohort: str
+    seed: int
+    hours: float
+    start: str
+    mode: str                        # "emulator" (EC2 instances launched) | "pure"
+    teams: list[TeamReport]
+    strategies: dict[str, dict[str, Any]]
+    throughput_sources: dict[str, str]
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def team(self, name: str) -> TeamReport:
+        return next(t for t in self.teams if t.team == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _h(seconds: float) -> float:
+    return round(seconds / 3600, 6)
+
+
+def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, catalog: Catalog,
+              estimates: Mapping[str, Any], seed: int = 0, speed: float | None = None,
+              nodes: Callable[[TeamInputs], NodeSource] | None = None, store: Store | None = None,
+              mode: str = "pure", clock_sleep: Callable[[float], None] | None = None) -> SimReport:
+    """Simulate ``hours`` of class for ``teams``; write telemetry to ``store`` when given."""
+    if not teams:
+        raise ValueError("no teams to simulate")
+    sim = teams[0].simulation
+    tick, sample_every = _secs(sim.tick), _secs(sim.sample_every)
+    if tick <= 0 or sample_every % tick:
+        raise ValueError(f"simulation.sample_every ({sim.sample_every}) must be a multiple of the tick ({sim.tick})")
+    clock = SimClock(start, speed, **({"sleep": clock_sleep} if clock_sleep else {}))
+    recorder = Recorder()
+    pure = PureNodes()
+    clusters = []
+    for t in sorted(teams, key=lambda t: t.team):
+        work = WorkModel(t.simulation, resolve_rates(t.simulation, dict(estimates), catalog))
+        clusters.append(SimulatedCluster(t, clock=clock, catalog=catalog, work=work,
+                                         nodes=nodes(t) if nodes else pure, seed=seed, recorder=recorder))
+    for c in clusters:
+        c.start()
+        c.sample()
+    end = int(round(hours * 3600))
+    while clock.t < end:
+        dt = min(tick, end - int(clock.t))
+        clock.advance(dt)
+        for c in clusters:
+            c.step(dt)
+            if c.t % sample_every == 0:
+                c.sample()
+    for c in clusters:
+        c.finish()
+    if store is not None:
+        recorder.flush(store)
+    reports = []
+    for c in clusters:
+        s = c.stats
+        used = min(s.gpu_busy_seconds, s.gpu_seconds)
+        reports.append(TeamReport(
+            team=c.team.team, strategy=c.team.knobs, gpu_hours=_h(s.gpu_seconds), gpu_hours_used=_h(used),
+            gpu_hours_idle=_h(s.gpu_seconds - used),
+            gpu_utilization_pct=round(100 * used / s.gpu_seconds, 3) if s.gpu_seconds else 0.0,
+            node_hours={k: _h(v) for k, v in sorted(s.node_seconds.items())},
+            jobs_submitted=c._runs_submitted, jobs_completed=s.jobs_completed, interruptions=s.interruptions,
+            evictions=s.evictions, preemptions=s.preemptions, lost_steps=round(s.lost_steps, 3),
+            scale_ups=s.scale_ups, scale_downs=s.scale_downs, capacity_failures=s.capacity_failures,
+            pending_pod_hours=_h(s.pending_seconds), unschedulable=dict(sorted(s.unschedulable.items())),
+            warnings=list(c.warnings)))
+    rates = resolve_rates(sim, dict(estimates), catalog)
+    return SimReport(
+        cohort=teams[0].cohort, seed=seed, hours=hours, start=clock.at(0).isoformat(), mode=mode, teams=reports,
+        strategies={c.team.team: c.team.knobs for c in clusters},
+        throughput_sources={k: v.source for k, v in sorted(rates.items())},
+        rows={"lifecycle": len(recorder.lifecycle), "samples": len(recorder.samples), "events": len(recorder.events)})

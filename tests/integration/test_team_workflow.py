@@ -1,0 +1,94 @@
+"""A team's own workflow with real terraform against the emulator, on one small cohort: knobs
+file, refusal outside the limits, `team plan` with the cost over the rest of the session,
+`team apply` of the saved plan changing only that team, the team role's policy as Terraform
+rendered it, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from labctl.aws import emulator
+from labctl.errors import SpecError
+from labctl.ops import team as T
+from labctl.ops.up import up
+from tests.integration.conftest import mirror_or_skip, terraform_or_skip
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    terraform_or_skip()
+    mirror_or_skip()
+    root = tmp_path_factory.mktemp("teamwf")
+    state, spec = root / "state", root / "cohort.yaml"
+    start = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spec.write_text(textwrap.dedent(f"""\
+        cohort: twf
+        window: {{start: {start}, duration: 4h}}
+        lab: explore-instances
+        teams:
+          - name: alpha
+            knobs: {{node_groups: {{gpu_spot: {{max_size: 0}}}}}}
+          - name: beta
+            knobs: {{node_groups: {{gpu_spot: {{max_size: 0}}}}}}
+    """))
+    info, _ = emulator.start_background(state)
+    report = up(spec, state, quiet=True)
+    assert not report.failed, report.as_dict()
+    yield {"state": state, "spec": spec, "url": info.url}
+    emulator.stop_background(state)
+
+
+def _nodegroups(world, team):
+    eks = boto3.client("eks", endpoint_url=world["url"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    return sorted(eks.list_nodegroups(clusterName=f"twf-{team}")["nodegroups"])
+
+
+def test_1_team_role_policy_as_rendered_confines_changes_to_the_team(world):
+    iam = boto3.client("iam", endpoint_url=world["url"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    doc = iam.get_role_policy(RoleName="twf-alpha-team", PolicyName="labctl-team")["PolicyDocument"]
+    for st in doc["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st["Effect"] == "Allow" and any(not a.split(":")[1].startswith(("Describe", "List", "Get", "View")) for a in actions):
+            assert st["Condition"]["StringEquals"]["aws:ResourceTag/labctl:team"] == "alpha"
+
+
+def test_2_out_of_limits_knobs_are_refused_before_terraform_runs(world):
+    T.team_knobs(world["spec"], world["state"], "alpha")
+    path = T.knobs_path(T.StateDir(world["state"]).cohort("twf"), "alpha")
+    good = path.read_text()
+    path.write_text(good.replace("max_size: 0    # 0 switches the pool off; at most 1", "max_size: 3    # x"))
+    with pytest.raises(SpecError, match=r"knobs.yaml:\d+: node_groups.gpu_spot.max_size: max_size 3 exceeds"):
+        T.team_plan(world["spec"], world["state"], "alpha")
+    path.write_text(good)
+
+
+def test_3_plan_shows_changes_and_cost_then_apply_changes_only_that_team(world):
+    path = T.knobs_path(T.StateDir(world["state"]).cohort("twf"), "alpha")
+    text = path.read_text()
+    text = text.replace("max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100",
+                        "max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100", 1)
+    text = text.replace("pool: on-demand    #", "pool: spot    #")
+    path.write_text(text)
+    beta_before = _nodegroups(world, "beta")
+    plan = T.team_plan(world["spec"], world["state"], "alpha")
+    assert plan.status == "would-change", plan.as_dict()
+    assert any('node_group["gpu_spot"]' in c for c in plan.changes)
+    assert any("50-training-job" in m for m in plan.manifest_changes)
+    assert "over the session" in plan.cost_change and plan.hours_left <= 3
+    applied = T.team_apply(world["spec"], world["state"], "alpha")
+    assert applied.status == "changed" and applied.used_saved_plan, applied.as_dict()
+    assert "twf-alpha-gpu_spot" in _nodegroups(world, "alpha")
+    assert _nodegroups(world, "beta") == beta_before
+    again = T.team_plan(world["spec"], world["state"], "alpha")
+    assert again.status == "no-changes", again.as_dict()
+    audit = [json.loads(x) for x in (world["state"] / "cohorts" / "twf" / "audit.log").read_text().splitlines()]
+    assert [a["command"] for a in audit if a["command"].startswith("team")][-1] == "team apply"
