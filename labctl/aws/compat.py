@@ -17,6 +17,8 @@ without it. ``apply()`` is idempotent and only ever runs inside the emulator pro
 6. EKS: node groups have no Auto Scaling group behind them; the node-group module tags that ASG
    for the cluster-autoscaler. We create it (min 0, desired 0: instances are launched by the
    simulated cluster, not by moto) and delete it with the node group.
+7. EKS: DescribeUpdate is missing, so the provider cannot wait for UpdateNodegroupConfig (a team
+   changing a node group's size or bounds); updates are recorded and reported as they completed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def apply() -> None:
     _launch_template_tag_specs()
     _eks_issuer_per_cluster()
     _eks_nodegroup_asg()
+    _eks_describe_update()
     _APPLIED = True
 
 
@@ -262,3 +265,34 @@ def _eks_nodegroup_asg() -> None:
     models.EKSBackend.create_nodegroup = create_nodegroup
     models.EKSBackend.delete_nodegroup = delete_nodegroup
     models.EKSBackend.update_nodegroup_config = update_nodegroup_config
+
+
+# 7 -------------------------------------------------------------------------------------------
+_EKS_UPDATES: dict[str, dict[str, Any]] = {}
+
+
+def _eks_describe_update() -> None:
+    from moto.core.responses import ActionResult
+    from moto.eks import urls
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.responses import EKSResponse
+
+    original = EKSResponse.update_nodegroup_config
+
+    def update_nodegroup_config(self: Any) -> Any:
+        result = original(self)
+        update = result.result["update"]
+        _EKS_UPDATES[update["id"]] = update
+        return result
+
+    def describe_update(self: Any) -> Any:
+        update_id = self._get_param("updateId")
+        if update_id not in _EKS_UPDATES:
+            raise ResourceNotFoundException(clusterName=self._get_param("name"), nodegroupName=None,
+                                            fargateProfileName=None, addonName=None,
+                                            message=f"No update found for ID: {update_id}")
+        return ActionResult({"update": _EKS_UPDATES[update_id]})
+
+    EKSResponse.update_nodegroup_config = update_nodegroup_config
+    EKSResponse.describe_update = describe_update
+    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$"] = urls.response.dispatch

@@ -92,6 +92,17 @@ def _check(passed: bool | None) -> str:
     return '<span class="ok">yes</span>' if passed else '<span class="no">no</span>'
 
 
+def _effect(figure: str, v: Any) -> str:
+    """An effect figure with its unit: money as $x.xx, ratios as percent."""
+    if v is None:
+        return "–"
+    if figure.endswith("_usd"):
+        return f"${Decimal(str(v)).quantize(Decimal('0.01')):,}"
+    if figure in ("gpu_efficiency", "spot_share_of_gpu_hours"):
+        return f"{Decimal(str(v)) * 100:.1f}%"
+    return _val(v)
+
+
 def _val(v: Any) -> str:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v)
@@ -190,8 +201,8 @@ def render(d: Mapping[str, Any]) -> str:
             ch_rows = "".join(
                 f"<tr><td>{escape(c['knob'])}</td><td>{escape(c['lever'])}</td><td>{escape(_val(c['lab_baseline']))}</td>"
                 f"<td>{escape(_val(c['team']))}</td><td>{escape(c['effect']['label'])}: "
-                f"{escape(_val(c['effect']['team']))}{_badge(c['effect']['basis'])}"
-                + (f" <span class=\"muted\">vs {escape(_val(c['effect']['baseline']))} for baseline team "
+                f"{escape(_effect(c['effect']['figure'], c['effect']['team']))}{_badge(c['effect']['basis'])}"
+                + (f" <span class=\"muted\">vs {escape(_effect(c['effect']['figure'], c['effect']['baseline']))} for baseline team "
                    f"{escape(c['effect']['baseline_team'])}</span>" if c['effect']['baseline_team'] else
                    ' <span class="muted">(no team ran the baseline)</span>')
                 + "</td></tr>" for c in t["choices"])

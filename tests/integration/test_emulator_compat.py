@@ -102,3 +102,14 @@ def test_node_group_has_an_auto_scaling_group_that_goes_with_it(client):
                                      "Key": "k8s.io/cluster-autoscaler/enabled", "Value": "true", "PropagateAtLaunch": False}])
     eks.delete_nodegroup(clusterName="compat-d", nodegroupName="gpu")
     assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"] == []
+
+
+def test_node_group_updates_can_be_waited_for(client):
+    role, subnets = _cluster(client, "compat-e")
+    eks = client("eks")
+    eks.create_nodegroup(clusterName="compat-e", nodegroupName="gpu", nodeRole=role, subnets=subnets,
+                         scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 0})
+    update = eks.update_nodegroup_config(clusterName="compat-e", nodegroupName="gpu",
+                                         scalingConfig={"minSize": 0, "maxSize": 3, "desiredSize": 1})["update"]
+    got = eks.describe_update(name="compat-e", updateId=update["id"], nodegroupName="gpu")["update"]
+    assert got["status"] == "Successful" and got["id"] == update["id"]

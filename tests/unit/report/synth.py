@@ -19,21 +19,12 @@ import yaml
 
 from labctl.state import StateDir
 from labctl.telemetry.store import Event, Lifecycle, Sample, Store
+from labctl.sim.strategies import DEMO_STRATEGIES
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 SRC = "simulator"
-KNOBS = {
-    "baseline": {},
-    "rightsized": {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0,
-                                                     "desired_size": 1, "max_size": 2}},
-                   "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m"}},
-    "spot": {"node_groups": {"gpu_on_demand": {"instance_types": ["g5.xlarge"], "min_size": 0, "desired_size": 0,
-                                               "max_size": 1},
-                             "gpu_spot": {"instance_types": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"], "min_size": 0,
-                                          "desired_size": 0, "max_size": 3}},
-             "autoscaler": {"scale_down_enabled": True, "scale_down_unneeded_time": "5m", "expander": "price"},
-             "job": {"pool": "spot", "checkpoint_every_steps": 500}},
-}
+# The demo teams' knobs, as the demo provisions them (one source: labctl.sim.strategies).
+KNOBS = DEMO_STRATEGIES
 ORDER = ("baseline", "rightsized", "spot")
 
 

@@ -71,6 +71,8 @@ BAD = [
      "teams[1].knobs.node_groups: up to 24 GPUs at max size, the lab's quota allows 8 per team"),
     ("unknown knob section", ("- name: team-b", "- name: team-b\n    knobs:\n      limits: {max_gpus_per_team: 99}"), "cohort.yaml:14: teams[1].knobs.limits: unknown knob section"),
     ("unknown knob key", ("- name: team-b", "- name: team-b\n    knobs:\n      job: {gpu: 2}"), "cohort.yaml:14: teams[1].knobs.job.gpu: unknown key"),
+    ("price expander does not run on AWS", ("- name: team-b", "- name: team-b\n    knobs:\n      autoscaler: {expander: price}"),
+     "cohort.yaml:14: teams[1].knobs.autoscaler.expander: the 'price' expander works only on GCE, GKE and Equinix Metal"),
     ("node group bounds", ("- name: team-b", "- name: team-b\n    knobs:\n      node_groups:\n        gpu_on_demand: {min_size: 3}"), "min_size <= desired_size <= max_size"),
 ]
 
