@@ -57,8 +57,47 @@ def test_case_study_labs_start_wasteful_on_purpose(lab):
     assert parsed.job.checkpoint_every_steps == 0
 
 
-@pytest.mark.skip(reason="the simulated class (labctl.sim) is still being written; once it has an entry point, "
-                         "run every lab end to end on the embedded default with it here")
 @pytest.mark.parametrize("lab", LABS)
-def test_lab_runs_end_to_end_with_the_simulated_class(lab):
-    raise AssertionError("not reached")
+def test_lab_runs_end_to_end_with_the_simulated_class(lab, tmp_path):
+    """Each lab as a class: rendered, validated, played for its whole window on the simulated
+    clusters (pure mode: the same manifests and node groups, no terraform), metered by the ledger
+    from the telemetry store, and written up by the debrief."""
+    import json
+    from datetime import datetime, timezone
+
+    from labctl.cost.catalog import load_catalog
+    from labctl.cost.ledger import build_ledger
+    from labctl.ops.debrief import write_debrief
+    from labctl.sim.inputs import render_team
+    from labctl.sim.runner import run_class
+    from labctl.sim.usage import lifecycle_to_usage
+    from labctl.state import StateDir
+    from labctl.telemetry.store import Store
+    from labctl.workload import load_estimates
+
+    spec = tmp_path / "cohort.yaml"
+    spec.write_text(textwrap.dedent(f"""\
+        cohort: e2e
+        window: {{start: 2026-12-01T09:00:00Z, duration: 4h}}
+        lab: {lab}
+        teams: [{{name: alpha}}]
+    """))
+    cohort = validate_cohort(spec)
+    cs = StateDir(tmp_path / "state").cohort("e2e")
+    cs.root.mkdir(parents=True)
+    (cs.root / "cohort.yaml").write_text(spec.read_text())
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    cs.write_meta({"cohort": "e2e", "lab": lab, "target": "embedded", "all_teams": ["alpha"],
+                   "window_start": start.isoformat(), "window_end": cohort.cohort.window.ends_at.isoformat()})
+    catalog = load_catalog()
+    with Store.for_cohort(cs.root) as store:
+        report = run_class([render_team(cohort, "alpha")], start=start, hours=4.0, catalog=catalog,
+                           estimates=load_estimates(), seed=1, store=store)
+        ledger = build_ledger(lifecycle_to_usage(store.lifecycle()), catalog, as_of=cohort.cohort.window.ends_at)
+    alpha = report.team("alpha")
+    assert alpha.gpu_hours > 0, f"{lab}: no GPU capacity ever came up"
+    assert alpha.jobs_completed > 0 or alpha.unschedulable, f"{lab}: jobs neither finished nor were reported stuck"
+    assert ledger.total() > 0
+    out = write_debrief(tmp_path / "state", "e2e", tmp_path / "debrief")
+    debrief = json.loads((tmp_path / "debrief" / "debrief.json").read_text())
+    assert "alpha" in debrief["teams"] and out["summary"]["basis"] == "simulated"
