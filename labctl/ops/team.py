@@ -427,6 +427,25 @@ def _refresh(ctx: RunContext) -> bool:
     return ctx.conn.target == "aws"
 
 
+def _prepare(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Path, state_dir: Path, action: str,
+             at: datetime | None, emulator_url: str | None, emulator_boot_id: str | None,
+             t0: float) -> tuple[RunContext, Path, dict[str, str], TeamChange]:
+    """What `team plan` and `team apply` both do first: render the team, init, and start the
+    TeamChange with its manifest changes, refresh choice and the hours left in the session."""
+    ctx = _context(cohort, state_dir, emulator_url, emulator_boot_id)
+    timings: dict[str, float] = {}
+    d, _, files = _render(ctx, cohort, spec)
+    timings["render"] = time.monotonic() - t0
+    t = time.monotonic()
+    ctx.ensure_init(spec.name)
+    timings["init"] = time.monotonic() - t
+    refresh = _refresh(ctx) and cs.has_resources(spec.name)
+    change = TeamChange(cohort.id, spec.name, action, "failed", ctx.conn.target, hours_left=hours_left(cohort, at),
+                        refresh=refresh, knobs_file=str(kf) if kf.exists() else None, timings=timings)
+    change.manifest_changes, change.manifest_diff = manifest_diff(d / "k8s", files)
+    return ctx, d, files, change
+
+
 def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime | None = None,
               emulator_url: str | None = None, emulator_boot_id: str | None = None) -> TeamChange:
     """Plan one team with its knobs: Terraform and manifest changes, cost over the rest of the session.
@@ -435,20 +454,10 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
     """
     t0 = time.monotonic()
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
-    ctx = _context(cohort, state_dir, emulator_url, emulator_boot_id)
-    timings: dict[str, float] = {}
-    d, _, files = _render(ctx, cohort, spec)
-    timings["render"] = time.monotonic() - t0
-    t = time.monotonic()
-    ctx.ensure_init(team)
-    timings["init"] = time.monotonic() - t
+    ctx, d, files, change = _prepare(cohort, spec, cs, kf, state_dir, "plan", at, emulator_url, emulator_boot_id, t0)
+    timings, refresh, hours = change.timings, change.refresh, change.hours_left
     has_state = cs.has_resources(team)
-    refresh = _refresh(ctx) and has_state
-    hours = hours_left(cohort, at)
-    change = TeamChange(cohort.id, team, "plan", "failed", ctx.conn.target, hours_left=hours, refresh=refresh,
-                        knobs_file=str(kf) if kf.exists() else None, timings=timings)
-    mchanges, mdiff = manifest_diff(d / "k8s", files)
-    change.manifest_changes, change.manifest_diff = mchanges, mdiff
+    mchanges = change.manifest_changes
     tf = ctx.tf(team)
     plan_file = d / SAVED_PLAN
     meta_file = d / SAVED_PLAN_META
@@ -485,19 +494,9 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
     if not cs.meta():
         raise NotFoundError(f"cohort {cohort.id} is not provisioned in {state_dir}; run `labctl up` first")
-    ctx = _context(cohort, state_dir, emulator_url, emulator_boot_id)
-    timings: dict[str, float] = {}
-    d, _, files = _render(ctx, cohort, spec)
-    timings["render"] = time.monotonic() - t0
-    t = time.monotonic()
-    ctx.ensure_init(team)
-    timings["init"] = time.monotonic() - t
+    ctx, d, files, change = _prepare(cohort, spec, cs, kf, state_dir, "apply", at, emulator_url, emulator_boot_id, t0)
+    timings, refresh, hours = change.timings, change.refresh, change.hours_left
     has_state = cs.has_resources(team)
-    refresh = _refresh(ctx) and has_state
-    hours = hours_left(cohort, at)
-    change = TeamChange(cohort.id, team, "apply", "failed", ctx.conn.target, hours_left=hours, refresh=refresh,
-                        knobs_file=str(kf) if kf.exists() else None, timings=timings)
-    change.manifest_changes, change.manifest_diff = manifest_diff(d / "k8s", files)
     tf = ctx.tf(team)
     plan_file, meta_file = d / SAVED_PLAN, d / SAVED_PLAN_META
     saved = json.loads(meta_file.read_text()) if meta_file.exists() else None
