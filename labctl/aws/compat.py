@@ -19,6 +19,10 @@ without it. ``apply()`` is idempotent and only ever runs inside the emulator pro
    simulated cluster, not by moto) and delete it with the node group.
 7. EKS: DescribeUpdate is missing, so the provider cannot wait for UpdateNodegroupConfig (a team
    changing a node group's size or bounds); updates are recorded and reported as they completed.
+8. EC2: DeleteLaunchTemplate of an id that is already gone answers
+   InvalidLaunchTemplateName.NotFoundException where AWS answers InvalidLaunchTemplateId.NotFound,
+   the code the provider treats as "already deleted"; a destroy that meets a template already gone
+   then fails instead of carrying on (seen once in a 30-team teardown).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def apply() -> None:
     _eks_issuer_per_cluster()
     _eks_nodegroup_asg()
     _eks_describe_update()
+    _launch_template_not_found_code()
     _APPLIED = True
 
 
@@ -296,3 +301,20 @@ def _eks_describe_update() -> None:
     EKSResponse.update_nodegroup_config = update_nodegroup_config
     EKSResponse.describe_update = describe_update
     urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$"] = urls.response.dispatch
+
+
+# 8 -------------------------------------------------------------------------------------------
+def _launch_template_not_found_code() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    original = LaunchTemplates.delete_launch_template
+
+    def delete_launch_template(self: Any) -> Any:
+        tid = self._get_param("LaunchTemplateId")
+        if tid and not self._get_param("LaunchTemplateName") and tid not in self.ec2_backend.launch_templates:
+            raise EC2ClientError("InvalidLaunchTemplateId.NotFound",
+                                 f"The specified launch template, with template ID {tid}, does not exist.")
+        return original(self)
+
+    LaunchTemplates.delete_launch_template = delete_launch_template

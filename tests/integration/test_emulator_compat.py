@@ -113,3 +113,14 @@ def test_node_group_updates_can_be_waited_for(client):
                                          scalingConfig={"minSize": 0, "maxSize": 3, "desiredSize": 1})["update"]
     got = eks.describe_update(name="compat-e", updateId=update["id"], nodegroupName="gpu")["update"]
     assert got["status"] == "Successful" and got["id"] == update["id"]
+
+
+def test_deleting_a_launch_template_that_is_gone_answers_as_aws_does(client):
+    from botocore.exceptions import ClientError
+
+    ec2 = client("ec2")
+    tid = ec2.create_launch_template(LaunchTemplateName="compat-gone", LaunchTemplateData={})["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.delete_launch_template(LaunchTemplateId=tid)
+    with pytest.raises(ClientError) as err:
+        ec2.delete_launch_template(LaunchTemplateId=tid)
+    assert err.value.response["Error"]["Code"] == "InvalidLaunchTemplateId.NotFound"
