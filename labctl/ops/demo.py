@@ -81,7 +81,8 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
                                   f"{ng.min}-{ng.desired}-{ng.max}" for ng in t.node_groups)
                 log(f"  {t.team}: {t.resources} resources; {pools}")
             sim = simulate_class(state_dir, cohort_id, seed=seed)
-            costs = _team_costs(state_dir, cohort_id)
+            debrief = write_debrief(state_dir, cohort_id, sd.cohort(cohort_id).reports_dir / "debrief")
+            costs = _team_costs(Path(debrief["json"]))
             log(f"demo: simulated a {sim.hours:g} h class (seed {seed}, {sim.mode} mode)")
             log(f"  {'team':<14} {'cost':>9} {'GPU-h used':>10} {'GPU-h idle':>10} {'GPU util':>8} {'jobs':>6}")
             for t in sim.teams:
@@ -90,7 +91,6 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
                     f"{t.jobs_completed:>3}/{t.jobs_submitted}")
                 for pod, why in sorted(t.unschedulable.items()):
                     log(f"    {pod}: never scheduled: {why}")
-            debrief = write_debrief(state_dir, cohort_id, sd.cohort(cohort_id).reports_dir / "debrief")
             log(f"demo: debrief written to {debrief['html']}")
             torn = down(cohort_id, state_dir, parallelism=parallelism, quiet=quiet, reason="demo")
             for t in torn.teams:
@@ -122,18 +122,8 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
     return summary
 
 
-def _team_costs(state_dir: Path, cohort_id: str) -> dict[str, str]:
-    """Metered cost per team for the simulated class, from the ledger over the store."""
-    from datetime import datetime
 
-    from labctl.cost.catalog import load_catalog
-    from labctl.cost.ledger import build_ledger
-    from labctl.cost.money import usd
-    from labctl.sim.usage import lifecycle_to_usage
-    from labctl.telemetry.store import Store
-
-    cs = StateDir(state_dir).cohort(cohort_id)
-    end = datetime.fromisoformat(cs.meta()["window_end"])
-    with Store.for_cohort(cs.root) as store:
-        ledger = build_ledger(lifecycle_to_usage(store.lifecycle()), load_catalog(), as_of=end)
-    return {team: str(usd(micros).quantize(Decimal("0.01"))) for team, micros in ledger.by_team().items()}
+def _team_costs(debrief_json: Path) -> dict[str, str]:
+    """Each team's metered cost as the debrief computed it from the ledger (one computation)."""
+    teams = json.loads(debrief_json.read_text())["teams"]
+    return {name: str(Decimal(t["cost_usd"]["value"]).quantize(Decimal("0.01"))) for name, t in teams.items()}

@@ -1,7 +1,7 @@
 """Runs a whole class: every team's simulated cluster on one clock, telemetry out, a report back.
 
 Cost is not computed here: the ledger derives it from the lifecycle rows this writes to the
-store (:func:`labctl.sim.usage.lifecycle_to_usage`). The report carries what only the simulator
+store (:func:`labctl.telemetry.usage.to_usage`). The report carries what only the simulator
 knows: GPU-hours provisioned, used by computing training pods and idle; jobs completed;
 interruptions, evictions and progress lost; pods that never found a node and why.
 """

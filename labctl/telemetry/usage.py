@@ -82,6 +82,13 @@ def node_ids(rows: Iterable[Lifecycle]) -> dict[str, str]:
     return {str(r.attrs["node"]): r.resource_id for r in rows if r.kind == "instance" and r.attrs.get("node")}
 
 
+def to_usage(r: Lifecycle) -> Usage:
+    """One lifecycle row as the ledger's Usage: a field-for-field mapping."""
+    return Usage(team=r.team, resource_id=r.resource_id, kind=r.kind, region=r.region, start=r.start, end=r.end,
+                 instance_type=r.instance_type, market=r.market, spot_price_usd_per_hour=r.spot_price, gb=r.gb,
+                 count=r.count, availability_zone=r.availability_zone, source=r.source)
+
+
 def usages(rows: Iterable[Lifecycle], precedence: Sequence[str] = SOURCE_PRECEDENCE) -> tuple[list[Usage], list[str]]:
     """Lifecycle rows as ledger usage, one source per resource; notes say what was left out."""
     by_resource: dict[tuple[str, str], list[Lifecycle]] = defaultdict(list)
@@ -99,10 +106,7 @@ def usages(rows: Iterable[Lifecycle], precedence: Sequence[str] = SOURCE_PRECEDE
             notes.append(f"{team}/{rid}: also recorded by {', '.join(dropped)}; counted once, from {chosen[0].source}")
         for r in chosen:
             try:
-                out.append(Usage(team=r.team, resource_id=r.resource_id, kind=r.kind, region=r.region,
-                                 start=r.start, end=r.end, instance_type=r.instance_type, market=r.market,
-                                 spot_price_usd_per_hour=r.spot_price, gb=r.gb, count=r.count,
-                                 availability_zone=r.availability_zone, source=r.source))
+                out.append(to_usage(r))
             except ValueError as exc:
                 notes.append(f"{team}/{rid}: left out: {exc}")
     out.sort(key=lambda u: (u.team, u.start, u.resource_id))
