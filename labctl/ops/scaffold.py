@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from labctl.spec.load import load_lab
+from labctl.spec.offerings import type_info
 from labctl.state import now
 
 TEMPLATE = """\
@@ -32,8 +33,8 @@ teams:
     # values outside the lab's limits are refused.
     knobs:
       node_groups:
-        gpu_on_demand: {{instance_types: [g5.xlarge], min_size: 0, desired_size: 0, max_size: 1}}
-        gpu_spot: {{max_size: 2, instance_types: [g5.xlarge, g6.xlarge]}}
+        gpu_on_demand: {{instance_types: [{od_type}], min_size: 0, desired_size: 0, max_size: {od_max}}}
+        gpu_spot: {{max_size: {spot_max}, instance_types: [{spot_types}]}}
       job: {{pool: spot, checkpoint_every_steps: 500}}
 """
 
@@ -41,5 +42,12 @@ teams:
 def example_cohort(lab_name: str) -> str:
     lab, _, _ = load_lab(lab_name)
     start = (now() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    # team-b's example knobs stay inside this lab's limits, so the example validates as written.
+    limits = lab.limits
+    single = [t for t in limits.gpu_instance_types if (info := type_info(t)) and info.gpus == 1] or limits.gpu_instance_types
+    spot_types = single[1:3] or single[:1]
+    od_max = 1 if limits.max_gpus_per_team >= 2 else 0
+    spot_max = max(1, min(2, limits.max_nodes_per_group, limits.max_gpus_per_team - od_max))
     return TEMPLATE.format(cohort="workshop-1", start=start.strftime("%Y-%m-%dT%H:%M:%SZ"), lab=lab.name,
-                           title=lab.title, budget=lab.budget_usd, file_hint="cohort.yaml")
+                           title=lab.title, budget=lab.budget_usd, file_hint="cohort.yaml",
+                           od_type=single[0], od_max=od_max, spot_max=spot_max, spot_types=", ".join(spot_types))

@@ -11,7 +11,8 @@ import gzip
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,19 @@ class TypeInfo:
     gpu_memory_mib: int | None
 
 
+@lru_cache(maxsize=1)
+def _resources() -> Path:
+    # Found without importing moto.ec2: importing it builds moto's whole EC2 backend (~1.8 s),
+    # which every `validate`, `render` and `team plan` would pay for two data files.
+    spec = find_spec("moto")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("moto is not installed; it ships the EC2 offerings labctl validates against")
+    return Path(next(iter(spec.submodule_search_locations))) / "ec2" / "resources"
+
+
 def _load(rel: str) -> object:
-    ref = resources.files("moto.ec2").joinpath("resources", *rel.split("/"))
-    with ref.open("rb") as fh:
-        return json.load(gzip.open(fh))
+    with gzip.open(_resources().joinpath(*rel.split("/"))) as fh:
+        return json.load(fh)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,12 +13,17 @@ from labctl.ops.target import Connection, provider_settings
 from labctl.state import StateDir
 
 
-def test_init_writes_a_commented_cohort_that_validates(run_cli, tmp_path):
+LABS = sorted(p.parent.name for p in (Path(__file__).resolve().parents[2] / "labs").glob("*/lab.yaml"))
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_init_writes_a_commented_cohort_that_validates(run_cli, tmp_path, lab):
     target = tmp_path / "cohort.yaml"
-    res = run_cli("init", str(target))
+    res = run_cli("init", "--lab", lab, str(target))
     assert res.exit_code == 0, res.output
     assert "# A labctl cohort" in target.read_text()
-    assert run_cli("validate", str(target)).exit_code == 0
+    checked = run_cli("validate", str(target))
+    assert checked.exit_code == 0, checked.output
     again = run_cli("init", str(target))
     assert again.exit_code != 0 and "already exists" in again.output
 
