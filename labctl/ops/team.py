@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from labctl.cost.catalog import load_catalog
 from labctl.cost.estimate import Estimate, diff_estimates, estimate_plan, render_diff
 from labctl.cost.money import fmt_usd
+from labctl.cost.plan import state_values
 from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, tree_fingerprint
 from labctl.ops.target import connect
@@ -470,11 +471,17 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
         change.error = _tf_error(res, "plan")
         change.seconds = time.monotonic() - t0
         return change
-    t = time.monotonic()
-    doc = tf.show_plan(plan_file)
-    timings["show"] = time.monotonic() - t
-    change.changes = _changes(doc)
-    change.estimate, change.previous = _estimates(doc, cohort, team, hours, has_state)
+    if res.returncode == 2:
+        t = time.monotonic()
+        doc = tf.show_plan(plan_file)
+        timings["show"] = time.monotonic() - t
+        change.changes = _changes(doc)
+        change.estimate, change.previous = _estimates(doc, cohort, team, hours, has_state)
+    elif has_state:
+        # Nothing to change in Terraform: price what the state holds, read from the state file
+        # itself rather than `terraform show` (which starts the provider again for ~3 s).
+        doc = {"planned_values": state_values(json.loads((d / "terraform.tfstate").read_text()))}
+        change.estimate, _ = _estimates(doc, cohort, team, hours, False)
     change.status = "would-change" if (res.returncode == 2 or mchanges) else "no-changes"
     # Remember what was planned from; a no-op plan is remembered too, so that `team apply` of a
     # manifest-only change (autoscaler, job knobs) runs no terraform at all.
