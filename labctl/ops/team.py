@@ -155,7 +155,7 @@ def knobs_template(cohort: ResolvedCohort, team: str) -> str:
         f"# Knobs of team {team} in cohort {c} (lab {lab.name}). Change values here, then:",
         f"#   labctl team plan {team} --cohort {c}     # what would change, and the cost over the rest of the session",
         f"#   labctl team apply {team} --cohort {c}    # apply it (only your team)",
-        "# Only node_groups, autoscaler and job may appear here; delete a line to go back to the lab's value.",
+        "# Only node_groups, autoscaler, job and inference may appear here; delete a line to go back to the lab's value.",
         f"# Limits: at most {limits.max_gpus_per_team} GPUs at max size (all groups), "
         f"at most {limits.max_nodes_per_group} nodes per group.",
         "node_groups:",
@@ -194,6 +194,16 @@ def knobs_template(cohort: ResolvedCohort, team: str) -> str:
         f"  backoff_limit: {j.backoff_limit}",
         f"  total_steps: {j.total_steps}",
         f"  checkpoint_every_steps: {j.checkpoint_every_steps}    # 0: no checkpoints (a spot interruption loses all progress)",
+    ]
+    inf = lab.inference
+    out += [
+        "inference:    # optional serving Deployment + ClusterIP Service + HPA on CPU",
+        f"  enabled: {_flow(inf.enabled)}",
+        f"  pool: {inf.pool}    # on-demand or spot (the pool's max_size must be >= 1)",
+        f"  replicas: {{min: {inf.replicas.min}, max: {inf.replicas.max}}}    # HPA bounds; GPUs at max + the job's "
+        f"must fit {limits.max_gpus_per_team}",
+        f"  gpus_per_replica: {inf.gpus_per_replica}",
+        f"  target_cpu_utilization: {inf.target_cpu_utilization}    # 10..95, % of the cpu request",
     ]
     return "\n".join(out) + "\n"
 

@@ -7,8 +7,10 @@ terraform/modules/node-group/main.tf and terraform/root/main.tf to keep the two 
 
 Checks: every pod template fits at least one node group (labels, taints, GPUs per node, as the
 autoscaler's node template shows them), tolerates no taint that no group has; every
-priorityClassName exists; ResourceQuotas cover what the namespace's workloads request; the
-autoscaler's discovery tags are on the node groups' ASGs.
+priorityClassName exists; ResourceQuotas cover what the namespace's workloads request, a
+workload scaled by a HorizontalPodAutoscaler counted at its maxReplicas; every HPA targets a
+rendered workload with cpu requests; every Service is ClusterIP and selects a rendered pod
+template; the autoscaler's discovery tags are on the node groups' ASGs.
 """
 
 from __future__ import annotations
@@ -147,11 +149,14 @@ class PodTemplate:
     doc: Doc
     path: tuple
     spec: dict
+    hpa_max: int | None = None      # maxReplicas of the HPA that scales this workload, if any
 
     @property
     def pods(self) -> int:
         """How many pods of this template run at once (for quota arithmetic)."""
         obj, kind = self.doc.obj, self.doc.kind
+        if self.hpa_max is not None:
+            return self.hpa_max     # the HPA, not spec.replicas, decides; count its ceiling
         if kind in ("Job",):
             return int(_get(obj, ("spec", "parallelism")) or 1)
         if kind == "CronJob":
@@ -176,13 +181,33 @@ class PodTemplate:
         return out
 
 
+_SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet")
+
+
+def _hpa_targets(docs: Iterable[Doc]) -> dict[tuple[str, str, str], int]:
+    """(namespace, kind, name) -> maxReplicas of the HPA scaling it."""
+    out = {}
+    for d in docs:
+        if d.kind != "HorizontalPodAutoscaler":
+            continue
+        ref = _get(d.obj, ("spec", "scaleTargetRef")) or {}
+        try:
+            out[(d.namespace, str(ref.get("kind", "")), str(ref.get("name", "")))] = int(_get(d.obj, ("spec", "maxReplicas")))
+        except (TypeError, ValueError):
+            continue   # the schema check reports a missing or malformed maxReplicas
+    return out
+
+
 def pod_templates(docs: Iterable[Doc]) -> list[PodTemplate]:
+    docs = list(docs)
+    hpas = _hpa_targets(docs)
     out = []
     for d in docs:
         path = _POD_SPEC_PATH.get(d.kind)
         spec = _get(d.obj, path) if path else None
         if isinstance(spec, dict):
-            out.append(PodTemplate(d, path, spec))  # type: ignore[arg-type]
+            hpa_max = hpas.get((d.namespace, d.kind, d.name)) if d.kind in _SCALABLE else None
+            out.append(PodTemplate(d, path, spec, hpa_max))  # type: ignore[arg-type]
     return out
 
 
@@ -213,6 +238,8 @@ def check(docs: list[Doc], tfvars: Mapping[str, Any]) -> list[Problem]:
     problems += _check_scheduling(pods, templates)
     problems += _check_priority_classes(pods, docs)
     problems += _check_quotas(pods, docs)
+    problems += _check_hpas(pods, docs)
+    problems += _check_services(pods, docs)
     problems += _check_autoscaler(docs, cluster, groups)
     return problems
 
@@ -278,10 +305,59 @@ def _check_quotas(pods: list[PodTemplate], docs: list[Doc]) -> list[Problem]:
                 per_pod = p.totals(section).get(resource)
                 if per_pod:
                     total += per_pod * p.pods
-                    parts.append(f"{p.doc.ref}: {p.pods} pods x {_fmt(per_pod)}")
+                    via = " (HPA maxReplicas)" if p.hpa_max is not None else ""
+                    parts.append(f"{p.doc.ref}: {p.pods} pods{via} x {_fmt(per_pod)}")
             if total > allowed:
                 problems.append(q.problem(("spec", "hard", key),
                                           f"quota allows {limit} but the namespace's workloads need {_fmt(total)} ({'; '.join(parts)})"))
+    return problems
+
+
+def _check_hpas(pods: list[PodTemplate], docs: list[Doc]) -> list[Problem]:
+    problems = []
+    by_ref = {(p.doc.namespace, p.doc.kind, p.doc.name): p for p in pods}
+    for h in (d for d in docs if d.kind == "HorizontalPodAutoscaler"):
+        ref = _get(h.obj, ("spec", "scaleTargetRef")) or {}
+        target = by_ref.get((h.namespace, str(ref.get("kind", "")), str(ref.get("name", ""))))
+        if target is None or target.doc.kind not in _SCALABLE:
+            problems.append(h.problem(("spec", "scaleTargetRef"),
+                                      f"scales {ref.get('kind', '?')}/{ref.get('name', '?')}, which is not rendered "
+                                      f"in namespace {h.namespace}"))
+            continue
+        # A Utilization target is a share of the request: a container without one leaves the
+        # HPA unable to compute it (it reports the metric as unknown and never scales).
+        for i, m in enumerate(_get(h.obj, ("spec", "metrics")) or []):
+            res = (m.get("resource") or {}) if m.get("type") == "Resource" else {}
+            if (res.get("target") or {}).get("type") != "Utilization":
+                continue
+            name = res.get("name")
+            missing = [c.get("name", "?") for c in target.spec.get("containers") or []
+                       if name not in ((c.get("resources") or {}).get("requests") or {})]
+            if missing:
+                problems.append(h.problem(("spec", "metrics", i),
+                                          f"{name} utilisation needs a {name} request on every container of "
+                                          f"{target.doc.ref}; missing on {', '.join(missing)}"))
+    return problems
+
+
+def _check_services(pods: list[PodTemplate], docs: list[Doc]) -> list[Problem]:
+    problems = []
+    for s in (d for d in docs if d.kind == "Service"):
+        kind = _get(s.obj, ("spec", "type")) or "ClusterIP"
+        if kind != "ClusterIP":
+            # Teardown destroys what Terraform knows and sweeps by tag; a load balancer a
+            # Service creates has neither, so it would outlive the session and keep billing.
+            problems.append(s.problem(("spec", "type"),
+                                      f"type {kind} creates cloud resources Terraform does not manage; use ClusterIP"))
+        selector = _get(s.obj, ("spec", "selector")) or {}
+        if not selector:
+            continue
+        if not any(p.doc.namespace == s.namespace
+                   and all((_get(p.doc.obj, (*p.path[:-1], "metadata", "labels")) or {}).get(k) == v
+                           for k, v in selector.items())
+                   for p in pods):
+            problems.append(s.problem(("spec", "selector"),
+                                      f"selects no rendered pod template in namespace {s.namespace}"))
     return problems
 
 

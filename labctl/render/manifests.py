@@ -37,9 +37,16 @@ FILES: tuple[tuple[str, str], ...] = (
     ("30-cluster-autoscaler.yaml", "cluster-autoscaler.yaml.j2"),
     ("40-nvidia-device-plugin.yaml", "nvidia-device-plugin.yaml.j2"),
     ("50-training-job.yaml", "training-job.yaml.j2"),
+    ("60-inference.yaml", "inference.yaml.j2"),
 )
+# Rendered only when the lab or the team's knobs switch them on.
+OPTIONAL = {"cluster-autoscaler.yaml.j2": "autoscaler", "inference.yaml.j2": "inference"}
 
 TRAINING_PRIORITY_CLASS = "labctl-training"
+# Serving replicas share the training class: with labctl-best-effort every training run could
+# preempt them (an outage per run, while the HPA holds them at minReplicas); with the same value
+# neither preempts the other, and both still outrank best-effort experiments. See inference.yaml.j2.
+INFERENCE_PRIORITY_CLASS = TRAINING_PRIORITY_CLASS
 PLACEHOLDER_ACCOUNT = "000000000000"
 PLACEHOLDER_ANNOTATION = "labctl.io/placeholder"
 
@@ -126,6 +133,16 @@ def _tolerations(taints: list[pools.Taint], operator: str) -> list[dict[str, str
     return out
 
 
+def _pool_selection(pool: str) -> dict[str, Any]:
+    """nodeSelector and tolerations of a GPU workload on its ``pool`` knob (spot | on-demand).
+
+    The training Job and the inference Deployment share this: the selector names one pool, and
+    the tolerations (operator Equal) tolerate that pool's taints exactly, nothing wider.
+    """
+    group = "gpu_spot" if pool == "spot" else "gpu_on_demand"
+    return {"node_selector": pools.labels(group), "tolerations": _tolerations(pools.taints(group), "Equal")}
+
+
 def _priorities(cluster: str, groups: list[str], ng_outputs: Mapping[str, Any]) -> str:
     by_priority: dict[int, list[str]] = {}
     for g in groups:
@@ -148,7 +165,7 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
 
     def labels(component: str) -> dict[str, str]:
         return {
-            "app.kubernetes.io/name": {"training": "labctl-trainer"}.get(component, component),
+            "app.kubernetes.io/name": {"training": "labctl-trainer", "inference": "labctl-inference"}.get(component, component),
             "app.kubernetes.io/instance": instance,
             "app.kubernetes.io/component": component,
             "app.kubernetes.io/part-of": "labctl",
@@ -184,7 +201,6 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
     priorities = _priorities(cluster, [g for g, _ in enabled], ng_outputs) if a.expander == "priority" else ""
 
     job = lab.job
-    group = "gpu_spot" if job.pool == "spot" else "gpu_on_demand"
     bucket = _out(tf_outputs, "checkpoint_bucket") or naming.bucket_name(c.cohort, team.name)
     env = job_env(bucket=bucket, prefix=f"{team.name}/{job.name}", total_steps=job.total_steps,
                   checkpoint_every=job.checkpoint_every_steps,
@@ -228,12 +244,32 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
             "name": job.name, "image": job.image, "pool": job.pool,
             "parallelism": job.parallelism, "completions": job.completions, "backoff_limit": job.backoff_limit,
             "priority_class": TRAINING_PRIORITY_CLASS,
-            "node_selector": pools.labels(group),
-            "tolerations": _tolerations(pools.taints(group), "Equal"),
+            **_pool_selection(job.pool),
             "env": env,
             "metrics_port": metrics_port(),
             "resources": job_resources,
         },
+        "inference": _inference(lab.inference, labels),
+    }
+
+
+def _inference(inf: Any, labels: Any) -> dict[str, Any]:
+    # The selector is the labels that never change for the life of the Deployment (it is
+    # immutable): name, instance and component; cohort/lab labels stay off it.
+    selector_keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+    return {
+        "enabled": inf.enabled,
+        "name": inf.name,
+        "image": inf.image,
+        "pool": inf.pool,
+        "priority_class": INFERENCE_PRIORITY_CLASS,
+        **_pool_selection(inf.pool),
+        "selector": {k: v for k, v in labels("inference").items() if k in selector_keys},
+        "port": inf.port,
+        "min_replicas": inf.replicas.min,
+        "max_replicas": inf.replicas.max,
+        "target_cpu_utilization": inf.target_cpu_utilization,
+        "resources": {"cpu": inf.cpu, "memory": inf.memory, "nvidia.com/gpu": str(inf.gpus_per_replica)},
     }
 
 
@@ -244,13 +280,13 @@ def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: di
     ``tf_outputs`` are the team's Terraform outputs when known (after `up`); before that the
     autoscaler's IRSA role is a placeholder ARN in account 000000000000, marked with the
     ``labctl.io/placeholder`` annotation. The autoscaler file is left out when the lab (or the
-    team) switches the autoscaler off.
+    team) switches the autoscaler off, the inference file unless they switch inference on.
     """
     ctx = context(cohort, team, tf_outputs, s3_endpoint_url=s3_endpoint_url)
     env = environment()
     files: dict[str, str] = {}
     for rel, template in FILES:
-        if template.startswith("cluster-autoscaler") and not ctx["autoscaler"]["enabled"]:
+        if template in OPTIONAL and not ctx[OPTIONAL[template]]["enabled"]:
             continue
         try:
             text = env.get_template(template).render(ctx)

@@ -7,7 +7,8 @@ what a real cluster does that the fake does not:
 - admission: ResourceQuota (requests/limits of cpu, memory, nvidia.com/gpu; count/jobs.batch)
   and LimitRange (defaults; max GPUs per container) when pods and Jobs are created;
 - controllers: Job (pods per parallelism/completions; podFailurePolicy: a disruption or exit 143
-  is retried without counting), Deployment (replicas), DaemonSet (a pod on every matching node);
+  is retried without counting), Deployment (replicas, or its HPA's; see below), DaemonSet (a pod
+  on every matching node);
 - the scheduler (:mod:`labctl.sim.scheduler`) and the cluster-autoscaler
   (:mod:`labctl.sim.autoscaler`), which only acts while its own pod runs;
 - nodes from the team's node groups, launched through a :class:`~labctl.sim.cloud.NodeSource`
@@ -16,6 +17,16 @@ what a real cluster does that the fake does not:
   checkpoint every LABCTL_WORKLOAD_CHECKPOINT_EVERY steps and on SIGTERM (as the trainer does),
   and GPUs report DCGM figures;
 - the spot market (:mod:`labctl.sim.market`): notices, drains, reclaims, shortages.
+
+The optional inference service (k8s/inference.yaml.j2) is modelled as capacity, not traffic.
+Its Deployment's pods are created, admitted by the quota, scheduled by nodeSelector, taints and
+requests like any pod, may make the autoscaler add a node, are evicted by drains and spot
+reclaims and recreated, and keep their GPUs (so their nodes, and their cost in the ledger, stay
+up); GPU-seconds they hold are counted in ``Stats.serving_gpu_seconds``, apart from training's
+``gpu_busy_seconds``. Not modelled: requests, latency and CPU load, so the HorizontalPodAutoscaler
+holds the Deployment at minReplicas (as a real HPA does when load stays under its target); the
+Service routes nothing (it is stored, no endpoints); DCGM shows the serving GPUs at 0%
+utilisation (an idle server), and rolling updates (a changed template does not replace pods).
 
 Time only moves in :meth:`SimulatedCluster.step`; the runner owns the clock. Internal state is
 plain dataclasses updated every tick; the object store is written on transitions only (a pod
@@ -151,6 +162,7 @@ class JobRun:
 class Stats:
     gpu_seconds: float = 0.0        # GPUs on nodes that exist (launch to termination)
     gpu_busy_seconds: float = 0.0   # GPUs held by a computing training pod
+    serving_gpu_seconds: float = 0.0   # GPUs held by a running Deployment pod (the inference service)
     node_seconds: dict[str, float] = field(default_factory=dict)   # instance type -> seconds
     jobs_completed: int = 0
     interruptions: int = 0
@@ -219,6 +231,7 @@ class SimulatedCluster:
         self.jobs: dict[tuple[str, str], JobRun] = {}
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.daemonsets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
         self.priority_classes: dict[str, tuple[int, str]] = {}
         self.quotas: dict[str, dict[str, Decimal]] = {}
         self.limit_ranges: dict[str, dict[str, Any]] = {}
@@ -282,8 +295,10 @@ class SimulatedCluster:
             self.deployments.pop((ns, name), None)
             if name == "cluster-autoscaler":
                 self.ca_cfg = None
-            for p in [p for p in self.pods.values() if p.owner_kind == "Deployment" and p.owner == name]:
+            for p in [p for p in self.pods.values() if p.owner_kind == "Deployment" and p.owner == name and p.namespace == ns]:
                 self._drop_pod(p)
+        elif kind == "HorizontalPodAutoscaler":
+            self.hpas.pop((ns, name), None)
         elif kind == "DaemonSet":
             self.daemonsets.pop((ns, name), None)
             for p in [p for p in self.pods.values() if p.owner_kind == "DaemonSet" and p.owner == name]:
@@ -378,6 +393,8 @@ class SimulatedCluster:
                 self.ca_cfg = ca.parse_command(container.get("command") or [], self.ca_priorities)
         elif kind == "DaemonSet":
             self.daemonsets[(ns, name)] = obj
+        elif kind == "HorizontalPodAutoscaler":
+            self.hpas[(ns, name)] = obj
         elif kind == "ConfigMap" and name == "cluster-autoscaler-priority-expander":
             self.ca_priorities = (obj.get("data") or {}).get("priorities")
             if self.ca_cfg is not None:
@@ -448,8 +465,9 @@ class SimulatedCluster:
                 pod_name = f"{name}-{i}-{job.pods_created:03d}"
                 self._create_owned_pod(ns, pod_name, job.template, "Job", name, job.uid, i)
         for (ns, name), dep in sorted(self.deployments.items()):
-            have = sum(1 for p in self.pods.values() if p.owner_kind == "Deployment" and p.owner == name)
-            for i in range(int((dep.get("spec") or {}).get("replicas", 1)) - have):
+            have = sum(1 for p in self.pods.values()
+                       if p.owner_kind == "Deployment" and p.owner == name and p.namespace == ns)
+            for i in range(self._replicas(ns, name, dep) - have):
                 self._create_owned_pod(ns, f"{name}-{self._next('dep-' + name)}", dep["spec"]["template"],
                                        "Deployment", name, dep["metadata"]["uid"])
         for (ns, name), ds in sorted(self.daemonsets.items()):
@@ -465,6 +483,18 @@ class SimulatedCluster:
                     pod = self._create_owned_pod(ns, f"{name}-{node.name}", tpl, "DaemonSet", name, ds["metadata"]["uid"])
                     if pod is not None:
                         self._bind(pod, node)
+
+    def _replicas(self, ns: str, name: str, dep: Mapping[str, Any]) -> int:
+        """Replicas the Deployment should have: its HPA's, else spec.replicas (default 1).
+
+        No load is modelled, so an HPA holds its target at minReplicas (the module docstring).
+        """
+        for (hns, _), hpa in sorted(self.hpas.items()):
+            spec = hpa.get("spec") or {}
+            ref = spec.get("scaleTargetRef") or {}
+            if hns == ns and ref.get("kind") == "Deployment" and ref.get("name") == name:
+                return int(spec.get("minReplicas", 1))
+        return int((dep.get("spec") or {}).get("replicas", 1))
 
     def _next(self, key: str) -> int:
         self._counter[key] = self._counter.get(key, 0) + 1
@@ -824,6 +854,8 @@ class SimulatedCluster:
         for n in self.nodes.values():
             self.stats.gpu_seconds += n.gpus * dt
         for p in sorted(self.pods.values(), key=lambda p: p.key):
+            if p.running and p.node and p.owner_kind == "Deployment":
+                self.stats.serving_gpu_seconds += p.requests.gpu * dt
             if not p.running or p.owner_kind != "Job" or not p.node:
                 continue
             job = self.jobs.get((p.namespace, p.owner))

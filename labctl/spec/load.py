@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from labctl import naming, resources
 from labctl.errors import Problem, SpecError
 from labctl.spec import offerings
-from labctl.spec.models import DNS1123_LABEL, Cohort, Lab
+from labctl.spec.models import DNS1123_LABEL, Cohort, Lab, NodeGroup
 from labctl.spec.yamlsrc import Located, PathKey, load_yaml
 
 # What a team may override; everything else in the lab is the facilitator's.
-KNOB_SECTIONS = ("node_groups", "autoscaler", "job")
+KNOB_SECTIONS = ("node_groups", "autoscaler", "job", "inference")
 
 
 @dataclass(frozen=True)
@@ -161,13 +161,37 @@ def _lab_rules(lab: Lab, where, region: str | None) -> list[Problem]:
     gpus = max_gpus(lab)
     if gpus > limits.max_gpus_per_team:
         add(("node_groups",), f"up to {gpus} GPUs at max size, the lab's quota allows {limits.max_gpus_per_team} per team")
-    pool = lab.node_groups.gpu_spot if lab.job.pool == "spot" else lab.node_groups.gpu_on_demand
-    pool_name = "gpu_spot" if lab.job.pool == "spot" else "gpu_on_demand"
+    pool_name, pool = _pool(lab, lab.job.pool)
     if pool.max_size == 0:
         add(("job", "pool"), f"job runs on the {lab.job.pool} pool but node_groups.{pool_name}.max_size is 0")
     elif lab.job.gpus > max((_gpus(t) for t in pool.instance_types), default=0):
         add(("job", "gpus"), f"job asks for {lab.job.gpus} GPUs per pod; no instance type of node_groups.{pool_name} has that many")
+    inf = lab.inference
+    if inf.enabled:
+        pool_name, pool = _pool(lab, inf.pool)
+        job_gpus = lab.job.gpus * lab.job.parallelism
+        need = inf.replicas.max * inf.gpus_per_replica + job_gpus
+        # The namespace's ResourceQuota (labctl.render.manifests) holds this many GPUs.
+        quota = min(limits.max_gpus_per_team, gpus)
+        # One bad value gives one line: the quota is checked only once the replicas fit their pool.
+        if pool.max_size == 0:
+            add(("inference", "pool"), f"inference runs on the {inf.pool} pool but node_groups.{pool_name}.max_size is 0")
+        elif inf.gpus_per_replica > max((_gpus(t) for t in pool.instance_types), default=0):
+            add(("inference", "gpus_per_replica"), f"inference asks for {inf.gpus_per_replica} GPUs per replica; "
+                                                   f"no instance type of node_groups.{pool_name} has that many")
+        elif need > quota:
+            # The HPA may reach max replicas while the job runs, so both must fit at once.
+            add(("inference", "replicas", "max"),
+                f"inference at {inf.replicas.max} replicas x {inf.gpus_per_replica} GPUs plus the job's {job_gpus} "
+                f"need {need} GPUs; the team's GPU quota is {quota}")
     return problems
+
+
+def _pool(lab: Lab, pool: str) -> tuple[str, NodeGroup]:
+    """The node group behind a workload's ``pool`` knob (spot | on-demand)."""
+    if pool == "spot":
+        return "gpu_spot", lab.node_groups.gpu_spot
+    return "gpu_on_demand", lab.node_groups.gpu_on_demand
 
 
 def load_cohort(path: Path, labs_dir: Path | None = None) -> ResolvedCohort:

@@ -1,7 +1,8 @@
 """Typed, frozen models of a lab definition and a cohort; pure (no I/O).
 
 A lab (labs/<lab>/lab.yaml) is the starting point every team gets: node groups, autoscaler,
-training job, checkpoints, budget and the limits on what teams may change. A cohort file names
+training job, an optional inference service, checkpoints, budget and the limits on what teams
+may change. A cohort file names
 the lab, the target, the region, the session window and the teams; a team may override knobs,
 which are merged onto the lab and validated by the same models.
 """
@@ -112,6 +113,39 @@ class Job(Strict):
     backoff_limit: int = Field(default=4, ge=0, le=20)
     total_steps: int = Field(default=20000, ge=1)
     checkpoint_every_steps: int = Field(default=0, ge=0)
+
+
+class InferenceReplicas(Strict):
+    """Bounds of the HorizontalPodAutoscaler (minReplicas, maxReplicas)."""
+
+    min: int = Field(default=1, ge=1, le=16)
+    max: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> InferenceReplicas:
+        if self.max < self.min:
+            raise ValueError(f"need min <= max, got min {self.min} > max {self.max}")
+        return self
+
+
+class Inference(Strict):
+    """An optional inference Deployment behind a ClusterIP Service, scaled by an HPA on CPU.
+
+    Off by default in every lab; a lab or a team's knobs switch it on. Its GPUs at max replicas
+    count against the same per-team quota as the training job (labctl.spec.load checks it).
+    """
+
+    enabled: bool = False
+    name: Label = "inference"
+    # A placeholder in the training job's registry; a team points it at its own server image.
+    image: str = Field(default="ghcr.io/labctl/inference:0.1.0", pattern=r"^[a-z0-9][a-z0-9._/:@-]*$", max_length=255)
+    pool: Literal["on-demand", "spot"] = "on-demand"
+    replicas: InferenceReplicas = InferenceReplicas()
+    gpus_per_replica: int = Field(default=1, ge=1, le=8)
+    target_cpu_utilization: int = Field(default=70, ge=10, le=95)
+    cpu: K8sQuantity = "2"
+    memory: K8sQuantity = "8Gi"
+    port: int = Field(default=8080, ge=1024, le=65535)   # the pods run as non-root: no port below 1024
 
 
 class Checkpoints(Strict):
@@ -240,6 +274,7 @@ class Lab(Strict):
     node_groups: NodeGroups
     autoscaler: Autoscaler = Autoscaler()
     job: Job = Job()
+    inference: Inference = Inference()
     checkpoints: Checkpoints = Checkpoints()
     limits: Limits
     simulation: Simulation = Simulation()

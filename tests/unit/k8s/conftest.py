@@ -1,5 +1,6 @@
-"""A small cohort (baseline team, a spot team with the priority expander, a team with members)
-rendered once per test session: manifests and tfvars, the inputs of every k8s unit test."""
+"""A small cohort (baseline team, a spot team with the priority expander, a team with members, a
+team serving inference on spot) rendered once per test session: manifests and tfvars, the inputs
+of every k8s unit test."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ teams:
         gpu_spot: {instance_types: [g5.xlarge, g6.xlarge], max_size: 3}
       autoscaler: {expander: priority, scale_down_enabled: true, scale_down_unneeded_time: 5m}
       job: {pool: spot, checkpoint_every_steps: 500}
+  - name: serving
+    knobs:
+      node_groups:
+        gpu_on_demand: {instance_types: [g5.xlarge], min_size: 0, desired_size: 0, max_size: 2}
+        gpu_spot: {instance_types: [g5.xlarge, g6.xlarge], max_size: 3}
+      inference: {enabled: true, pool: spot, replicas: {min: 1, max: 3}, target_cpu_utilization: 60}
 """
 
 PROVIDER = ProviderSettings(endpoint_url="", emulator=False, max_retries=25)

@@ -128,3 +128,44 @@ def test_disabled_autoscaler_is_not_rendered_and_write_removes_the_stale_file(co
     changed = write_manifests(tmp_path, render_team_manifests(cohort, off))
     assert changed == [tmp_path / "30-cluster-autoscaler.yaml"]
     assert not (tmp_path / "30-cluster-autoscaler.yaml").exists()
+
+
+def test_inference_is_rendered_only_where_enabled(rendered):
+    assert "60-inference.yaml" not in rendered["baseline"][0] and "60-inference.yaml" not in rendered["spot-team"][0]
+    assert "60-inference.yaml" in rendered["serving"][0]
+
+
+def test_inference_deployment_takes_pool_gpus_priority_and_labels_from_the_knobs(rendered):
+    docs = _docs(rendered["serving"][0])
+    dep = docs[("Deployment", "inference")]
+    pod = dep["spec"]["template"]["spec"]
+    job = docs[("Job", "train")]["spec"]["template"]["spec"]
+    assert "replicas" not in dep["spec"]                         # the HPA owns it
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    # pool spot by knob while the job stays on-demand: same selection logic, different pool
+    assert pod["nodeSelector"] == {"labctl.io/pool": "gpu-spot", "nvidia.com/gpu.present": "true"}
+    assert [t["key"] for t in pod["tolerations"]] == ["nvidia.com/gpu", "labctl.io/spot"]
+    assert all(t["operator"] == "Equal" and t["value"] == "true" for t in pod["tolerations"])
+    assert job["nodeSelector"]["labctl.io/pool"] == "gpu-on-demand"
+    res = pod["containers"][0]["resources"]
+    assert res["requests"] == res["limits"] == {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert all(isinstance(v, str) for v in res["limits"].values())
+    priority_classes = {n for k, n in docs if k == "PriorityClass"}
+    assert pod["priorityClassName"] == "labctl-training" and pod["priorityClassName"] in priority_classes
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "labctl-inference" and labels["app.kubernetes.io/component"] == "inference"
+    assert labels["labctl.io/cohort"] == "golden" and labels["labctl.io/team"] == "serving"
+    assert dep["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_inference_service_is_cluster_ip_and_hpa_scales_on_cpu_within_the_knob_bounds(rendered):
+    docs = _docs(rendered["serving"][0])
+    dep, svc, hpa = (docs[(k, "inference")] for k in ("Deployment", "Service", "HorizontalPodAutoscaler"))
+    assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["metadata"]["labels"]["labctl.io/team"] == hpa["metadata"]["labels"]["labctl.io/team"] == "serving"
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "inference"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+    assert hpa["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]

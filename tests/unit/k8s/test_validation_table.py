@@ -9,6 +9,7 @@ from labctl.render.k8s_validate import validate_team
 
 JOB = "50-training-job.yaml"
 CA = "30-cluster-autoscaler.yaml"
+INF = "60-inference.yaml"
 
 
 def _edit(files: dict[str, str], rel: str, old: str, new: str, count: int = 1) -> dict[str, str]:
@@ -63,6 +64,33 @@ CASES = {
         f, CA, "name: cluster-autoscaler-priority-expander", "name: renamed-priorities"), [
         "30-cluster-autoscaler.yaml:152: Deployment/cluster-autoscaler spec.template.spec.containers[0].command[7]: "
         "--expander=priority needs the ConfigMap kube-system/cluster-autoscaler-priority-expander, which is not rendered"]),
+    "inference at max replicas over the quota": ("serving", lambda f: _edit(f, INF, "maxReplicas: 3", "maxReplicas: 5"), [
+        "00-namespace.yaml:18: ResourceQuota/compute spec.hard.requests.nvidia.com/gpu: quota allows 5 but the "
+        "namespace's workloads need 6 (Job/train: 1 pods x 1; Deployment/inference: 5 pods (HPA maxReplicas) x 1)"]),
+    "inference pool with no matching node group": ("serving", lambda f: _edit(
+        f, INF, '"labctl.io/pool": "gpu-spot"', '"labctl.io/pool": "gpu-reserved"'), [
+        "60-inference.yaml:27: Deployment/inference spec.template.spec: fits no node group (gpu_on_demand: label "
+        "labctl.io/pool=gpu-reserved missing; gpu_spot: label labctl.io/pool=gpu-reserved missing; system: label "
+        "labctl.io/pool=gpu-reserved missing, label nvidia.com/gpu.present=true missing, needs 1 GPU(s) per pod, "
+        "nodes have 0)"]),
+    "inference priority class missing": ("serving", lambda f: _edit(f, INF, '"labctl-training"', '"labctl-serving"'), [
+        "60-inference.yaml:31: Deployment/inference spec.template.spec.priorityClassName: priorityClassName "
+        "'labctl-serving' does not exist (known: labctl-best-effort, labctl-training, system-cluster-critical, "
+        "system-node-critical)"]),
+    "hpa targets a deployment that is not rendered": ("serving", lambda f: _edit(
+        f, INF, 'kind: Deployment\n    name: "inference"', 'kind: Deployment\n    name: "infer"'), [
+        "60-inference.yaml:97: HorizontalPodAutoscaler/inference spec.scaleTargetRef: scales Deployment/infer, "
+        "which is not rendered in namespace team-serving"]),
+    "hpa on cpu without a cpu request": ("serving", lambda f: _edit(
+        f, INF, 'requests: {"cpu": "2", ', "requests: {"), [
+        "60-inference.yaml:104: HorizontalPodAutoscaler/inference spec.metrics[0]: cpu utilisation needs a cpu request "
+        "on every container of Deployment/inference; missing on server"]),
+    "load balancer service": ("serving", lambda f: _edit(f, INF, "type: ClusterIP", "type: LoadBalancer"), [
+        "60-inference.yaml:78: Service/inference spec.type: type LoadBalancer creates cloud resources Terraform does "
+        "not manage; use ClusterIP"]),
+    "service selects nothing": ("serving", lambda f: _edit(
+        f, INF, 'selector: {"app.kubernetes.io/name": "labctl-inference"', 'selector: {"app.kubernetes.io/name": "inference"'), [
+        "60-inference.yaml:79: Service/inference spec.selector: selects no rendered pod template in namespace team-serving"]),
     "custom resource without a schema": ("baseline", lambda f: {**f, "60-extra.yaml": WIDGET.lstrip("-\n")}, [
         "60-extra.yaml:1: Widget/w: no schema for Widget example.com/v1 in Kubernetes 1.31 (a custom resource "
         "without a schema: allow-list it to accept it unchecked)"]),
@@ -80,3 +108,25 @@ def test_each_broken_manifest_gives_its_exact_message(rendered, case):
     team, mutate, expected = CASES[case]
     files, tfvars, version = rendered[team]
     assert [str(p) for p in validate_team(mutate(files), tfvars, version)] == expected
+
+
+def test_inference_on_a_pool_terraform_does_not_create_fits_no_node_group(cohort):
+    """The spec refuses inference on a switched-off pool; manifests rendered past it (a lab edited
+    by hand, a stale build) are caught again here, against the node groups in tfvars."""
+    import dataclasses
+
+    from labctl.render.manifests import render_team_manifests
+    from labctl.render.terraform import tfvars as render_tfvars
+    from tests.unit.k8s.conftest import PROVIDER
+
+    team = cohort.team("baseline")     # gpu_spot max_size 0: Terraform creates no spot group
+    lab = team.lab.model_copy(update={"inference": team.lab.inference.model_copy(update={"enabled": True, "pool": "spot"})})
+    team = dataclasses.replace(team, lab=lab)
+    files = render_team_manifests(cohort, team)
+    assert [str(p) for p in validate_team(files, render_tfvars(cohort, team, PROVIDER), lab.kubernetes_version)] == [
+        "60-inference.yaml:34: Deployment/inference spec.template.spec.tolerations[1]: tolerates taint "
+        "labctl.io/spot=true:NoSchedule, which no node group has (node group taints: nvidia.com/gpu=true:NoSchedule)",
+        "60-inference.yaml:27: Deployment/inference spec.template.spec: fits no node group (gpu_on_demand: label "
+        "labctl.io/pool=gpu-spot missing; system: label labctl.io/pool=gpu-spot missing, label "
+        "nvidia.com/gpu.present=true missing, needs 1 GPU(s) per pod, nodes have 0)",
+    ]

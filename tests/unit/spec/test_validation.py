@@ -77,6 +77,64 @@ BAD = [
 ]
 
 
+
+
+def _inference(knob: str) -> tuple[str, str]:
+    return ("- name: team-b", "- name: team-b\n    knobs:\n      inference: " + knob)
+
+
+# The optional inference service: each bad value is exactly one line (file:line: field: message).
+INFERENCE_BAD = [
+    ("inference unknown key", _inference("{enabled: true, gpus: 1}"),
+     "cohort.yaml:14: teams[1].knobs.inference.gpus: unknown key"),
+    ("inference max below min", _inference("{enabled: true, replicas: {min: 3, max: 2}}"),
+     "cohort.yaml:14: teams[1].knobs.inference.replicas: need min <= max, got min 3 > max 2"),
+    ("inference zero min replicas", _inference("{enabled: true, replicas: {min: 0}}"),
+     "cohort.yaml:14: teams[1].knobs.inference.replicas.min: Input should be greater than or equal to 1"),
+    ("inference zero GPUs", _inference("{enabled: true, gpus_per_replica: 0}"),
+     "cohort.yaml:14: teams[1].knobs.inference.gpus_per_replica: Input should be greater than or equal to 1"),
+    ("inference cpu target too low", _inference("{enabled: true, target_cpu_utilization: 5}"),
+     "cohort.yaml:14: teams[1].knobs.inference.target_cpu_utilization: Input should be greater than or equal to 10"),
+    ("inference cpu target too high", _inference("{enabled: true, target_cpu_utilization: 99}"),
+     "cohort.yaml:14: teams[1].knobs.inference.target_cpu_utilization: Input should be less than or equal to 95"),
+    ("inference unknown pool", _inference("{enabled: true, pool: reserved}"),
+     "cohort.yaml:14: teams[1].knobs.inference.pool: Input should be 'on-demand' or 'spot'"),
+    ("inference bad quantity", _inference("{enabled: true, memory: 8GB}"),
+     "cohort.yaml:14: teams[1].knobs.inference.memory: String should match pattern "
+     "'^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$'"),
+    ("inference on a switched-off pool", _inference("{enabled: true, pool: spot}"),
+     "cohort.yaml:14: teams[1].knobs.inference.pool: inference runs on the spot pool but "
+     "node_groups.gpu_spot.max_size is 0"),
+    ("inference GPUs per replica over the pool's nodes", _inference("{enabled: true, gpus_per_replica: 8}"),
+     "cohort.yaml:14: teams[1].knobs.inference.gpus_per_replica: inference asks for 8 GPUs per replica; "
+     "no instance type of node_groups.gpu_on_demand has that many"),
+    ("inference GPUs at max replicas over the quota",
+     _inference("{enabled: true, gpus_per_replica: 2, replicas: {min: 1, max: 4}}"),
+     "cohort.yaml:14: teams[1].knobs.inference.replicas.max: inference at 4 replicas x 2 GPUs plus the job's 1 "
+     "need 9 GPUs; the team's GPU quota is 8"),
+]
+
+
+@pytest.mark.parametrize("what,change,expected", INFERENCE_BAD, ids=[b[0] for b in INFERENCE_BAD])
+def test_bad_inference_value_is_exactly_one_line(tmp_path, what, change, expected):
+    old, new = change
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1 and found[0].endswith(expected), found
+
+
+def test_inference_is_off_by_default_and_a_team_may_switch_it_on(tmp_path):
+    old, new = _inference("{enabled: true, replicas: {min: 1, max: 3}}")
+    cohort = load_cohort(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert not cohort.lab.inference.enabled and not cohort.team("team-a").lab.inference.enabled
+    inf = cohort.team("team-b").lab.inference
+    assert inf.enabled and (inf.replicas.min, inf.replicas.max) == (1, 3) and inf.pool == "on-demand"
+
+
+def test_disabled_inference_is_not_held_to_the_pool_rules(tmp_path):
+    old, new = _inference("{enabled: false, pool: spot, gpus_per_replica: 8}")
+    assert not load_cohort(write(tmp_path, GOOD.replace(old, new, 1))).team("team-b").lab.inference.enabled
+
+
 @pytest.mark.parametrize("what,change,expected", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_is_one_clear_line(tmp_path, what, change, expected):
     old, new = change

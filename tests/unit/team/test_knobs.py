@@ -86,7 +86,7 @@ def test_knobs_file_overrides_the_cohort_knobs_and_keeps_the_rest(spec, state):
     ("job:\n  gpus: 12\n",
      "knobs.yaml:2: job.gpus: Input should be less than or equal to 8"),
     ("limits:\n  max_gpus_per_team: 64\n",
-     "knobs.yaml:1: limits: not a knob a team may change (a knobs file holds only: node_groups, autoscaler, job)"),
+     "knobs.yaml:1: limits: not a knob a team may change (a knobs file holds only: node_groups, autoscaler, job, inference)"),
     ("autoscaler:\n  scale_down_unneeded_time: soon\n",
      "knobs.yaml:2: autoscaler.scale_down_unneeded_time: 'soon' is not a duration"),
     ("job:\n  pool: spot\n",
