@@ -4,6 +4,11 @@
     DIR/debrief.json   every figure the page shows
     DIR/focus.csv      the FOCUS 1.2 export of the same ledger
 
+With ``billed`` (`--billed`), Cost Explorer's figures for the cohort's window are read through the
+cohort's recorded target (a real account only when that target is ``aws``) and shown beside the
+ledger's (labctl.cost.reconcile). Cost Explorer failing never stops the debrief: it is written
+with one line saying why billed figures are unavailable.
+
 :func:`load_inputs` is shared with the live view and the guardrail: the team list, budgets and
 choices come from the cohort file copied into the state dir at `up` (with the lab it names);
 the rows from the telemetry store.
@@ -17,11 +22,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from labctl.aws.session import AwsTarget, aws_errors
 from labctl.cost.catalog import Catalog, load_catalog
 from labctl.cost.focus import FocusContext, focus_csv
+from labctl.cost.ledger import Ledger
+from labctl.cost.reconcile import BilledReport, billing_period, reconcile
 from labctl.errors import LabctlError
 from labctl.report import html
-from labctl.report.model import DebriefInputs, TeamPlan, as_of_from_rows, build_debrief, choices, ledger_for
+from labctl.report.model import (
+    DebriefInputs,
+    TeamPlan,
+    as_of_from_rows,
+    build_debrief,
+    choices,
+    ledger_for,
+)
 from labctl.spec.load import KNOB_SECTIONS
 from labctl.spec.models import Lab, Window
 from labctl.state import CohortState, StateDir, now
@@ -96,13 +111,43 @@ def load_inputs(cs: CohortState, *, as_of: datetime | None = None, catalog: Cata
     return inp, notes
 
 
+def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Ledger, *,
+                target: AwsTarget | None = None) -> BilledReport:
+    """Cost Explorer's figures per team for the cohort's window, lined up with the ledger; any
+    failure (emulator down, no credentials, access denied) becomes ``unavailable`` with its reason."""
+    start = inp.window_start or min((r.start for r in inp.lifecycle), default=None)
+    if start is None:
+        return BilledReport(requested=True, unavailable="the cohort has no window and no recorded resources to bill")
+    period = billing_period(start, max(inp.window_end or inp.as_of, start))
+    try:
+        if target is None:
+            from labctl.ops.target import connect_recorded
+
+            target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
+        from labctl.aws.pricing import read_cost_and_usage
+
+        with aws_errors("ce", "GetCostAndUsage", emulator=target.fake_credentials):
+            billed = read_cost_and_usage(target.client("ce"), period[0], period[1], cohort=cs.id)
+    except LabctlError as exc:
+        return BilledReport(requested=True, period=period, unavailable=str(exc).splitlines()[0] if str(exc) else
+                            type(exc).__name__)
+    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+        return BilledReport(requested=True, period=period,
+                            unavailable=f"unexpected Cost Explorer response ({type(exc).__name__}: {str(exc)[:120]})")
+    rows = reconcile(ledger, billed, cohort=cs.id)
+    return BilledReport(requested=True, rows=tuple(rows), period=period)
+
+
 def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: datetime | None = None,
-                  catalog: Catalog | None = None) -> dict[str, Any]:
-    """Write debrief.html, debrief.json and focus.csv into ``out_dir``; returns paths + summary."""
+                  catalog: Catalog | None = None, billed: bool = False,
+                  target: AwsTarget | None = None) -> dict[str, Any]:
+    """Write debrief.html, debrief.json and focus.csv into ``out_dir``; returns paths + summary.
+    ``billed``: add Cost Explorer's figures (``target``: where to read them, default the cohort's)."""
     cs = StateDir(Path(state_dir)).existing_cohort(cohort_id)
     inp, notes = load_inputs(cs, as_of=as_of, catalog=catalog)
     ledger = ledger_for(inp)
-    data = build_debrief(inp, ledger=ledger)
+    bill = read_billed(Path(state_dir), cs, inp, ledger, target=target) if billed else BilledReport(requested=False)
+    data = build_debrief(inp, ledger=ledger, billed=bill)
     data["notes"] = notes + data["notes"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +164,7 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
         "completed_runs": data["totals"]["completed_runs"]["value"],
         "warnings": len(data["warnings"]),
         "over_budget": sorted(n for n, t in data["teams"].items() if t["within_budget"] is False),
+        "billed": {k: data["billed"][k] for k in ("included", "reason", "total_usd", "estimated")},
     }
     return {**{k: str(v) for k, v in paths.items()}, "summary": summary}
 

@@ -3,12 +3,16 @@ past ``threshold`` percent of its budget, scale its GPU node groups to zero (EKS
 UpdateNodegroupConfig min=0 desired=0; max is kept, as EKS requires max >= 1). ``dry_run`` says
 what it would do and changes nothing. Every action (not a dry run) goes to the cohort's audit log
 and, as an event, to the store, so the debrief shows it.
+
+`labctl collect --every` runs it after each pass (:class:`GuardrailOptions`); there a team still
+heading over budget is reported every pass, but logged again only after ``rewarn_after``, so a
+loop every minute does not fill the audit log and the debrief with the same warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,18 @@ from labctl.state import StateDir, now
 from labctl.telemetry.store import Event, Store
 
 DEFAULT_THRESHOLD_PCT = Decimal(90)
+DEFAULT_REWARN_AFTER = timedelta(minutes=30)
 SOURCE = "labctl"
+WARNING_EVENT = "guardrail-warning"
+
+
+@dataclass(frozen=True)
+class GuardrailOptions:
+    """How `collect` runs the guardrail after a pass (the same knobs as `labctl guardrail`)."""
+
+    threshold_pct: Decimal = DEFAULT_THRESHOLD_PCT
+    dry_run: bool = False
+    rewarn_after: timedelta | None = DEFAULT_REWARN_AFTER
 
 
 @dataclass
@@ -61,13 +76,27 @@ def gpu_nodegroups(cs: Any, team: str, eks: Any, cluster: str) -> list[str]:
     return [n for n in listed if "gpu" in n.replace("_", "-").split(f"{cluster}-", 1)[-1]]
 
 
+def _last_warnings(cs: Any) -> dict[str, datetime]:
+    """Per team, when the guardrail last logged a warning (from the store's events)."""
+    with Store.for_cohort(cs.root) as store:
+        out: dict[str, datetime] = {}
+        for e in store.events(kind=WARNING_EVENT):
+            if e.source == SOURCE and (e.team not in out or e.ts > out[e.team]):
+                out[e.team] = e.ts
+    return out
+
+
 def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal = DEFAULT_THRESHOLD_PCT,
-              dry_run: bool = False, target: AwsTarget | None = None, at: datetime | None = None) -> GuardrailReport:
+              dry_run: bool = False, rewarn_after: timedelta | None = None, target: AwsTarget | None = None,
+              at: datetime | None = None) -> GuardrailReport:
+    """``rewarn_after``: a warning already logged for a team within this long is reported, not
+    logged again (None: log every warning, as a one-off `labctl guardrail` does)."""
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     st = live_status(state_dir, cohort_id, at=at)
     report = GuardrailReport(cohort_id, str(threshold_pct), dry_run)
     events: list[Event] = []
+    warned = _last_warnings(cs) if rewarn_after is not None else {}
     eks = None
     for t in st.teams:
         if t.budget_usd is None or t.budget_used_pct is None:
@@ -77,10 +106,15 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
             a = Action(t.team, "warn", f"cost ${t.cost_usd} ({used}% of ${t.budget_usd}), burning ${t.burn_usd_per_hour}/h: "
                                        f"projected ${t.projected_usd} by the window's end")
             report.actions.append(a)
+            last = warned.get(t.team)
+            if last is not None and rewarn_after is not None and now() - last < rewarn_after:
+                a.detail += (f" (already logged at {last.isoformat()[:19]}Z; logged again at most every "
+                             f"{int(rewarn_after.total_seconds() // 60)} min)")
+                continue
             if not dry_run:
                 a.done = True
                 cs.audit("guardrail", "warn", team=t.team, detail=a.detail)
-                events.append(Event(t.team, now(), "guardrail-warning", SOURCE, "", {"detail": a.detail}))
+                events.append(Event(t.team, now(), WARNING_EVENT, SOURCE, "", {"detail": a.detail}))
             continue
         if used < threshold_pct:
             continue

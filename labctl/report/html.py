@@ -73,8 +73,14 @@ def _fmt(fig: Mapping[str, Any]) -> str:
     return f"{v} {unit[:-1] if v == 1 and unit.endswith('s') else unit}"
 
 
+def _estimated(fig: Mapping[str, Any]) -> str:
+    """Cost Explorer's own flag on a billed figure: the month is not closed, the amount may change."""
+    return ' <span class="warn" title="Cost Explorer marks this amount estimated">estimated</span>' if fig.get("estimated") else ""
+
+
 def _figure(label: str, fig: Mapping[str, Any], key: str) -> str:
-    return (f'<div class="fig" data-figure="{escape(key)}"><div class="k">{escape(label)}{_badge(fig["basis"])}</div>'
+    return (f'<div class="fig" data-figure="{escape(key)}"><div class="k">{escape(label)}{_badge(fig["basis"])}'
+            f'{_estimated(fig)}</div>'
             f'<div class="v">{escape(_fmt(fig))}</div><div class="h">{escape(fig["how"])}</div></div>')
 
 
@@ -117,7 +123,26 @@ TEAM_FIGURES = (
     ("spot savings", "spot_savings_usd"), ("spot savings %", "spot_savings_pct"),
     ("interruptions", "interruptions"), ("interruptions survived", "interruptions_survived"),
     ("pod evictions", "evictions"), ("job progress", "job_progress"),
+    ("billed cost (Cost Explorer)", "billed_cost_usd"), ("billed - metered", "billed_minus_metered_usd"),
 )
+
+
+def _billed_section(b: Mapping[str, Any]) -> str:
+    """Metered beside billed per team, or the one line saying why billed figures are absent."""
+    if not b["included"]:
+        return f'<section id="billed"><h2>Billed figures</h2><p class="muted">{escape(b["reason"])}.</p></section>'
+    rows = "".join(
+        f'<tr data-team="{escape(r["team"])}"><td>{escape(r["team"])}</td>'
+        f'<td class="n">{_usd(r["metered_usd"])}{_badge(r["metered_basis"])}</td>'
+        f'<td class="n">{_usd(r["billed_usd"])}{_badge(r["basis"])}{_estimated(r)}</td>'
+        f'<td class="n">{_usd(r["difference_usd"])}{_badge(r["basis"])}</td></tr>' for r in b["teams"])
+    period = b["period"]
+    span = f"{period['start']} to {period['end_exclusive']} (end exclusive)" if period else "the cohort's window"
+    return ('<section id="billed"><h2>Metered and billed, per team</h2>'
+            f'<p class="muted">Billed: {escape(b["source"])}, {escape(span)}. The bill lags metering by hours to a day '
+            "and holds charges labctl does not meter, so a difference is expected; the two are never added up.</p>"
+            "<table><thead><tr><th>team</th><th>metered (ledger)</th><th>billed</th><th>billed - metered</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
 
 
 def render(d: Mapping[str, Any]) -> str:
@@ -144,7 +169,9 @@ def render(d: Mapping[str, Any]) -> str:
                  + _figure("total cost", tot["cost_usd"], "totals.cost_usd")
                  + _figure("idle GPU cost", tot["idle_gpu_cost_usd"], "totals.idle_gpu_cost_usd")
                  + _figure("spot savings", tot["spot_savings_usd"], "totals.spot_savings_usd")
-                 + _figure("completed runs", tot["completed_runs"], "totals.completed_runs") + "</div></section>")
+                 + _figure("completed runs", tot["completed_runs"], "totals.completed_runs")
+                 + (_figure("billed cost (Cost Explorer)", tot["billed_cost_usd"], "totals.billed_cost_usd")
+                    if "billed_cost_usd" in tot else "") + "</div></section>")
 
     # leaderboard
     rows = []
@@ -181,9 +208,11 @@ def render(d: Mapping[str, Any]) -> str:
                      f'<rect width="10" height="10" fill="{svg.CATEGORY_COLORS[c]}"/></svg>{escape(c)}</span>'
                      for c in CATEGORIES) + "</div></section>")
 
+    parts.append(_billed_section(d["billed"]))
+
     for n in names:
         t = teams[n]
-        figs = "".join(_figure(label, t[key], key) for label, key in TEAM_FIGURES)
+        figs = "".join(_figure(label, t[key], key) for label, key in TEAM_FIGURES if key in t)
         cost_pts = [(_ts(ts), v / 1e6) for ts, v in t["series"]["cost_cumulative_micro_usd"]["points"]]
         util = t["series"]["gpu_utilisation"]
         util_pts = [(_ts(ts), v * 100) for ts, v in util["points"]]
@@ -241,7 +270,9 @@ def render(d: Mapping[str, Any]) -> str:
         "<li>GPU efficiency: used / requested GPU-hours where pods are known, else the mean DCGM utilisation.</li>"
         f"<li>Scorecard thresholds: GPU efficiency ≥ {escape(th['gpu_efficiency_min'])}; idle GPU cost ≤ "
         f"{escape(th['idle_gpu_share_max'])} of GPU cost. A check is n/a where its data is missing.</li>"
-        "<li>Not in this debrief: billed figures (Cost Explorer lags hours to a day).</li></ul>"
+        + (f"<li>Billed figures: {escape(d['billed']['source'])}; labelled <b>billed</b>, beside the ledger's, never "
+           "added to them.</li></ul>" if d["billed"]["included"] else
+           f"<li>Not in this debrief: {escape(d['billed']['reason'])}.</li></ul>")
         + (f"<h3>Ledger warnings</h3><ul class=\"warn\">{warn}</ul>" if warn else "")
         + (f"<h3>Notes</h3><ul class=\"muted\">{notes}</ul>" if notes else "")
         + "</section></main></body></html>")

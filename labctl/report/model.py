@@ -22,11 +22,18 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
-from labctl.cost.allocation import OPENCOST, allocate, nodes_from_ledger, split_node_cost
+from labctl.cost.allocation import (
+    OPENCOST,
+    allocate,
+    nodes_from_ledger,
+    split_node_cost,
+)
 from labctl.cost.catalog import Catalog
 from labctl.cost.kpis import cost_per_completed_run, team_kpis
 from labctl.cost.ledger import Ledger, build_ledger
+from labctl.cost.model import BILLED
 from labctl.cost.money import usd
+from labctl.cost.reconcile import BilledReport
 from labctl.telemetry import usage as tu
 from labctl.telemetry.store import Event, Lifecycle, Sample
 
@@ -165,9 +172,12 @@ class _Categories:
 CATEGORIES = ("GPU nodes (on-demand)", "GPU nodes (spot)", "CPU nodes", "EKS control plane", "storage", "network")
 
 
-def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None) -> dict[str, Any]:
+def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
+                  billed: BilledReport | None = None) -> dict[str, Any]:
     """The debrief as a JSON-ready dict; ``ledger`` may be passed when the caller built it already
-    (from the same rows, with :func:`ledger_for`) to export it too."""
+    (from the same rows, with :func:`ledger_for`) to export it too. ``billed``: Cost Explorer's
+    figures (`debrief --billed`), shown beside the ledger's and never mixed into them."""
+    billed = billed or BilledReport(requested=False)
     usages, usage_notes = tu.usages(inp.lifecycle)
     if ledger is None:
         ledger = build_ledger(usages, inp.catalog, as_of=inp.as_of)
@@ -301,6 +311,7 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None) -> dict[str,
                         for c in plan.choices],
         }
 
+    billed_section = _billed(billed, teams)
     _effects(teams)
     board = _leaderboard(teams)
     _scorecards(teams)
@@ -316,7 +327,9 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None) -> dict[str,
         "provenance": {
             "legend": {"simulated": "rows written by the simulated class (source=simulator), priced by labctl's ledger",
                        "metered": "collected from AWS, the cluster or DCGM and priced by labctl's ledger",
-                       "billed": "the provider's bill (Cost Explorer); not part of this debrief",
+                       "billed": ("the provider's bill (Cost Explorer), beside the ledger's figures, never mixed "
+                                  "into them" if billed.included else
+                                  "the provider's bill (Cost Explorer); not part of this debrief"),
                        "configured": "set in the cohort file or the lab"},
             "sources": sorted({r.source for r in inp.lifecycle} | {s.source for s in inp.samples}
                               | {e.source for e in inp.events}),
@@ -332,7 +345,10 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None) -> dict[str,
                                      "USD", tu.basis_of(all_cost_src), "sum over teams"),
             "completed_runs": _fig(sum(t["completed_runs"]["value"] for t in teams.values()), "runs",
                                    tu.basis_of({e.source for e in inp.events}), "sum over teams"),
+            **({"billed_cost_usd": {**_fig(billed_section["total_usd"], "USD", BILLED, "sum of the teams' billed cost"),
+                                    "estimated": billed_section["estimated"]}} if billed.included else {}),
         },
+        "billed": billed_section,
         "leaderboard": board,
         "teams": teams,
         "rubric": {"criteria": ["comprehensiveness", "feasibility", "finops_alignment"],
@@ -342,6 +358,49 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None) -> dict[str,
         "warnings": warnings,
         "notes": usage_notes + node_notes + list(alloc.warnings),
     }
+
+
+BILLED_SOURCE = ("Cost Explorer GetCostAndUsage, UnblendedCost, grouped by the labctl:cohort and labctl:team tags, "
+                 "DAILY (whole UTC days)")
+
+
+def _billed(billed: BilledReport, teams: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The debrief's ``billed`` section, and per team (when included) the billed cost and billed
+    minus metered, each with basis ``billed`` and Cost Explorer's ``estimated`` flag."""
+    period = None if billed.period is None else {"start": billed.period[0].isoformat(),
+                                                 "end_exclusive": billed.period[1].isoformat()}
+    out: dict[str, Any] = {"included": billed.included, "basis": BILLED, "source": BILLED_SOURCE, "period": period,
+                           "reason": billed.reason, "teams": [], "total_usd": None, "estimated": False}
+    if not billed.included:
+        return out
+    span = f"{period['start']} to {period['end_exclusive']} (exclusive)" if period else "the cohort's window"
+    rows = {r.team: r for r in billed.rows}
+    for name, t in teams.items():
+        r = rows.get(name)
+        est = bool(r and r.billed_estimated)
+        t["billed_cost_usd"] = {**_fig(None if r is None or r.billed is None else str(r.billed), "USD", BILLED,
+                                       f"Cost Explorer, resources tagged labctl:team={name}, {span}"
+                                       + ("; Cost Explorer marks it estimated" if est else "")), "estimated": est}
+        diff = None if r is None or r.billed is None else str(r.billed - Decimal(t["cost_usd"]["value"]))
+        t["billed_minus_metered_usd"] = {**_fig(diff, "USD", BILLED,
+                                                f"billed - ledger cost ({t['cost_usd']['basis']}); the bill lags hours to "
+                                                "a day and holds charges labctl does not meter (requests, support, tax)"),
+                                         "estimated": est}
+    for name in sorted(set(teams) | set(rows)):
+        r = rows.get(name)
+        if name in teams:       # the debrief's own figure, so the table matches the team's section
+            metered, mbasis = teams[name]["cost_usd"]["value"], teams[name]["cost_usd"]["basis"]
+        else:                   # billed for a team the ledger does not know (e.g. before a restart)
+            metered, mbasis = None, None
+        bill = None if r is None else r.billed
+        out["teams"].append({
+            "team": name, "basis": BILLED, "estimated": bool(r and r.billed_estimated),
+            "billed_usd": None if bill is None else str(bill), "metered_usd": metered, "metered_basis": mbasis,
+            "difference_usd": None if bill is None or metered is None else str(bill - Decimal(metered))})
+    amounts = [r.billed for r in billed.rows if r.billed is not None]
+    out["total_usd"] = str(sum(amounts, Decimal(0)))
+    out["estimated"] = any(r.billed_estimated for r in billed.rows)
+    return out
 
 
 def _idle_gpu(alloc: Any, util: Mapping[str, Mapping[datetime, float]], workloads: Sequence[Any]) -> dict[str, tuple[int, str]]:
