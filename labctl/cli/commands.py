@@ -52,14 +52,18 @@ def render(app: AppContext, cohort_file: Path, out: Path) -> None:
 @click.option("--dry-run", is_flag=True, help="Plan only: print what would change, change nothing.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=None,
               help="Teams applied at once (default: from memory and cores).")
+@click.option("--k8s", "k8s", type=click.Choice(["simulated", "kind"]), default=None,
+              help="Where the teams' manifests run on a laptop: the embedded target's simulated cluster "
+                   "(default), or one kind cluster per cohort (needs kind and Docker; a namespace per team).")
 @pass_app
-def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None) -> None:
+def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None,
+       k8s: str | None) -> None:
     """Provision (or update) every team of a cohort, in parallel."""
     from labctl.errors import TerraformError
     from labctl.ops.up import up as do_up
 
     report = do_up(cohort_file, app.state_dir, teams=_split(teams), dry_run=dry_run,
-                   parallelism=parallelism, quiet=app.json)
+                   parallelism=parallelism, quiet=app.json, k8s=k8s)
     if app.json:
         app.emit_json(report.as_dict())
     else:
@@ -74,6 +78,10 @@ def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, par
             click.echo(line)
             for p in t.planned:
                 click.echo(f"  {p}")
+        if report.kind is not None:
+            k = report.kind
+            click.echo(f"kind cluster {k.cluster} ({'created' if k.created else 'reused'}; kubeconfig {k.kubeconfig}): "
+                       + ", ".join(f"{n} as {g}" for n, g in sorted(k.nodes.items())))
         click.echo(f"{report.cohort}: {len(report.teams) - len(report.failed)}/{len(report.teams)} teams ok in {report.seconds:.0f}s")
     if report.failed:
         raise TerraformError(f"{len(report.failed)} team(s) failed: {', '.join(t.team for t in report.failed)}")
@@ -240,12 +248,15 @@ def down(app: AppContext, cohort_ref: str, teams: str | None, dry_run: bool, par
         app.emit_json(report.as_dict())
     else:
         for t in report.teams:
-            click.echo(f"{t.team}: destroy {t.destroy} ({len(t.destroyed)} resources), "
+            click.echo(f"{t.team}: " + (f"drained {len(t.drained)} cluster objects, " if t.drained else "")
+                       + f"destroy {t.destroy} ({len(t.destroyed)} resources), "
                        f"swept {len(t.swept)}, left {len(t.left)}" + (f" - {t.error}" if t.error else ""))
             for item in t.swept if dry_run else t.left:
                 click.echo(f"  {item}")
             if t.report:
                 click.echo(f"  report: {t.report}")
+        for n in report.notes:
+            click.echo(f"note: {n}")
         if dry_run:
             click.echo(f"{report.cohort}: dry run, nothing changed")
         else:

@@ -148,3 +148,21 @@ def bring_up(cohort: str, team_tfvars: Sequence[Mapping[str, Any]], kubeconfig: 
     kc = ensure_cluster(cohort, kubeconfig)
     cluster = RealCluster.from_kubeconfig(kc.kubeconfig)
     return kc, prepare_nodes(cluster, cohort_node_groups(team_tfvars))
+
+
+def delete_argv(kind: str, name: str) -> list[str]:
+    return [kind, "delete", "cluster", "--name", name]
+
+
+def delete_cluster(cohort: str, *, run: Callable[..., Any] = subprocess.run,
+                   which: Callable[[str], str | None] = shutil.which) -> bool:
+    """Delete the cohort's kind cluster; False when there was none (already gone is fine)."""
+    kind = find_kind(which)
+    name = cluster_name(cohort)
+    listed = run(get_clusters_argv(kind), capture_output=True, text=True, check=False)
+    if listed.returncode != 0 or name not in listed.stdout.split():
+        return False
+    done = run(delete_argv(kind, name), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LabctlError(f"kind delete cluster {name} failed: {(done.stderr or '').strip()[-300:]}")
+    return True

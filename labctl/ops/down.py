@@ -39,6 +39,7 @@ class TeamTeardown:
     left: list[str] = field(default_factory=list)
     error: str | None = None
     report: str | None = None
+    drained: list[str] = field(default_factory=list)     # cluster objects deleted before destroy
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +53,7 @@ class DownReport:
     left: list[str]
     unreadable: list[str]
     seconds: float
+    notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -60,7 +62,7 @@ class DownReport:
     def as_dict(self) -> dict[str, Any]:
         return {"cohort": self.cohort, "dry_run": self.dry_run, "clean": self.clean,
                 "seconds": round(self.seconds, 1), "left": self.left, "unreadable": self.unreadable,
-                "teams": {t.team: t.as_dict() for t in self.teams}}
+                "notes": self.notes, "teams": {t.team: t.as_dict() for t in self.teams}}
 
 
 def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
@@ -75,7 +77,8 @@ def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
 
 
 def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
-         parallelism: int | None = None, quiet: bool = False, reason: str = "down") -> DownReport:
+         parallelism: int | None = None, quiet: bool = False, reason: str = "down",
+         cluster_factory: Any = None, drain_timeout: float = 180.0) -> DownReport:
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
@@ -95,10 +98,21 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     if dry_run:
         return _dry_run(ctx, cs, chosen, stale, started)
 
+    # Ordered drain: while the clusters still run, delete what their controllers made in the
+    # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
+    from labctl.ops.clusters import drain_teams
+
+    drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory or _real,
+                        timeout=drain_timeout)
+    notes = list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
+    notes += [f"drain: {t}: still present after {int(drain_timeout)}s: {', '.join(r)}" for t, r in drain.remaining.items()]
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
             results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board), chosen))
     by_team = {r.team: r for r in results}
+    for team, objs in drain.drained.items():
+        if team in by_team:
+            by_team[team].drained = objs
 
     target = conn.aws()
     found = inventory(target, cohort_id)
@@ -123,17 +137,37 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
         t.report = str(path)
         path.write_text(json.dumps({
             "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
-            "target": conn.target, "destroy": t.destroy, "destroyed": t.destroyed, "swept": t.swept,
+            "target": conn.target, "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
         }, indent=2, sort_keys=True))
+    if not teams and meta.get("k8s") == "kind" and not left_all:
+        notes.append(_delete_kind(cohort_id))
     report = DownReport(cohort_id, False, sorted(by_team.values(), key=lambda t: t.team),
-                        [r.describe() for r in left_all], list(final.unreadable), time.monotonic() - started)
+                        [r.describe() for r in left_all], list(final.unreadable), time.monotonic() - started, notes)
     if not teams:
         cs.update_meta(status="down" if report.clean else "down-with-leftovers", down_at=proof_at)
     cs.audit("down", "clean" if report.clean else "leftovers", reason=reason, teams=chosen,
              left=report.left)
     return report
+
+
+def _real(kubeconfig: Path) -> Any:
+    from labctl.ops.collect import real_cluster
+
+    return real_cluster(kubeconfig)
+
+
+def _delete_kind(cohort_id: str) -> str:
+    """Every team is gone from the cloud side: the cohort's kind cluster goes too."""
+    from labctl.errors import LabctlError
+    from labctl.k8s import kind
+
+    try:
+        gone = kind.delete_cluster(cohort_id)
+    except LabctlError as exc:
+        return f"kind cluster {kind.cluster_name(cohort_id)} not deleted: {exc}"
+    return f"kind cluster {kind.cluster_name(cohort_id)} {'deleted' if gone else 'was already gone'}"
 
 
 def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, board: Board) -> TeamTeardown:
@@ -166,10 +200,10 @@ def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, boar
         err = "; ".join(e.one_line() for e in res.progress.errors[:3]) or "terraform destroy failed"
         board.update(team, phase="destroy failed; sweeping", note=err[:120])
         cs.set_team(team, status="destroy-failed", error=err, at=now().isoformat())
-        return TeamTeardown(team, "failed", destroyed, error=err)
+        return TeamTeardown(team, "failed", destroyed=destroyed, error=err)
     board.update(team, phase="destroyed")
     cs.set_team(team, status="destroyed", error=None, at=now().isoformat())
-    return TeamTeardown(team, "destroyed", destroyed)
+    return TeamTeardown(team, "destroyed", destroyed=destroyed)
 
 
 def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, started: float) -> DownReport:

@@ -24,7 +24,7 @@ from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
 from labctl.render.manifests import render_team_manifests, write_manifests
 from labctl.spec.load import ResolvedCohort
-from labctl.state import now
+from labctl.state import StateDir, now
 from labctl.tf import argv as A
 from labctl.tf.runner import Result
 
@@ -50,6 +50,7 @@ class UpReport:
     teams: list[TeamOutcome]
     seconds: float
     parallelism: int
+    kind: Any = None                  # labctl.ops.clusters.KindDeploy with `--k8s kind`
 
     @property
     def failed(self) -> list[TeamOutcome]:
@@ -58,15 +59,20 @@ class UpReport:
     def as_dict(self) -> dict[str, Any]:
         return {"cohort": self.cohort, "target": self.target, "dry_run": self.dry_run,
                 "seconds": round(self.seconds, 1), "parallelism": self.parallelism,
-                "teams": [t.as_dict() for t in self.teams]}
+                "teams": [t.as_dict() for t in self.teams],
+                **({"kind": self.kind.as_dict()} if self.kind is not None else {})}
 
 
 def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
        parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
-       emulator_boot_id: str | None = None) -> UpReport:
+       emulator_boot_id: str | None = None, k8s: str | None = None) -> UpReport:
     cohort = validate_cohort(spec_path)             # all validation before anything is touched
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
+    from labctl.ops.clusters import check_k8s_mode, deploy_kind
+
+    k8s = k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s")   # a kind cohort stays kind
+    check_k8s_mode(k8s, cohort.cohort.target)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
     ctx = prepare(state_dir, cohort.id, conn)
     cs = ctx.cohort_state
@@ -92,9 +98,17 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
                 ctx.cancel.set()
                 raise
     report = UpReport(cohort.id, conn.target, dry_run, outcomes, time.monotonic() - started, width)
+    ok = [o.team for o in outcomes if o.status != "failed"]
+    if not dry_run and k8s == "kind" and ok:
+        # The cloud side is up; the kind cluster stands in for the teams' EKS clusters.
+        report.kind = deploy_kind(cs, ok)
+        for team, why in report.kind.failed.items():
+            outcome = next(o for o in outcomes if o.team == team)
+            outcome.status, outcome.error = "failed", f"kind: applying manifests failed: {why}"
+            cs.set_team(team, status="failed", error=outcome.error, at=now().isoformat())
     if not dry_run:
         cs.audit("up", "failed" if report.failed else "ok", teams=chosen,
-                 outcomes={o.team: o.status for o in outcomes})
+                 outcomes={o.team: o.status for o in outcomes}, k8s=k8s or "default")
     return report
 
 
