@@ -33,6 +33,13 @@ class EmulatorInfo:
     pid: int | None = None
 
 
+def seed_ids(url: str, seed: int) -> None:
+    """Seed the emulator's id generator, so the ids it hands out next (instances launched by the
+    simulator) are the same for the same seed: `labctl demo --seed S` twice gives the same debrief."""
+    req = urllib.request.Request(f"{url}/moto-api/seed?a={int(seed)}", data=b"", method="POST")  # noqa: S310
+    urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - loopback only
+
+
 class Emulator:
     """moto's ThreadedMotoServer with labctl's compatibility layer, in this process."""
 

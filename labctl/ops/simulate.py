@@ -73,7 +73,9 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
     if not pure and meta.get("target") == "embedded" and meta.get("endpoint_url"):
         from labctl.aws.session import AwsTarget
 
-        source: NodeSource = Ec2Nodes(AwsTarget("embedded", meta.get("region", "us-east-1"), meta["endpoint_url"]))
+        aws = AwsTarget("embedded", meta.get("region", "us-east-1"), meta["endpoint_url"])
+        _seed_emulator(aws, meta["endpoint_url"], cohort_id, seed)
+        source: NodeSource = Ec2Nodes(aws)
         nodes_for = lambda _t: source  # noqa: E731 - one EC2 client set for the cohort
         mode = "emulator"
     with Store.for_cohort(cs.root) as store:
@@ -82,3 +84,14 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
                            mode=mode)
     cs.audit("simulate", "ok", seed=seed, hours=report.hours, mode=mode, teams=names)
     return report
+
+
+def _seed_emulator(aws: Any, url: str, cohort_id: str, seed: int) -> None:
+    """Same seed, same instance ids (so the debrief is byte-identical). The stream is offset by
+    how many instances the cohort already launched, so a second simulation on the same emulator
+    is not handed ids that already exist."""
+    from labctl.aws import emulator
+
+    found = aws.client("ec2").describe_instances(Filters=[{"Name": "tag:labctl:cohort", "Values": [cohort_id]}])
+    launched = sum(len(r["Instances"]) for r in found.get("Reservations", []))
+    emulator.seed_ids(url, seed * 1_000_003 + launched)
