@@ -68,6 +68,36 @@ def _labctl(state: Path, *args: str) -> tuple[float, dict]:
     return wall, json.loads(res.stdout)
 
 
+def _slowest(events: Path, n: int = 3) -> list[tuple[str, float]]:
+    """From the team's event log: the resources the last `apply` spent longest on (start->complete)."""
+    from datetime import datetime
+
+    if not events.exists():
+        return []
+    lines = events.read_text().splitlines()
+    # the runner writes a {"labctl": "run", "argv": [...]} marker, then that run's events
+    runs = [i for i, ln in enumerate(lines) if ln.startswith('{"labctl": "run", "argv": ["apply"')]
+    if not runs:
+        return []
+    end = next((i for i in range(runs[-1] + 1, len(lines)) if lines[i].startswith('{"labctl"')), len(lines))
+    started: dict[str, datetime] = {}
+    took: dict[str, float] = {}
+    for ln in lines[runs[-1] + 1:end]:
+        try:
+            ev = json.loads(ln)
+        except ValueError:
+            continue
+        addr = ((ev.get("hook") or {}).get("resource") or {}).get("addr")
+        if not addr or "@timestamp" not in ev:
+            continue
+        ts = datetime.fromisoformat(ev["@timestamp"].replace("Z", "+00:00"))
+        if ev.get("type") == "apply_start":
+            started[addr] = ts
+        elif ev.get("type") == "apply_complete" and addr in started:
+            took[addr] = (ts - started[addr]).total_seconds()
+    return sorted(took.items(), key=lambda kv: -kv[1])[:n]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=len(CHANGES))
@@ -104,6 +134,9 @@ def main() -> None:
                       f"saved plan used: {applied['used_saved_plan']}, status {applied['status']}")
                 print(f"  total     : {tp + ta:5.1f}s (goal <= 15 s)  cost change: "
                       f"{(plan['cost_change'].splitlines() or ['none'])[-1]}")
+                slow = _slowest(state / "cohorts" / "bench" / "teams" / "alpha" / "events.jsonl")
+                if slow:
+                    print("  slowest resources in the last apply: " + ", ".join(f"{a} {s:.1f}s" for a, s in slow))
         finally:
             emulator.stop_background(state)
     print(f"\nmachine: {os.cpu_count()} cores; shared with other work, so figures vary by a few seconds")
