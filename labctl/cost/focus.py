@@ -145,7 +145,7 @@ def focus_rows(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None
                 od_cache[k] = r.basis.unit_price if r.basis else None
             od = od_cache[k]
             if od is not None:
-                list_price, list_cost = od, usd(Rate(od * u.count).cost_micros(p.start, p.end))
+                list_price, list_cost = od, usd(Rate(od * u.count).cost_micros(p.start, p.end, ledger.origin_us))
         service, category, subcategory, rtype = _SERVICE[u.kind]
         unit = _UNIT[e.basis.unit]
         bp_start, bp_end = _month(p.start)

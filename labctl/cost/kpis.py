@@ -58,7 +58,7 @@ def spot_savings(ledger: Ledger, catalog: Catalog) -> dict[str, SpotSavings]:
             unpriced[u.team].append(u.resource_id)
             continue
         spot[u.team] += e.cost_micros
-        od[u.team] += Rate(r.basis.unit_price * u.count).cost_micros(e.start, e.end)
+        od[u.team] += Rate(r.basis.unit_price * u.count).cost_micros(e.start, e.end, ledger.origin_us)
     teams = sorted(set(spot) | set(unpriced))
     return {t: SpotSavings(spot.get(t, 0), od.get(t, 0), tuple(unpriced.get(t, ()))) for t in teams}
 

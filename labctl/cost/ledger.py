@@ -112,6 +112,9 @@ class Ledger:
     as_of: datetime
     resolution: timedelta = MINUTE
     basis: str = METERED
+    # The grid's origin in µs since the epoch. The debrief puts it at the session's start, so the
+    # same class (same seed) gives the same micro-dollars whatever day or minute it ran.
+    origin_us: int = 0
 
     def total_micros(self) -> int:
         return sum(e.cost_micros for e in self.entries)
@@ -180,7 +183,7 @@ def _rate(usage: Usage, basis: PriceBasis, start: datetime, end: datetime) -> tu
 
 
 def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
-                 resolution: timedelta = MINUTE) -> Ledger:
+                 resolution: timedelta = MINUTE, origin: datetime | None = None) -> Ledger:
     """Price every usage record and cut it into ``resolution`` steps (default one minute).
 
     Records still running (``end`` None) are costed up to ``as_of``; records starting after
@@ -194,6 +197,7 @@ def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
     warnings: list[LedgerWarning] = []
     resolved_cache: dict[tuple[str, str, str | None, str, Decimal | None], Resolved] = {}
     step_us = resolution // timedelta(microseconds=1)
+    o_us = to_us(utc(origin)) if origin is not None else 0
 
     for usage in usages:
         start = usage.start
@@ -217,20 +221,20 @@ def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
             warnings.append(LedgerWarning(usage.team, usage.resource_id, f"unpriced: {rated}", hours))
             continue
         rate, quantity = rated
-        entry = LedgerEntry(usage, start, end, resolved.basis, rate, quantity, rate.cost_micros(start, end))
+        entry = LedgerEntry(usage, start, end, resolved.basis, rate, quantity, rate.cost_micros(start, end, o_us))
         entries.append(entry)
 
         # Cut into steps on the UTC grid; each step's cost is F(b) - F(a), so steps sum to the entry.
         s_us, e_us = to_us(start), to_us(end)
         first = s_us - s_us % step_us
         t = first
-        prev_grid = rate.grid(s_us)
+        prev_grid = rate.grid(s_us - o_us)
         step_start = _floor(start, resolution)
         piece_start = start
         while t < e_us:
             nxt = t + step_us
             piece_end_us = min(nxt, e_us)
-            g = rate.grid(piece_end_us)
+            g = rate.grid(piece_end_us - o_us)
             piece_end = end if piece_end_us == e_us else step_start + resolution
             lines.append(LedgerLine(entry, step_start, piece_start, piece_end, g - prev_grid))
             prev_grid = g
@@ -238,4 +242,4 @@ def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
             step_start = step_start + resolution
             t = nxt
 
-    return Ledger(tuple(entries), tuple(lines), tuple(warnings), as_of, resolution)
+    return Ledger(tuple(entries), tuple(lines), tuple(warnings), as_of, resolution, origin_us=o_us)

@@ -43,8 +43,9 @@ class Rate:
     def grid(self, t_us: int) -> int:
         return (self._num * t_us) // self._den
 
-    def cost_micros(self, start: datetime, end: datetime) -> int:
-        return self.grid(to_us(end)) - self.grid(to_us(start))
+    def cost_micros(self, start: datetime, end: datetime, origin_us: int = 0) -> int:
+        """F(end) - F(start); ``origin_us`` moves the grid's origin from the epoch (see Ledger.origin_us)."""
+        return self.grid(to_us(end) - origin_us) - self.grid(to_us(start) - origin_us)
 
     def as_decimal(self, places: int = 10) -> Decimal:
         return (Decimal(self.usd_per_hour.numerator) / Decimal(self.usd_per_hour.denominator)).quantize(

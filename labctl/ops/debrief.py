@@ -145,9 +145,12 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     ``billed``: add Cost Explorer's figures (``target``: where to read them, default the cohort's)."""
     cs = StateDir(Path(state_dir)).existing_cohort(cohort_id)
     inp, notes = load_inputs(cs, as_of=as_of, catalog=catalog)
-    ledger = ledger_for(inp)
+    ledger = ledger_for(inp, session_only=True)
     bill = read_billed(Path(state_dir), cs, inp, ledger, target=target) if billed else BilledReport(requested=False)
     data = build_debrief(inp, ledger=ledger, billed=bill)
+    if inp.window_start is not None:
+        notes = notes + [f"costs cover the session from its start ({inp.window_start.isoformat()}): what ran "
+                         "before it (provisioning with `labctl up`) is not in these figures; `labctl status` shows it"]
     data["notes"] = notes + data["notes"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

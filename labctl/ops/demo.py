@@ -10,6 +10,7 @@ everything down and prints the teardown proof and where the artifacts are.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -33,8 +34,14 @@ from labctl.state import StateDir, now
 STRATEGIES: list[tuple[str, dict[str, Any]]] = list(DEMO_STRATEGIES.items())
 
 
+# The demo provisions before its class starts, as a facilitator does: the window opens on the
+# whole minute this far ahead, so `up` has finished by then and the debrief (which costs the
+# session from its start, on the UTC minute grid) is the same for the same seed, run after run.
+CLASS_STARTS_AFTER = timedelta(minutes=15)
+
+
 def demo_cohort(n_teams: int, seed: int) -> dict[str, Any]:
-    start = now().replace(microsecond=0)
+    start = (now() + CLASS_STARTS_AFTER).replace(second=0, microsecond=0)
     teams = []
     for i in range(n_teams):
         name, knobs = STRATEGIES[i % len(STRATEGIES)]

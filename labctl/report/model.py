@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from statistics import median
@@ -31,7 +31,7 @@ from labctl.cost.allocation import (
 from labctl.cost.catalog import Catalog
 from labctl.cost.kpis import cost_per_completed_run, team_kpis
 from labctl.cost.ledger import Ledger, build_ledger
-from labctl.cost.model import BILLED
+from labctl.cost.model import BILLED, Usage
 from labctl.cost.money import usd
 from labctl.cost.reconcile import BilledReport
 from labctl.telemetry import usage as tu
@@ -531,6 +531,34 @@ def as_of_from_rows(lifecycle: Sequence[Lifecycle], samples: Sequence[Sample], e
     return max(times) if times else None
 
 
-def ledger_for(inp: DebriefInputs) -> Ledger:
-    """The same ledger the debrief uses (for the FOCUS export)."""
-    return build_ledger(tu.usages(inp.lifecycle)[0], inp.catalog, as_of=inp.as_of)
+MOVED_KINDS = ("nat-data", "transfer-out", "transfer-cross-az")   # gb = amount moved over [start, end)
+
+
+def within_session(usages: Sequence[Usage], start: datetime, as_of: datetime) -> list[Usage]:
+    """Usage from the session window's start on: what was provisioned before the class (the night
+    before, or the minutes `up` took) is cut at the start, so the debrief compares what teams
+    spent in class, the same for every team and every rehearsal of the same seed. Amounts moved
+    (per-GB kinds) are prorated with the time kept."""
+    out: list[Usage] = []
+    for u in usages:
+        if u.start >= start:
+            out.append(u)
+            continue
+        end = min(u.end or as_of, as_of)
+        if end <= start:
+            continue
+        gb = u.gb
+        if u.kind in MOVED_KINDS and gb is not None:
+            gb = gb * Decimal((end - start) // timedelta(microseconds=1)) / Decimal((end - u.start) // timedelta(microseconds=1))
+        out.append(replace(u, start=start, gb=gb))
+    return out
+
+
+def ledger_for(inp: DebriefInputs, *, session_only: bool = False) -> Ledger:
+    """The same ledger the debrief uses (for the FOCUS export). ``session_only``: usage before the
+    window's start is left out (the written debrief; the live view shows everything so far)."""
+    usages = tu.usages(inp.lifecycle)[0]
+    if session_only and inp.window_start is not None:
+        return build_ledger(within_session(usages, inp.window_start, inp.as_of), inp.catalog, as_of=inp.as_of,
+                            origin=inp.window_start)
+    return build_ledger(usages, inp.catalog, as_of=inp.as_of)
