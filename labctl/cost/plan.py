@@ -9,7 +9,6 @@ nothing downstream can change the document it was given.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType

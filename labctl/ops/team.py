@@ -200,8 +200,8 @@ def knobs_template(cohort: ResolvedCohort, team: str) -> str:
         "inference:    # optional serving Deployment + ClusterIP Service + HPA on CPU",
         f"  enabled: {_flow(inf.enabled)}",
         f"  pool: {inf.pool}    # on-demand or spot (the pool's max_size must be >= 1)",
-        f"  replicas: {{min: {inf.replicas.min}, max: {inf.replicas.max}}}    # HPA bounds; GPUs at max + the job's "
-        f"must fit {limits.max_gpus_per_team}",
+        (f"  replicas: {{min: {inf.replicas.min}, max: {inf.replicas.max}}}    # HPA bounds; GPUs at max + "
+         f"the job's must fit {limits.max_gpus_per_team}"),
         f"  gpus_per_replica: {inf.gpus_per_replica}",
         f"  target_cpu_utilization: {inf.target_cpu_utilization}    # 10..95, % of the cpu request",
     ]
@@ -418,6 +418,15 @@ def _changes(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _read_plan(tf: Any, plan_file: Path, change: TeamChange, cohort: ResolvedCohort, has_state: bool) -> None:
+    """The saved plan's changes and its cost over the rest of the session, into ``change``."""
+    t = time.monotonic()
+    doc = tf.show_plan(plan_file)
+    change.timings["show"] = time.monotonic() - t
+    change.changes = _changes(doc)
+    change.estimate, change.previous = _estimates(doc, cohort, change.team, change.hours_left, has_state)
+
+
 def _tf_error(res: Any, what: str) -> str:
     errs = res.progress.errors
     if errs:
@@ -482,11 +491,7 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
         change.seconds = time.monotonic() - t0
         return change
     if res.returncode == 2:
-        t = time.monotonic()
-        doc = tf.show_plan(plan_file)
-        timings["show"] = time.monotonic() - t
-        change.changes = _changes(doc)
-        change.estimate, change.previous = _estimates(doc, cohort, team, hours, has_state)
+        _read_plan(tf, plan_file, change, cohort, has_state)
     elif has_state:
         # Nothing to change in Terraform: price what the state holds, read from the state file
         # itself rather than `terraform show` (which starts the provider again for ~3 s).
@@ -512,7 +517,7 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
     if not cs.meta():
         raise NotFoundError(f"cohort {cohort.id} is not provisioned in {state_dir}; run `labctl up` first")
     ctx, d, files, change = _prepare(cohort, spec, cs, kf, state_dir, "apply", at, emulator_url, emulator_boot_id, t0)
-    timings, refresh, hours = change.timings, change.refresh, change.hours_left
+    timings, refresh = change.timings, change.refresh
     has_state = cs.has_resources(team)
     tf = ctx.tf(team)
     plan_file, meta_file = d / SAVED_PLAN, d / SAVED_PLAN_META
@@ -532,11 +537,7 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
                 raise TerraformError(_tf_error(res, "plan"))
             tf_changed = res.returncode == 2
             if tf_changed:
-                t = time.monotonic()
-                doc = tf.show_plan(plan_file)
-                timings["show"] = time.monotonic() - t
-                change.changes = _changes(doc)
-                change.estimate, change.previous = _estimates(doc, cohort, team, hours, has_state)
+                _read_plan(tf, plan_file, change, cohort, has_state)
         if tf_changed:
             t = time.monotonic()
             res = tf.run(A.apply(plan_file=plan_file))
