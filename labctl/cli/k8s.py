@@ -60,7 +60,8 @@ def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) ->
             raise NotFoundError(f"team {team} of cohort {cohort_id} has no cluster yet (run `labctl up` first)")
         write_kubeconfig(dest, eks_kubeconfig(o["cluster_name"], o["cluster_endpoint"],
                                               o.get("cluster_certificate_authority") or "",
-                                              meta.get("region", "us-east-1"), meta.get("aws_profile")))
+                                              meta.get("region", "us-east-1"), meta.get("aws_profile"),
+                                              meta.get("endpoint_url") if target == "localstack" else None))
     if app.json:
         app.emit_json({"cohort": cohort_id, "team": team, "simulated": False, "kubeconfig": str(dest)})
     else:

@@ -9,15 +9,23 @@ from typing import Any
 import yaml
 
 
+# LocalStack's documented dummy credentials (not a secret: LocalStack accepts any).
+LOCALSTACK_ENV = [{"name": "AWS_ACCESS_KEY_ID", "value": "test"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "test"}]
+
+
 def eks_kubeconfig(cluster_name: str, endpoint: str, ca_base64: str, region: str,
-                   profile: str | None = None) -> dict[str, Any]:
+                   profile: str | None = None, aws_endpoint_url: str | None = None) -> dict[str, Any]:
     """A kubeconfig that gets tokens from `aws eks get-token` (the AWS CLI), like
-    `aws eks update-kubeconfig` writes; no secret is stored in the file."""
-    env = [{"name": "AWS_PROFILE", "value": profile}] if profile else None
+    `aws eks update-kubeconfig` writes; no secret is stored in the file. ``aws_endpoint_url``:
+    LocalStack's endpoint, so the token comes from LocalStack, never from a real account."""
+    env = [{"name": "AWS_PROFILE", "value": profile}] if profile else []
+    args = ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"]
+    if aws_endpoint_url:
+        args = ["--endpoint-url", aws_endpoint_url, *args]
+        env = list(LOCALSTACK_ENV)
     user: dict[str, Any] = {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-        "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
-        "interactiveMode": "Never"}}
+        "args": args, "interactiveMode": "Never"}}
     if env:
         user["exec"]["env"] = env
     return {

@@ -92,7 +92,8 @@ def _eks_kubeconfig(cs: CohortState, meta: Mapping[str, Any], team: str) -> Path
         raise NotFoundError("no cluster endpoint in its Terraform state (not provisioned yet, or the target has no EKS)")
     return write_kubeconfig(cs.team_dir(team) / "collect.kubeconfig", eks_kubeconfig(
         o.get("cluster_name") or f"{cs.id}-{team}", o["cluster_endpoint"], o.get("cluster_certificate_authority") or "",
-        meta.get("region", "us-east-1"), meta.get("aws_profile")))
+        meta.get("region", "us-east-1"), meta.get("aws_profile"),
+        meta.get("endpoint_url") if meta.get("target") == "localstack" else None))
 
 
 def _kind_kubeconfig(cs: CohortState) -> Path:

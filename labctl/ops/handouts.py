@@ -162,15 +162,16 @@ def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> Handou
         if config:
             write_private(folder / "aws-config", config)
             h.files.append("aws-config")
-        if target == "aws" and outputs.get("cluster_endpoint"):
+        if target in ("aws", "localstack") and outputs.get("cluster_endpoint"):
             kc = eks_kubeconfig(outputs["cluster_name"], outputs["cluster_endpoint"],
                                 outputs.get("cluster_certificate_authority") or "", region,
-                                f"labctl-{cohort.id}-{team}")
+                                f"labctl-{cohort.id}-{team}" if target == "aws" else None,
+                                meta.get("endpoint_url") if target == "localstack" else None)
             write_private(folder / "kubeconfig", yaml.safe_dump(kc, sort_keys=False))
             h.files.append("kubeconfig")
         else:
             why = ("the cluster is simulated inside labctl (embedded target): there is no Kubernetes API"
-                   if target != "aws" else "the cluster does not exist yet (run `labctl up`)")
+                   if target == "embedded" else "the cluster does not exist yet (run `labctl up`)")
             write_private(folder / "cluster.md", f"# Cluster for team {team}\n\nNo kubeconfig: {why}.\n")
             h.files.append("cluster.md")
             h.notes.append(f"no kubeconfig: {why}")

@@ -41,3 +41,15 @@ def test_embedded_target_says_the_cluster_is_simulated_and_writes_nothing(tmp_pa
     out = tmp_path / "a.kubeconfig"
     result = _run(_state(tmp_path, "embedded"), "c1", "a", "--out", str(out))
     assert result.exit_code == 0 and "simulated" in result.output and not out.exists()
+
+
+def test_localstack_kubeconfig_gets_its_token_from_localstack_never_a_real_account(tmp_path):
+    state = _state(tmp_path, "localstack")
+    cs = StateDir(state).cohort("c1")
+    cs.update_meta(endpoint_url="http://localhost:4566")
+    out = tmp_path / "a.kubeconfig"
+    result = _run(state, "c1", "a", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    exec_ = yaml.safe_load(out.read_text())["users"][0]["user"]["exec"]
+    assert exec_["args"][:2] == ["--endpoint-url", "http://localhost:4566"]
+    assert {e["name"]: e["value"] for e in exec_["env"]} == {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
