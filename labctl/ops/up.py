@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import LabctlError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, select_teams
 from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
@@ -101,7 +102,13 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
     ok = [o.team for o in outcomes if o.status != "failed"]
     if not dry_run and k8s == "kind" and ok:
         # The cloud side is up; the kind cluster stands in for the teams' EKS clusters.
-        report.kind = deploy_kind(cs, ok)
+        try:
+            report.kind = deploy_kind(cs, ok)
+        except LabctlError as exc:
+            cs.audit("up", "failed", teams=chosen, outcomes={o.team: o.status for o in outcomes}, k8s=k8s,
+                     error=f"kind: {exc}")
+            raise LabctlError(f"every team's cloud side is up, but the kind cluster is not: {exc}; "
+                              "fix it and run `labctl up --k8s kind` again") from exc
         for team, why in report.kind.failed.items():
             outcome = next(o for o in outcomes if o.team == team)
             outcome.status, outcome.error = "failed", f"kind: applying manifests failed: {why}"

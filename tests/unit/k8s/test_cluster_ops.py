@@ -156,3 +156,17 @@ def test_kind_is_refused_for_the_aws_target(run_cli, tmp_path):
     res = run_cli("up", str(spec), "--k8s", "kind", state_dir=tmp_path / "state")
     assert res.exit_code == ExitCode.ENVIRONMENT
     assert "the aws target runs EKS clusters" in res.output
+
+
+def test_a_kind_cluster_that_cannot_be_created_is_one_clear_error_after_the_cloud_side(tmp_path, monkeypatch):
+    from labctl.errors import LabctlError
+    from labctl.ops import clusters
+
+    _, cs = _cohort(tmp_path)
+
+    def broken(cohort, kubeconfig):
+        raise LabctlError("kind create cluster labctl-kc failed: docker is not running")
+
+    with pytest.raises(LabctlError, match="docker is not running"):
+        clusters.deploy_kind(cs, ["alpha"], ensure=broken, factory=lambda _p: pytest.fail("no cluster"))
+    assert cs.meta().get("k8s") is None        # not recorded as a kind cohort when nothing was deployed
