@@ -34,6 +34,8 @@ def simulate(app: AppContext, cohort: str, hours: float | None, seed: int, speed
     for t in report.teams:
         click.echo(f"{t.team:<20} {t.gpu_hours:>8.2f} {t.gpu_hours_used:>8.2f} {t.gpu_hours_idle:>8.2f} "
                    f"{t.gpu_utilization_pct:>6.1f} {t.jobs_completed:>2}/{t.jobs_submitted:<2} {t.interruptions:>5}")
+        if t.gpu_hours_serving:
+            click.echo(f"  serving (inference replicas): {t.gpu_hours_serving:.2f} GPU-h, not counted as idle")
         for pod, why in t.unschedulable.items():
             click.echo(f"  pending {pod}: {why}")
         for w in t.warnings:

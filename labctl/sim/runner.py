@@ -29,7 +29,7 @@ class TeamReport:
     strategy: dict[str, Any]
     gpu_hours: float                 # GPUs on the team's nodes, launch to end
     gpu_hours_used: float            # held by a training pod that computes
-    gpu_hours_idle: float
+    gpu_hours_idle: float            # on a node, held by nothing that computes or serves
     gpu_utilization_pct: float       # used / provisioned
     node_hours: dict[str, float]     # instance type -> node-hours
     jobs_submitted: int
@@ -44,6 +44,7 @@ class TeamReport:
     pending_pod_hours: float
     unschedulable: dict[str, str]
     warnings: list[str]
+    gpu_hours_serving: float = 0.0   # held by the inference Deployment's replicas (k8s/inference.yaml.j2)
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,10 @@ def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, cat
     for c in clusters:
         s = c.stats
         used = min(s.gpu_busy_seconds, s.gpu_seconds)
+        serving = min(s.serving_gpu_seconds, s.gpu_seconds - used)
         reports.append(TeamReport(
             team=c.team.team, strategy=c.team.knobs, gpu_hours=_h(s.gpu_seconds), gpu_hours_used=_h(used),
-            gpu_hours_idle=_h(s.gpu_seconds - used),
+            gpu_hours_idle=_h(s.gpu_seconds - used - serving), gpu_hours_serving=_h(serving),
             gpu_utilization_pct=round(100 * used / s.gpu_seconds, 3) if s.gpu_seconds else 0.0,
             node_hours={k: _h(v) for k, v in sorted(s.node_seconds.items())},
             jobs_submitted=c._runs_submitted, jobs_completed=s.jobs_completed, interruptions=s.interruptions,

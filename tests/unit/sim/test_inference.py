@@ -57,3 +57,15 @@ def test_the_hpa_floor_sets_the_replica_count_and_deleting_the_deployment_frees_
 def test_without_inference_nothing_is_applied_for_it(tmp_path):
     c, _ = _run(tmp_path, DEMO_STRATEGIES["spot"], 1)
     assert c.get("apps/v1", "Deployment", "inference", "team-s") is None and not c.hpas
+
+
+def test_the_class_report_counts_serving_gpu_hours_apart_from_idle_ones(tmp_path):
+    from tests.unit.sim.test_scenarios import run
+
+    [with_inf] = team_inputs(tmp_path, {"s": SERVING}, runs=0)
+    [without] = team_inputs(tmp_path, {"s": DEMO_STRATEGIES["spot"]}, runs=0)
+    a = run([with_inf], hours=1).teams[0]
+    b = run([without], hours=1).teams[0]
+    assert b.gpu_hours_serving == 0
+    assert 0.5 < a.gpu_hours_serving <= 1.0          # one replica, once its node has booted
+    assert abs(a.gpu_hours - (a.gpu_hours_used + a.gpu_hours_idle + a.gpu_hours_serving)) < 1e-6
