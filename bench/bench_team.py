@@ -37,6 +37,8 @@ teams:
       node_groups: {{gpu_spot: {{max_size: 0}}}}
 """
 
+APPLY_ONLY = "team apply alone: "
+
 # Small changes a team makes in class, in order. The emulator (moto 5.2.1) has no EKS
 # DescribeUpdate, so an in-place node group update (min/max/desired, a new launch template
 # version) cannot complete there; these changes create, delete or leave node groups instead.
@@ -51,6 +53,11 @@ CHANGES = [
      [("max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler",
        "max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler"),
       ("pool: spot    #", "pool: on-demand    #")]),
+    # The first change again, applied without `team plan`: one terraform process plans and applies.
+    (APPLY_ONLY + "spot pool on (max 1) and the job moved to it",
+     [("max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler",
+       "max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler"),
+      ("pool: on-demand    #", "pool: spot    #")]),
 ]
 
 # `labctl` with the team commands added (harmless once labctl.cli.commands registers them).
@@ -125,11 +132,16 @@ def main() -> None:
                         raise SystemExit(f"bench edit not found in the knobs file: {old!r}")
                     text = text.replace(old, new, 1)
                 knobs.write_text(text)
-                tp, plan = _labctl(state, "team", "plan", "alpha", "--cohort", str(spec))
+                if label.startswith(APPLY_ONLY):
+                    tp, plan = 0.0, None
+                else:
+                    tp, plan = _labctl(state, "team", "plan", "alpha", "--cohort", str(spec))
                 ta, applied = _labctl(state, "team", "apply", "alpha", "--cohort", str(spec))
                 print(f"\nchange: {label}")
-                print(f"  team plan : {tp:5.1f}s wall (in-process {plan['seconds']}s: {plan['timings']}); "
-                      f"{len(plan['changes'])} terraform changes, {len(plan['manifest_changes'])} manifest files")
+                if plan is not None:
+                    print(f"  team plan : {tp:5.1f}s wall (in-process {plan['seconds']}s: {plan['timings']}); "
+                          f"{len(plan['changes'])} terraform changes, {len(plan['manifest_changes'])} manifest files")
+                plan = plan or applied
                 print(f"  team apply: {ta:5.1f}s wall (in-process {applied['seconds']}s: {applied['timings']}); "
                       f"saved plan used: {applied['used_saved_plan']}, status {applied['status']}")
                 print(f"  total     : {tp + ta:5.1f}s (goal <= 15 s)  cost change: "

@@ -418,6 +418,18 @@ def _changes(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _estimates_from_states(cohort: ResolvedCohort, team: str, hours: Decimal, before: dict[str, Any] | None,
+                           after: dict[str, Any]) -> tuple[Estimate, Estimate | None]:
+    """The team's cost over the rest of the session as applied, and as it was (from state files)."""
+    catalog = load_catalog()
+    region = cohort.cohort.region
+    est = estimate_plan({"planned_values": state_values(after)}, region, hours, catalog, team=team)
+    previous = None
+    if before and before.get("resources"):
+        previous = estimate_plan({"planned_values": state_values(before)}, region, hours, catalog, team=team)
+    return est, previous
+
+
 def _read_plan(tf: Any, plan_file: Path, change: TeamChange, cohort: ResolvedCohort, has_state: bool) -> None:
     """The saved plan's changes and its cost over the rest of the session, into ``change``."""
     t = time.monotonic()
@@ -510,8 +522,9 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
 
 def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime | None = None,
                emulator_url: str | None = None, emulator_boot_id: str | None = None) -> TeamChange:
-    """Apply one team's knobs: the saved plan from `team plan` when nothing changed since, else a
-    fresh plan; then the team's manifests. Other teams are not touched."""
+    """Apply one team's knobs: the saved plan from `team plan` when nothing changed since, else one
+    `terraform apply` that plans and applies (its changes from the event stream, its cost from the
+    state before and after); then the team's manifests. Other teams are not touched."""
     t0 = time.monotonic()
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
     if not cs.meta():
@@ -530,15 +543,28 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
             change.changes = list(saved.get("changes", []))
             tf_changed = not saved.get("noop")
         else:
+            # No saved plan: one `terraform apply` plans and applies (one terraform process instead
+            # of plan, show and apply: ~10 s less here). Its event stream lists the changes; the
+            # cost difference is the state before priced against the state after.
+            state_file = d / "terraform.tfstate"
+            before = json.loads(state_file.read_text()) if has_state else None
+            planned: list[str] = []
+
+            def note(ev: Any) -> None:
+                if ev.type == "planned_change" and ev.action not in ("noop", "read") and ev.address:
+                    planned.append(f"{ev.action} {ev.address}")
+
             t = time.monotonic()
-            res = tf.run(A.plan(out=plan_file, refresh=refresh))
-            timings["plan"] = time.monotonic() - t
-            if res.returncode not in (0, 2):
-                raise TerraformError(_tf_error(res, "plan"))
-            tf_changed = res.returncode == 2
+            res = tf.run(A.apply(refresh=refresh), on_event=note)
+            timings["apply"] = time.monotonic() - t
+            change.changes = planned
+            if not res.ok:
+                raise TerraformError(_tf_error(res, "apply"))
+            tf_changed = bool(planned)
             if tf_changed:
-                _read_plan(tf, plan_file, change, cohort, has_state)
-        if tf_changed:
+                change.estimate, change.previous = _estimates_from_states(
+                    cohort, team, change.hours_left, before, json.loads(state_file.read_text()))
+        if tf_changed and change.used_saved_plan:
             t = time.monotonic()
             res = tf.run(A.apply(plan_file=plan_file))
             timings["apply"] = time.monotonic() - t

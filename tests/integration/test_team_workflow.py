@@ -6,6 +6,7 @@ rendered it, and the audit log."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from datetime import datetime, timedelta, timezone
 
@@ -92,3 +93,22 @@ def test_3_plan_shows_changes_and_cost_then_apply_changes_only_that_team(world):
     assert again.status == "no-changes", again.as_dict()
     audit = [json.loads(x) for x in (world["state"] / "cohorts" / "twf" / "audit.log").read_text().splitlines()]
     assert [a["command"] for a in audit if a["command"].startswith("team")][-1] == "team apply"
+
+
+def test_4_apply_without_a_plan_plans_and_applies_in_one_go_with_its_cost(world):
+    path = T.knobs_path(T.StateDir(world["state"]).cohort("twf"), "alpha")
+    text = path.read_text()
+    # another spot instance type: the node group is replaced (moto cannot update one in place)
+    text, n = re.subn(r"(  gpu_spot:\n    instance_types: )\[[^\]]*\]", r"\1[g6e.xlarge]", text)
+    assert n == 1, text
+    path.write_text(text)
+    beta_before = _nodegroups(world, "beta")
+    applied = T.team_apply(world["spec"], world["state"], "alpha")
+    assert applied.status == "changed" and not applied.used_saved_plan, applied.as_dict()
+    assert any('node_group["gpu_spot"].aws_eks_node_group' in c for c in applied.changes), applied.changes
+    assert applied.estimate is not None and applied.previous is not None
+    assert "show" not in applied.timings and "plan" not in applied.timings     # one terraform process
+    assert "twf-alpha-gpu_spot" in _nodegroups(world, "alpha")
+    assert any("g6e.xlarge" in c.label for c in applied.estimate.components), applied.estimate.components
+    assert _nodegroups(world, "beta") == beta_before
+    assert T.team_plan(world["spec"], world["state"], "alpha").status == "no-changes"
