@@ -184,28 +184,24 @@ class Store:
         return out
 
     def samples(self, metric: str | None = None, team: str | None = None) -> list[Sample]:
-        q = "SELECT team, ts, metric, value, source, entity, attrs FROM samples WHERE cohort=?"
-        args: list[Any] = [self.cohort]
-        if metric:
-            q += " AND metric=?"
-            args.append(metric)
-        if team:
-            q += " AND team=?"
-            args.append(team)
-        q += " ORDER BY team, ts, metric, entity"
-        return [Sample(t, parse_iso(ts), m, v, src, ent, json.loads(a))
-                for t, ts, m, v, src, ent, a in self._db.execute(q, args)]
+        """Samples of one metric and/or team; every row gets its own attrs dict."""
+        return self._samples([metric] if metric else None, team, shared=False)
 
     def samples_bulk(self, metrics: Iterable[str] | None = None) -> list[Sample]:
         """The same rows as :meth:`samples` (optionally of several metrics at once), read fast for
         a whole class (a debrief reads ~10^5 rows): each distinct timestamp and attrs text is
         parsed once. Rows may share one attrs dict; treat it as read-only."""
+        return self._samples(sorted(set(metrics)) if metrics is not None else None, None, shared=True)
+
+    def _samples(self, metrics: list[str] | None, team: str | None, *, shared: bool) -> list[Sample]:
         q = "SELECT team, ts, metric, value, source, entity, attrs FROM samples WHERE cohort=?"
         args: list[Any] = [self.cohort]
-        wanted = sorted(set(metrics)) if metrics is not None else None
-        if wanted is not None:
-            q += f" AND metric IN ({','.join('?' * len(wanted))})"
-            args += wanted
+        if metrics is not None:
+            q += f" AND metric IN ({','.join('?' * len(metrics))})"
+            args += metrics
+        if team:
+            q += " AND team=?"
+            args.append(team)
         q += " ORDER BY team, ts, metric, entity"
         times: dict[str, datetime] = {}
         attrs: dict[str, dict[str, Any]] = {}
@@ -214,9 +210,12 @@ class Store:
             when = times.get(ts)
             if when is None:
                 when = times[ts] = parse_iso(ts)
-            extra = attrs.get(a)
-            if extra is None:
-                extra = attrs[a] = json.loads(a)
+            if shared:
+                extra = attrs.get(a)
+                if extra is None:
+                    extra = attrs[a] = json.loads(a)
+            else:
+                extra = json.loads(a)
             out.append(Sample(t, when, m, v, src, ent, extra))
         return out
 
