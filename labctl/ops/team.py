@@ -398,14 +398,20 @@ def _render(ctx: RunContext, cohort: ResolvedCohort, spec: TeamSpec) -> tuple[Pa
 
 
 def _estimates(doc: dict[str, Any], cohort: ResolvedCohort, team: str, hours: Decimal,
-               has_state: bool) -> tuple[Estimate, Estimate | None]:
+               prior: dict[str, Any] | None = None) -> tuple[Estimate, Estimate | None]:
+    """The team's cost over the rest of the session per ``doc`` (a plan, or a state's values as
+    planned_values), and per ``prior`` values (what stood before) when given."""
     catalog = load_catalog()
     est = estimate_plan(doc, cohort.cohort.region, hours, catalog, team=team)
-    prior = (doc.get("prior_state") or {}).get("values")
     previous = None
-    if has_state and prior:
+    if prior:
         previous = estimate_plan({"planned_values": prior}, cohort.cohort.region, hours, catalog, team=team)
     return est, previous
+
+
+def _state_doc(state: dict[str, Any]) -> dict[str, Any]:
+    """A state file's contents as the plan document the estimator reads (no terraform needed)."""
+    return {"planned_values": state_values(state)}
 
 
 def _changes(doc: dict[str, Any]) -> list[str]:
@@ -418,25 +424,14 @@ def _changes(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _estimates_from_states(cohort: ResolvedCohort, team: str, hours: Decimal, before: dict[str, Any] | None,
-                           after: dict[str, Any]) -> tuple[Estimate, Estimate | None]:
-    """The team's cost over the rest of the session as applied, and as it was (from state files)."""
-    catalog = load_catalog()
-    region = cohort.cohort.region
-    est = estimate_plan({"planned_values": state_values(after)}, region, hours, catalog, team=team)
-    previous = None
-    if before and before.get("resources"):
-        previous = estimate_plan({"planned_values": state_values(before)}, region, hours, catalog, team=team)
-    return est, previous
-
-
 def _read_plan(tf: Any, plan_file: Path, change: TeamChange, cohort: ResolvedCohort, has_state: bool) -> None:
     """The saved plan's changes and its cost over the rest of the session, into ``change``."""
     t = time.monotonic()
     doc = tf.show_plan(plan_file)
     change.timings["show"] = time.monotonic() - t
     change.changes = _changes(doc)
-    change.estimate, change.previous = _estimates(doc, cohort, change.team, change.hours_left, has_state)
+    prior = (doc.get("prior_state") or {}).get("values") if has_state else None
+    change.estimate, change.previous = _estimates(doc, cohort, change.team, change.hours_left, prior)
 
 
 def _tf_error(res: Any, what: str) -> str:
@@ -507,8 +502,8 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
     elif has_state:
         # Nothing to change in Terraform: price what the state holds, read from the state file
         # itself rather than `terraform show` (which starts the provider again for ~3 s).
-        doc = {"planned_values": state_values(json.loads((d / "terraform.tfstate").read_text()))}
-        change.estimate, _ = _estimates(doc, cohort, team, hours, False)
+        change.estimate, _ = _estimates(_state_doc(json.loads((d / "terraform.tfstate").read_text())),
+                                        cohort, team, hours)
     change.status = "would-change" if (res.returncode == 2 or mchanges) else "no-changes"
     # Remember what was planned from; a no-op plan is remembered too, so that `team apply` of a
     # manifest-only change (autoscaler, job knobs) runs no terraform at all.
@@ -562,8 +557,9 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
                 raise TerraformError(_tf_error(res, "apply"))
             tf_changed = bool(planned)
             if tf_changed:
-                change.estimate, change.previous = _estimates_from_states(
-                    cohort, team, change.hours_left, before, json.loads(state_file.read_text()))
+                prior = state_values(before) if before and before.get("resources") else None
+                change.estimate, change.previous = _estimates(_state_doc(json.loads(state_file.read_text())),
+                                                              cohort, team, change.hours_left, prior)
         if tf_changed and change.used_saved_plan:
             t = time.monotonic()
             res = tf.run(A.apply(plan_file=plan_file))
