@@ -8,6 +8,7 @@ cluster interface is all this module uses, so the fake cluster stands in for a r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ class DrainOutcome:
 
 
 def drain_teams(cs: CohortState, meta: Mapping[str, Any], teams: Sequence[str], *,
-                factory: ClusterFactory = real_cluster, timeout: float = DRAIN_TIMEOUT_S,
+                factory: ClusterFactory | None = None, timeout: float = DRAIN_TIMEOUT_S,
                 sleep: Callable[[float], None] | None = None) -> DrainOutcome:
     """Before `terraform destroy`: delete each team's LoadBalancer Services and PVCs (the ELBs and
     EBS volumes their controllers made, which Terraform does not know) and wait for them to go.
@@ -93,12 +94,11 @@ def drain_teams(cs: CohortState, meta: Mapping[str, Any], teams: Sequence[str], 
     the backstop."""
     if simulated(meta):
         return DrainOutcome(notes=["the embedded target's clusters are simulated: nothing to drain"])
-    clusters, unreadable, notes = cluster_sources(cs, meta, teams, factory=factory)
+    clusters, unreadable, notes = cluster_sources(cs, meta, teams, factory=factory or real_cluster)
     out = DrainOutcome(unreadable=unreadable, notes=notes)
     for team, cluster in sorted(clusters.items()):
-        kw: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
         try:
-            rep = drain_cloud_backed(cluster, namespace_of(team), timeout, **kw)
+            rep = drain_cloud_backed(cluster, namespace_of(team), timeout, sleep=sleep or time.sleep)
         except Exception as exc:  # noqa: BLE001 - reported; destroy and the sweep still run
             out.unreadable.append(f"cluster of {team}: drain failed: {str(exc)[:200]}")
             continue

@@ -102,7 +102,7 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
     from labctl.ops.clusters import drain_teams
 
-    drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory or _real,
+    drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory,
                         timeout=drain_timeout)
     notes = list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
     notes += [f"drain: {t}: still present after {int(drain_timeout)}s: {', '.join(r)}" for t, r in drain.remaining.items()]
@@ -150,12 +150,6 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     cs.audit("down", "clean" if report.clean else "leftovers", reason=reason, teams=chosen,
              left=report.left)
     return report
-
-
-def _real(kubeconfig: Path) -> Any:
-    from labctl.ops.collect import real_cluster
-
-    return real_cluster(kubeconfig)
 
 
 def _delete_kind(cohort_id: str) -> str:
