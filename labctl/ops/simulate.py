@@ -74,7 +74,7 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
         from labctl.aws.session import AwsTarget
 
         aws = AwsTarget("embedded", meta.get("region", "us-east-1"), meta["endpoint_url"])
-        _seed_emulator(aws, meta["endpoint_url"], cohort_id, seed)
+        _seed_emulator(aws, cohort_id, seed)
         source: NodeSource = Ec2Nodes(aws)
         nodes_for = lambda _t: source  # noqa: E731 - one EC2 client set for the cohort
         mode = "emulator"
@@ -86,7 +86,7 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
     return report
 
 
-def _seed_emulator(aws: Any, url: str, cohort_id: str, seed: int) -> None:
+def _seed_emulator(aws: Any, cohort_id: str, seed: int) -> None:
     """Same seed, same instance ids (so the debrief is byte-identical). The stream is offset by
     how many instances the cohort already launched, so a second simulation on the same emulator
     is not handed ids that already exist."""
@@ -94,4 +94,4 @@ def _seed_emulator(aws: Any, url: str, cohort_id: str, seed: int) -> None:
 
     found = aws.client("ec2").describe_instances(Filters=[{"Name": "tag:labctl:cohort", "Values": [cohort_id]}])
     launched = sum(len(r["Instances"]) for r in found.get("Reservations", []))
-    emulator.seed_ids(url, seed * 1_000_003 + launched)
+    emulator.seed_ids(aws.endpoint_url, seed * 1_000_003 + launched)

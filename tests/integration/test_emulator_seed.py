@@ -4,25 +4,16 @@ already exist. Over HTTP against the embedded emulator; each case gets a fresh o
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from labctl.aws.emulator import Emulator
+from labctl.aws.session import AwsTarget
 from labctl.ops.simulate import _seed_emulator
 
 pytestmark = pytest.mark.emulator
 
 
-class _Target:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def client(self, service: str):  # the AwsTarget method _seed_emulator uses
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def _launch(target: _Target, n: int = 3) -> list[str]:
+def _launch(target: AwsTarget, n: int = 3) -> list[str]:
     ec2 = target.client("ec2")
     ami = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"])[0]
     out = []
@@ -36,16 +27,16 @@ def _launch(target: _Target, n: int = 3) -> list[str]:
 
 def test_same_seed_same_ids_a_rerun_gets_new_ones_and_another_seed_differs():
     with Emulator() as emu:
-        t = _Target(emu.url)
-        _seed_emulator(t, emu.url, "c1", 7)
+        t = AwsTarget("embedded", "us-east-1", emu.url)
+        _seed_emulator(t, "c1", 7)
         first = _launch(t)
-        _seed_emulator(t, emu.url, "c1", 7)        # offset by the 3 instances the cohort launched
+        _seed_emulator(t, "c1", 7)        # offset by the 3 instances the cohort launched
         rerun = _launch(t)
     with Emulator() as emu:                         # a fresh emulator, as the next demo run has
-        t = _Target(emu.url)
-        _seed_emulator(t, emu.url, "c1", 7)
+        t = AwsTarget("embedded", "us-east-1", emu.url)
+        _seed_emulator(t, "c1", 7)
         again = _launch(t)
-        _seed_emulator(t, emu.url, "c1", 8)
+        _seed_emulator(t, "c1", 8)
         other = _launch(t)
     assert again == first
     assert not set(rerun) & set(first) and len(set(rerun)) == 3
