@@ -2,7 +2,7 @@
 
 Each team's terraform (core + aws provider, GOGC=400) peaks at about 1 GiB of RSS: 8 teams at
 once measured 7.95 GiB in all with the emulator (bench/bench_up.py). Applies burn CPU in bursts
-between long provider waits (the S3 lifecycle waiter alone idles ~55 s), so more concurrent runs
+between provider waits (VPC and subnet attribute waits idle 10 s each), so more concurrent runs
 than cores pays off; memory is the hard limit: the goal is <= 8 GiB at any cohort size.
 """
 

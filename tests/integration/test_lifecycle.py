@@ -102,6 +102,19 @@ def test_3_second_up_changes_nothing_and_says_so(world, cli):
     assert "beta: unchanged (no changes)" in res.output
 
 
+def test_3b_checkpoint_buckets_expire_their_objects(world, cli):
+    # The expiry is what stops a forgotten bucket costing; it is the bucket's inline rule (no
+    # 55 s lifecycle-resource wait), so check the emulator really holds it.
+    s3 = boto3.client("s3", endpoint_url=world["url"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("labctl-life-")]
+    assert len(names) == 2, names
+    for name in names:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+        assert [(r["ID"], r["Status"], r["Expiration"]["Days"]) for r in rules] == [("expire-checkpoints", "Enabled", 7)]
+        assert rules[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+
+
 def test_4_status_shows_node_groups_with_capacity_type_types_and_sizes(world, cli):
     res = cli("status", "life", "--output", "json")
     assert res.exit_code == 0, res.output
