@@ -9,6 +9,8 @@ reboot and carry on.
         meta.json                      target, window end, emulator boot id, per-team status
         audit.log                      one JSON line per state-changing command
         teams/<team>/                  Terraform root, terraform.tfstate, events.jsonl
+        batches/batch-<team>/          a batch root that created several new teams at once; its
+                                       state lives only until it is split into the teams' own
         reports/                       teardown proofs
 """
 

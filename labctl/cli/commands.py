@@ -55,15 +55,18 @@ def render(app: AppContext, cohort_file: Path, out: Path) -> None:
 @click.option("--k8s", "k8s", type=click.Choice(["simulated", "kind"]), default=None,
               help="Where the teams' manifests run on a laptop: the embedded target's simulated cluster "
                    "(default), or one kind cluster per cohort (needs kind and Docker; a namespace per team).")
+@click.option("--batch-size", type=click.IntRange(1, 64), default=None,
+              help="New teams created per terraform command (default: from memory; 1: one root per team). "
+                   "Each team still gets its own state.")
 @pass_app
 def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None,
-       k8s: str | None) -> None:
+       k8s: str | None, batch_size: int | None) -> None:
     """Provision (or update) every team of a cohort, in parallel."""
     from labctl.errors import TerraformError
     from labctl.ops.up import up as do_up
 
     report = do_up(cohort_file, app.state_dir, teams=_split(teams), dry_run=dry_run,
-                   parallelism=parallelism, quiet=app.json, k8s=k8s)
+                   parallelism=parallelism, quiet=app.json, k8s=k8s, batch_size=batch_size)
     if app.json:
         app.emit_json(report.as_dict())
     else:

@@ -66,9 +66,15 @@ def tree_fingerprint(team_dir: Path) -> str:
 
 
 def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | None = None) -> RunContext:
+    from labctl.ops import batch as batches
+
     sd = StateDir(state_dir)
     tfconfig.write_cli_config(sd.cli_config, tfconfig.detect_mirror(mirror))
-    return RunContext(sd, sd.cohort(cohort_id), conn, find_terraform(), threading.Event())
+    ctx = RunContext(sd, sd.cohort(cohort_id), conn, find_terraform(), threading.Event())
+    # An `up` killed mid-batch left its teams' resources in the batch's state: split it into their
+    # own states before anything plans, destroys or re-creates them.
+    batches.recover(ctx.cohort_state)
+    return ctx
 
 
 def select_teams(cohort: ResolvedCohort, names: list[str] | None) -> list[str]:

@@ -32,3 +32,9 @@ def default_parallelism(teams: int, cores: int | None = None, mem_bytes: int | N
     mem = min(mem_bytes if mem_bytes is not None else available_memory_bytes() // 2, MEMORY_CAP_BYTES)
     by_memory = max(1, mem // PER_RUN_BYTES)
     return max(1, min(teams, by_memory, cores * RUNS_PER_CORE))
+
+
+def default_in_flight(teams: int, per_team_bytes: int, mem_bytes: int | None = None) -> int:
+    """Teams applied at once when they share terraform processes (batches): memory-bound only."""
+    mem = min(mem_bytes if mem_bytes is not None else available_memory_bytes() // 2, MEMORY_CAP_BYTES)
+    return max(1, min(teams, mem // per_team_bytes))

@@ -17,7 +17,8 @@ from typing import Any
 
 from labctl.errors import LabctlError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, select_teams
-from labctl.ops.parallel import default_parallelism
+from labctl.ops import batch as batches
+from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect
 from labctl.render.terraform import tfvars, write_root
@@ -27,7 +28,8 @@ from labctl.render.manifests import render_team_manifests, write_manifests
 from labctl.spec.load import ResolvedCohort
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
-from labctl.tf.runner import Result
+from labctl.tf.batch import team_of
+from labctl.tf.runner import Result, Terraform
 
 
 @dataclass
@@ -66,7 +68,7 @@ class UpReport:
 
 def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
        parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
-       emulator_boot_id: str | None = None, k8s: str | None = None) -> UpReport:
+       emulator_boot_id: str | None = None, k8s: str | None = None, batch_size: int | None = None) -> UpReport:
     cohort = validate_cohort(spec_path)             # all validation before anything is touched
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
@@ -87,17 +89,30 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
                        window_end=cohort.cohort.window.ends_at.isoformat(),
                        emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
                        all_teams=[t.name for t in cohort.teams], status="up")
-    width = parallelism or default_parallelism(len(chosen))
+    # New teams go in batches (one terraform command for several teams: see labctl/tf/batch.py);
+    # teams that already have resources, and dry runs, plan and apply in their own roots.
+    new = [] if dry_run else [n for n in chosen if not cs.has_resources(n)]
+    if len(new) >= 2 and batch_size != 1:
+        width = parallelism or default_in_flight(len(chosen), batches.PER_TEAM_IN_BATCH_BYTES)
+        groups = batches.plan_batches(new, width, batch_size) + [[n] for n in chosen if n not in new]
+        workers = min(len(groups), max(2, width // max(len(g) for g in groups)))   # two batches at least
+    else:
+        width = parallelism or default_parallelism(len(chosen))
+        groups = [[n] for n in chosen]
+        workers = width
     started = time.monotonic()
     title = f"{'plan' if dry_run else 'up'} {cohort.id} ({conn.target}, {width} at a time)"
     with Board(title, chosen, quiet=quiet) as board:
-        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
-            futures = [pool.submit(_team_up, ctx, cohort, name, dry_run, board) for name in chosen]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tf") as pool:
+            futures = [pool.submit(_batch_up, ctx, cohort, g, board) if len(g) > 1
+                       else pool.submit(lambda n: [_team_up(ctx, cohort, n, dry_run, board)], g[0])
+                       for g in groups]
             try:
-                outcomes = [f.result() for f in futures]
+                by_team = {o.team: o for f in futures for o in f.result()}
             except KeyboardInterrupt:
                 ctx.cancel.set()
                 raise
+    outcomes = [by_team[n] for n in chosen]
     report = UpReport(cohort.id, conn.target, dry_run, outcomes, time.monotonic() - started, width)
     ok = [o.team for o in outcomes if o.status != "failed"]
     if not dry_run and k8s == "kind" and ok:
@@ -173,6 +188,83 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         board.update(name, phase="failed", note=str(exc)[:200])
         cs.set_team(name, status="failed", error=str(exc), at=now().isoformat())
         return TeamOutcome(name, "failed", error=str(exc), seconds=time.monotonic() - t0)
+
+
+def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: Board) -> list[TeamOutcome]:
+    """Create several new teams with one terraform apply, then give each its own state."""
+    t0 = time.monotonic()
+    cs = ctx.cohort_state
+    s3_endpoint = ctx.conn.endpoint_url or ""
+    counts = {n: {"planned": 0, "done": 0} for n in names}
+    try:
+        members = {}
+        for name in names:
+            team = cohort.team(name)
+            d = cs.team_dir(name)
+            board.update(name, phase="render")
+            variables = tfvars(cohort, team, ctx.conn.provider)
+            write_root(d, variables)
+            write_manifests(d / "k8s", render_team_manifests(cohort, team, None, s3_endpoint_url=s3_endpoint))
+            members[name] = (d, variables)
+        bdir = batches.batch_dir(cs, names)
+        batches.write_batch_root(bdir, members, bool(batches.root_sensitive_outputs()))
+        for name in names:
+            board.update(name, phase="init")
+        ctx.ensure_init(names[0])       # the teams' own roots, for every later command
+        tf = Terraform(workdir=bdir, cli_config=ctx.state.cli_config, env=ctx.conn.env, binary=ctx.terraform,
+                       log_path=bdir / "events.jsonl", cancel=ctx.cancel)
+        tf.init()
+
+        def track(ev) -> None:  # type: ignore[no-untyped-def]
+            team = team_of(ev.address, names)
+            if team is None:
+                return
+            if ev.type == "planned_change" and ev.action not in ("noop", "read"):
+                counts[team]["planned"] += 1
+            elif ev.type == "apply_complete" and ev.action != "read":
+                counts[team]["done"] += 1
+            else:
+                return
+            board.update(team, phase="apply", done=counts[team]["done"], planned=counts[team]["planned"])
+
+        # Terraform's default of 10 operations at once is per command: a batch gets 10 per team,
+        # as its teams would have in their own roots.
+        res = tf.run(A.apply(refresh=False, parallelism=10 * len(names)), on_event=track)
+        batches.split_into_teams(cs, bdir)
+    except Exception as exc:  # noqa: BLE001 - the batch failed as a whole; other batches go on
+        # Whatever the batch created is in its state: split it so the next `up` resumes per team.
+        try:
+            batches.recover(cs, wait_s=0)
+        except Exception:  # noqa: BLE001
+            pass
+        out = []
+        for name in names:
+            board.update(name, phase="failed", note=str(exc)[:200])
+            cs.set_team(name, status="failed", error=str(exc), at=now().isoformat())
+            out.append(TeamOutcome(name, "failed", error=str(exc), seconds=time.monotonic() - t0))
+        return out
+    errors = res.progress.errors
+    shared = [e for e in errors if team_of(e.address, names) is None]
+    out = []
+    for name in names:
+        mine = [e for e in errors if team_of(e.address, names) == name] + shared
+        c = counts[name]
+        error = None
+        if mine:
+            error = "; ".join(e.one_line() for e in mine[:3])
+        elif c["done"] < c["planned"] or (not res.ok and not errors):
+            error = (f"terraform stopped after {c['done']} of {c['planned']} resources: "
+                     + ((res.stderr.strip().splitlines() or ["no error reported"])[-1]))
+        status = "failed" if error else "created"
+        summary = {"add": c["done"], "change": 0, "remove": 0, "import": 0, "operation": "apply"}
+        if status == "created":  # the manifests now carry the real IRSA role ARN, cluster and bucket names
+            d = cs.team_dir(name)
+            write_manifests(d / "k8s", render_team_manifests(cohort, cohort.team(name), _outputs(d),
+                                                             s3_endpoint_url=s3_endpoint))
+        board.update(name, phase=status, note=error or _summary_text(summary))
+        cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat())
+        out.append(TeamOutcome(name, status, summary, error, time.monotonic() - t0))
+    return out
 
 
 def _outputs(team_dir: Path) -> dict[str, Any] | None:

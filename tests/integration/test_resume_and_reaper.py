@@ -1,5 +1,6 @@
-"""A crashed `up` is resumed by running `up` again (no duplicates), and the reaper tears down a
-cohort whose window has ended without anyone running `down`. Real terraform, real processes."""
+"""A crashed `up` is resumed by running `up` again (no duplicates), whether it was applying one
+team's root or a batch of new teams, and the reaper tears down a cohort whose window has ended
+without anyone running `down`. Real terraform, real processes."""
 
 from __future__ import annotations
 
@@ -35,6 +36,21 @@ def wait_for(predicate, timeout, what):
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+def kill_up_after_creates(state, spec, stream, creates, timeout):
+    """Start `labctl up` and SIGKILL it once terraform has created ``creates`` resources."""
+    proc = subprocess.Popen(labctl(state, "up", str(spec)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def created_some():
+        try:
+            return stream.read_text().count('"action":"create","id_key"') >= creates
+        except FileNotFoundError:
+            return False
+
+    wait_for(created_some, timeout, "terraform to create some resources")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_path):
     terraform_or_skip()
     mirror_or_skip()
@@ -50,17 +66,7 @@ def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_pat
 
         # 1. `up`, killed with SIGKILL once terraform is part-way through creating resources.
         stream = state / "cohorts" / "crash" / "teams" / "solo" / ".labctl-runs" / "apply.stdout"
-        proc = subprocess.Popen(labctl(state, "up", str(spec)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def created_some():
-            try:
-                return stream.read_text().count('"action":"create","id_key"') >= 8
-            except FileNotFoundError:
-                return False
-
-        wait_for(created_some, 180, "terraform to create some resources")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_up_after_creates(state, spec, stream, 8, 180)
 
         # 2. `up` again converges: everything exists once.
         rerun = subprocess.run(labctl(state, "--output", "json", "up", str(spec)), capture_output=True, text=True,
@@ -92,5 +98,41 @@ def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_pat
         assert inventory(target, "crash").resources == ()
         audit = (state / "cohorts" / "crash" / "audit.log").read_text()
         assert '"command": "down"' in audit and "reaper" in audit
+    finally:
+        emulator.stop_background(state)
+
+
+def test_up_killed_mid_batch_resumes_each_team_from_its_own_state(tmp_path):
+    """Two new teams are created by one terraform command (a batch). labctl is killed while it
+    runs; terraform, in its own session, finishes and leaves the batch's state. The next `up`
+    waits for terraform's lock, splits that state into the teams' own, and finds them complete."""
+    terraform_or_skip()
+    mirror_or_skip()
+    state = tmp_path / "state"
+    info, _ = emulator.start_background(state)
+    try:
+        target = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
+        start = datetime.now(timezone.utc).replace(microsecond=0)
+        spec = tmp_path / "crashb.yaml"
+        spec.write_text(yaml.safe_dump({
+            "cohort": "crashb", "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
+            "window": {"start": start.isoformat(), "duration": "2h"}, "teams": [{"name": "one"}, {"name": "two"}]}))
+        cohort_dir = state / "cohorts" / "crashb"
+        batch = cohort_dir / "batches" / "batch-one"
+        stream = batch / ".labctl-runs" / "apply.stdout"
+        kill_up_after_creates(state, spec, stream, 12, 240)
+        assert (batch / "terraform.tfstate").exists()       # terraform goes on alone, holding its lock
+
+        rerun = subprocess.run(labctl(state, "--output", "json", "up", str(spec)), capture_output=True, text=True,
+                               timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        statuses = {t["team"]: t["status"] for t in json.loads(rerun.stdout)["teams"]}
+        assert set(statuses.values()) <= {"changed", "unchanged"}, statuses   # resumed, not created again
+        assert not (batch / "terraform.tfstate").exists()
+        assert '"command": "recover"' in (cohort_dir / "audit.log").read_text()
+        types = [r.type for r in inventory(target, "crashb").resources]
+        for t in ("ec2:vpc", "eks:cluster", "s3:bucket", "budgets:budget", "ec2:internet-gateway"):
+            assert types.count(t) == 2, (t, types.count(t))
+        assert types.count("eks:nodegroup") == 4
     finally:
         emulator.stop_background(state)

@@ -1,0 +1,125 @@
+"""Batches of new teams for `up` (see labctl/tf/batch.py for why), and their recovery.
+
+A batch lives in ``<cohort>/batches/batch-<first team>/``. Its state exists only while its apply
+runs: afterwards it is split into the teams' own states and removed. A batch found with a state
+(labctl was killed mid-apply; terraform, in its own session, finishes and writes it) is split by
+the next command that acts on the cohort, after waiting for terraform's lock on it to go.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import time
+from pathlib import Path
+
+from labctl import resources
+from labctl.errors import LabctlError
+from labctl.state import CohortState
+from labctl.tf.batch import sensitive_outputs, split_state, write_batch_root  # noqa: F401 (re-exported)
+
+# Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
+# terraform core: a batch of 5 peaked at 3.0 GiB with the emulator (bench/README.md).
+PER_TEAM_IN_BATCH_BYTES = 640 * 1024 ** 2
+LOCK_WAIT_S = 120.0
+
+
+def batches_dir(cs: CohortState) -> Path:
+    return cs.root / "batches"
+
+
+def batch_dir(cs: CohortState, teams: list[str]) -> Path:
+    return batches_dir(cs) / f"batch-{teams[0]}"
+
+
+def plan_batches(names: list[str], in_flight: int, size: int | None = None) -> list[list[str]]:
+    """Split new teams into batches, in order, sizes differing by at most one.
+
+    By default two batches run at once (one per core keeps both busy while the other waits on
+    the provider), each as large as memory allows for ``in_flight`` teams at once. ``size`` 1
+    means one root per team (no batch)."""
+    if not names:
+        return []
+    if size is None:
+        size = max(2, min(math.ceil(len(names) / 2), in_flight // 2))
+    if size <= 1 or len(names) < 2:
+        return [[n] for n in names]
+    k = math.ceil(len(names) / size)
+    base, extra = divmod(len(names), k)
+    out, i = [], 0
+    for j in range(k):
+        n = base + (1 if j < extra else 0)
+        out.append(names[i:i + n])
+        i += n
+    return out
+
+
+def root_sensitive_outputs() -> set[str]:
+    return sensitive_outputs((resources.terraform_dir() / "root" / "outputs.tf").read_text())
+
+
+def wait_unlocked(state_file: Path, wait_s: float) -> bool:
+    """True once no terraform holds its lock on ``state_file`` (the local backend keeps a POSIX
+    record lock on the state file while it runs), False if one still does after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with open(state_file, "r+") as fh:
+                try:
+                    fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    pass
+                else:
+                    fcntl.lockf(fh, fcntl.LOCK_UN)
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
+def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
+    """Split a finished batch's state into its teams' own states, then remove it. Returns the teams
+    that got a state. A team that already has one (written before an interruption) keeps it."""
+    st = bdir / "terraform.tfstate"
+    try:
+        text = st.read_text()
+    except FileNotFoundError:
+        return []
+    teams = list(json.loads((bdir / "terraform.tfvars.json").read_text())["teams"])
+    state = json.loads(text) if text.strip() else {}
+    written = []
+    for team, part in split_state(state, teams, root_sensitive_outputs()).items():
+        if cs.has_resources(team):
+            continue
+        dst = cs.team_dir(team) / "terraform.tfstate"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_suffix(".tfstate.tmp")
+        tmp.write_text(json.dumps(part, indent=2) + "\n")
+        tmp.replace(dst)
+        written.append(team)
+    # Every resource now lives in exactly one team state: the batch's copy must never be split twice.
+    for f in (st, bdir / "terraform.tfstate.backup", bdir / ".terraform.tfstate.lock.info"):
+        f.unlink(missing_ok=True)
+    return written
+
+
+def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S) -> list[str]:
+    """Split every batch left with a state (an interrupted `up`) into its teams' states."""
+    root = batches_dir(cs)
+    if not root.is_dir():
+        return []
+    recovered: list[str] = []
+    for bdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        st = bdir / "terraform.tfstate"
+        if not st.exists():
+            continue
+        if not wait_unlocked(st, wait_s):
+            raise LabctlError(f"terraform is still applying {bdir} (its state is locked after {wait_s:.0f} s); "
+                              "wait for it to finish, then run the command again")
+        teams = split_into_teams(cs, bdir)
+        cs.audit("recover", "ok", batch=bdir.name, teams=teams)
+        recovered += teams
+    return recovered

@@ -1,0 +1,142 @@
+"""Several new teams provisioned by one terraform root ("a batch"), each then given its own state.
+
+Why: every terraform command costs terraform core and the aws provider a fixed ~6 CPU-s whatever
+it plans (bench/README.md), and on two cores that fixed cost, paid once per team, kept a 30-team
+`up` above four minutes. A batch root calls each team's own root as a module, so the fixed cost is
+paid once per batch. Each team keeps its own provider configuration (its default_tags name it), so
+each still gets its own provider process (~1 CPU-s), but not its own terraform command.
+
+Nothing else changes: once the batch's apply ends (or is found interrupted), its state is split
+into one ordinary state per team, with every address rewritten from ``module.team_<name>.X`` to
+``X`` and the team's outputs restored, so `team plan`, a later `up`, `status` and `down` work on
+the team's own root exactly as if it had been applied alone. A team's next plan being a no-op is
+the proof the split is exact (tests/integration/test_lifecycle.py).
+
+User values still reach Terraform only as data: the batch root reads one ``terraform.tfvars.json``
+(each team's variables under its name) and passes ``var.teams["<team>"]["<variable>"]`` on.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+PROVIDER = 'provider["registry.terraform.io/hashicorp/aws"]'
+_TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")   # DNS-1123 label, as the spec enforces
+_OUTPUT = re.compile(r'^output\s+"([A-Za-z0-9_-]+)"\s*\{(.*?)^\}', re.M | re.S)
+
+
+def module_key(team: str) -> str:
+    if not _TEAM.match(team):
+        raise ValueError(f"team name {team!r} is not a DNS-1123 label")
+    return f"team_{team}"
+
+
+def team_of(address: str | None, teams: list[str]) -> str | None:
+    """The team a resource address of the batch belongs to (None for the batch itself)."""
+    if not address or not address.startswith("module.team_"):
+        return None
+    head = address.split(".", 2)[1]
+    name = head[len("team_"):]
+    return name if name in teams else None
+
+
+def sensitive_outputs(outputs_tf: str) -> set[str]:
+    """Names of the root outputs declared ``sensitive = true`` (read from the root's outputs.tf)."""
+    return {m.group(1) for m in _OUTPUT.finditer(outputs_tf)
+            if re.search(r"^\s*sensitive\s*=\s*true\s*$", m.group(2), re.M)}
+
+
+def batch_root(members: dict[str, tuple[Path, dict[str, Any]]], batch_dir: Path,
+               any_sensitive: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The batch root (Terraform JSON syntax) and its tfvars, for ``{team: (team_dir, variables)}``."""
+    modules: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    for team, (team_dir, variables) in members.items():
+        key = module_key(team)
+        source = os.path.relpath(team_dir, batch_dir)
+        if not source.startswith(".."):
+            source = "./" + source
+        args = {name: f'${{var.teams["{team}"]["{name}"]}}' for name in sorted(variables)}
+        modules[key] = {"source": source, **args}
+        outputs[key] = {"value": f"${{module.{key}}}", **({"sensitive": True} if any_sensitive else {})}
+    root = {
+        "variable": {"teams": {"type": "any", "description": "Each team's variables, as its own root's tfvars."}},
+        "module": modules,
+        "output": outputs,
+    }
+    return root, {"teams": {team: variables for team, (_, variables) in members.items()}}
+
+
+def write_batch_root(batch_dir: Path, members: dict[str, tuple[Path, dict[str, Any]]],
+                     any_sensitive: bool = False) -> None:
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    root, tfvars = batch_root(members, batch_dir, any_sensitive)
+    for name, doc in (("main.tf.json", root), ("terraform.tfvars.json", tfvars)):
+        tmp = batch_dir / (name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        tmp.replace(batch_dir / name)
+
+
+def _strip(address: str, prefix: str) -> str | None:
+    if address == prefix:
+        return ""
+    if address.startswith(prefix + "."):
+        return address[len(prefix) + 1:]
+    return None
+
+
+def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[str] | frozenset[str] = frozenset()
+                ) -> dict[str, dict[str, Any]]:
+    """One state per team from a batch's state: the team's resources with addresses relative to its
+    own root, and its outputs. Teams with no resource in the batch state are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for team in teams:
+        prefix = f"module.{module_key(team)}"
+        resources = []
+        for r in batch_state.get("resources") or []:
+            rest = _strip(r.get("module", ""), prefix)
+            if rest is None:
+                continue
+            r = copy.deepcopy(r)
+            if rest:
+                r["module"] = rest
+            else:
+                r.pop("module", None)
+            provider = _strip(r["provider"], prefix)
+            if provider is None or not provider.startswith("provider["):
+                raise ValueError(f"resource {r['type']}.{r['name']} of {prefix} uses provider {r['provider']!r}, "
+                                 "not the team's own")
+            r["provider"] = provider
+            for inst in r.get("instances") or []:
+                if "dependencies" in inst:
+                    inst["dependencies"] = [d for d in (_strip(x, prefix) for x in inst["dependencies"]) if d]
+            resources.append(r)
+        if not resources:
+            continue
+        outputs: dict[str, Any] = {}
+        o = (batch_state.get("outputs") or {}).get(module_key(team))
+        if o and isinstance(o.get("value"), dict):
+            types = o["type"][1] if isinstance(o.get("type"), list) and len(o["type"]) == 2 else {}
+            for name, value in sorted(o["value"].items()):
+                if value is None:          # terraform keeps no null output in a state
+                    continue
+                entry: dict[str, Any] = {"value": value, "type": types.get(name, "dynamic")}
+                if name in sensitive:
+                    entry["sensitive"] = True
+                outputs[name] = entry
+        out[team] = {
+            "version": 4,
+            "terraform_version": batch_state.get("terraform_version", ""),
+            "serial": 1,
+            "lineage": str(uuid.uuid4()),
+            "outputs": outputs,
+            "resources": resources,
+            "check_results": None,
+        }
+    return out

@@ -1,0 +1,160 @@
+"""Batches of new teams: the batch root keeps user values out of HCL, events and errors are routed
+to the right team, and the batch's state splits into states each team's own root can use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labctl.ops import batch as ops_batch
+from labctl.state import StateDir
+from labctl.tf.batch import PROVIDER, batch_root, module_key, sensitive_outputs, split_state, team_of
+
+
+@pytest.mark.parametrize("bad", ["Alpha", "a_b", 'x"]} #', "${file(\"/etc/passwd\")}", "-a", "a" * 64, ""])
+def test_module_key_refuses_anything_but_a_dns_label(bad):
+    with pytest.raises(ValueError):
+        module_key(bad)
+
+
+def test_batch_root_passes_user_values_only_as_tfvars_data(tmp_path):
+    hostile = "${file(\"/etc/passwd\")} %{ if true }x%{ endif }"
+    members = {"alpha": (tmp_path / "teams" / "alpha", {"cohort": "c1", "team": "alpha", "budget_usd": hostile}),
+               "be-ta": (tmp_path / "teams" / "be-ta", {"cohort": "c1", "team": "be-ta"})}
+    root, tfvars = batch_root(members, tmp_path / "batches" / "b")
+    text = json.dumps(root)
+    assert "passwd" not in text and "%{" not in text
+    assert root["module"]["team_alpha"]["budget_usd"] == '${var.teams["alpha"]["budget_usd"]}'
+    assert root["module"]["team_be-ta"]["source"] == "../../teams/be-ta"
+    assert root["output"]["team_alpha"]["value"] == "${module.team_alpha}"
+    assert tfvars["teams"]["alpha"]["budget_usd"] == hostile          # as data, which Terraform never evaluates
+    assert set(root["module"]["team_be-ta"]) == {"source", "cohort", "team"}
+
+
+def test_events_and_diagnostics_are_routed_to_their_team():
+    teams = ["alpha", "alpha-2"]
+    assert team_of("module.team_alpha.module.network.aws_vpc.this", teams) == "alpha"
+    assert team_of("module.team_alpha-2.data.aws_caller_identity.current", teams) == "alpha-2"
+    assert team_of('module.team_alpha.module.node_group["gpu.spot"].aws_eks_node_group.this', teams) == "alpha"
+    assert team_of("module.team_gamma.aws_vpc.this", teams) is None
+    assert team_of(None, teams) is None and team_of("aws_vpc.x", teams) is None
+
+
+def test_sensitive_outputs_are_read_from_the_roots_outputs_tf():
+    tf = ('output "a" {\n  value = 1\n}\n\noutput "token" {\n  value     = "x"\n  sensitive = true\n}\n'
+          'output "b" {\n  value = { sensitive = true }\n}\n')
+    assert sensitive_outputs(tf) == {"token"}
+
+
+def _res(module, type_, name, deps=(), mode="managed", team="alpha"):
+    r = {"mode": mode, "type": type_, "name": name,
+         "provider": f"module.team_{team}.{PROVIDER}",
+         "instances": [{"schema_version": 0, "attributes": {"id": f"{team}-{name}"}, "dependencies": list(deps)}]}
+    if module:
+        r["module"] = module
+    return r
+
+
+BATCH_STATE = {
+    "version": 4, "terraform_version": "1.11.4", "serial": 9, "lineage": "batch-lineage",
+    "outputs": {
+        "team_alpha": {"value": {"cluster_name": "c1-alpha", "team_role_arn": None, "node_groups": {"system": {"name": "x"}}},
+                       "type": ["object", {"cluster_name": "string", "team_role_arn": "dynamic",
+                                           "node_groups": ["object", {"system": ["object", {"name": "string"}]}]}]},
+        "team_beta": {"value": {"cluster_name": "c1-beta"}, "type": ["object", {"cluster_name": "string"}]},
+    },
+    "resources": [
+        _res("module.team_alpha", "aws_caller_identity", "current", mode="data"),
+        _res("module.team_alpha.module.network", "aws_vpc", "this"),
+        _res("module.team_alpha.module.network", "aws_subnet", "public", deps=["module.team_alpha.module.network.aws_vpc.this"]),
+        _res("module.team_beta.module.network", "aws_vpc", "this", team="beta"),
+    ],
+    "check_results": None,
+}
+
+
+def test_split_gives_each_team_its_own_addresses_provider_and_outputs():
+    parts = split_state(BATCH_STATE, ["alpha", "beta", "gamma"], sensitive={"cluster_name"})
+    assert set(parts) == {"alpha", "beta"}                  # gamma created nothing: no state at all
+    alpha = parts["alpha"]
+    assert alpha["version"] == 4 and alpha["serial"] == 1 and alpha["lineage"] != "batch-lineage"
+    assert [(r.get("module"), r["type"]) for r in alpha["resources"]] == [
+        (None, "aws_caller_identity"), ("module.network", "aws_vpc"), ("module.network", "aws_subnet")]
+    assert {r["provider"] for r in alpha["resources"]} == {PROVIDER}
+    assert alpha["resources"][2]["instances"][0]["dependencies"] == ["module.network.aws_vpc.this"]
+    assert alpha["outputs"] == {
+        "cluster_name": {"value": "c1-alpha", "type": "string", "sensitive": True},
+        "node_groups": {"value": {"system": {"name": "x"}},
+                        "type": ["object", {"system": ["object", {"name": "string"}]}]},
+    }                                                      # the null team_role_arn is left out, as terraform does
+    assert [r["instances"][0]["attributes"]["id"] for r in parts["beta"]["resources"]] == ["beta-this"]
+    assert BATCH_STATE["resources"][0]["module"] == "module.team_alpha"     # the input is not modified
+
+
+def test_split_refuses_a_resource_on_someone_elses_provider():
+    bad = {**BATCH_STATE, "resources": [{**_res("module.team_alpha.module.network", "aws_vpc", "this"),
+                                          "provider": PROVIDER}]}
+    with pytest.raises(ValueError, match="not the team's own"):
+        split_state(bad, ["alpha"])
+
+
+@pytest.mark.parametrize("n, in_flight, size, sizes", [
+    (0, 11, None, []),
+    (1, 11, None, [1]),
+    (2, 11, None, [2]),
+    (3, 3, None, [2, 1]),
+    (8, 11, None, [4, 4]),
+    (30, 11, None, [5] * 6),
+    (10, 11, 4, [4, 3, 3]),
+    (5, 11, 1, [1] * 5),
+])
+def test_plan_batches_sizes(n, in_flight, size, sizes):
+    names = [f"t{i:02d}" for i in range(n)]
+    groups = ops_batch.plan_batches(names, in_flight, size)
+    assert [len(g) for g in groups] == sizes
+    assert [t for g in groups for t in g] == names          # every team once, in order
+
+
+def _batch(tmp_path, teams, state):
+    cs = StateDir(tmp_path).cohort("c1")
+    bdir = ops_batch.batch_dir(cs, teams)
+    bdir.mkdir(parents=True)
+    (bdir / "terraform.tfvars.json").write_text(json.dumps({"teams": {t: {} for t in teams}}))
+    (bdir / "terraform.tfstate").write_text(json.dumps(state))
+    return cs, bdir
+
+
+def test_recover_splits_a_left_batch_once_and_keeps_a_state_already_written(tmp_path):
+    cs, bdir = _batch(tmp_path, ["alpha", "beta"], BATCH_STATE)
+    (cs.team_dir("beta")).mkdir(parents=True)
+    kept = {"version": 4, "resources": [{"already": "split"}]}
+    (cs.team_dir("beta") / "terraform.tfstate").write_text(json.dumps(kept))
+    assert ops_batch.recover(cs) == ["alpha"]
+    assert cs.has_resources("alpha")
+    assert json.loads((cs.team_dir("beta") / "terraform.tfstate").read_text()) == kept
+    assert not (bdir / "terraform.tfstate").exists()
+    assert ops_batch.recover(cs) == []                        # nothing is split twice
+    assert '"command": "recover"' in (cs.root / "audit.log").read_text()
+
+
+def test_recover_waits_for_a_running_terraform_then_refuses_with_one_line(tmp_path):
+    cs, bdir = _batch(tmp_path, ["alpha"], BATCH_STATE)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl,sys,time\n"
+        f"f=open({str(bdir / 'terraform.tfstate')!r},'r+'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True); time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        t = time.monotonic()
+        with pytest.raises(Exception, match="still applying"):
+            ops_batch.recover(cs, wait_s=1.0)
+        assert time.monotonic() - t >= 1.0
+        assert (bdir / "terraform.tfstate").exists() and not cs.has_resources("alpha")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert ops_batch.recover(cs, wait_s=1.0) == ["alpha"]      # the lock went with its process
