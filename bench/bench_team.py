@@ -39,9 +39,10 @@ teams:
 
 APPLY_ONLY = "team apply alone: "
 
-# Small changes a team makes in class, in order. The emulator (moto 5.2.1) has no EKS
-# DescribeUpdate, so an in-place node group update (min/max/desired, a new launch template
-# version) cannot complete there; these changes create, delete or leave node groups instead.
+# Small changes a team makes in class, in order: pools switched on and off (node groups and
+# launch templates created or deleted), an instance type swapped (node group replaced), a disk
+# resized (a new launch template version rolled onto the node group, in place), and a
+# manifest-only autoscaler change.
 CHANGES = [
     ("spot pool on (max 1) and the job moved to it",
      [("max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler",
@@ -53,7 +54,17 @@ CHANGES = [
      [("max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler",
        "max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler"),
       ("pool: spot    #", "pool: on-demand    #")]),
-    # The first change again, applied without `team plan`: one terraform process plans and applies.
+    ("on-demand GPU type g5.xlarge -> g6.xlarge (node group replaced)",
+     [("instance_types: [g5.xlarge]    # allowed", "instance_types: [g6.xlarge]    # allowed")]),
+    ("on-demand GPU disk 100 -> 60 GiB (launch template version, node group updated in place)",
+     [("max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100",
+       "max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 60")]),
+    # Changes applied without `team plan`: one terraform process plans and applies.
+    (APPLY_ONLY + "on-demand GPU type g6.xlarge -> g5.xlarge (node group replaced)",
+     [("instance_types: [g6.xlarge]    # allowed", "instance_types: [g5.xlarge]    # allowed")]),
+    (APPLY_ONLY + "on-demand GPU disk 60 -> 100 GiB (launch template version, node group updated in place)",
+     [("max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 60",
+       "max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100")]),
     (APPLY_ONLY + "spot pool on (max 1) and the job moved to it",
      [("max_size: 0    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler",
        "max_size: 1    # 0 switches the pool off; at most 1\n    disk_gib: 100    # 20..2000\nautoscaler"),

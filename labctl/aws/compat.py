@@ -23,6 +23,9 @@ without it. ``apply()`` is idempotent and only ever runs inside the emulator pro
    InvalidLaunchTemplateName.NotFoundException where AWS answers InvalidLaunchTemplateId.NotFound,
    the code the provider treats as "already deleted"; a destroy that meets a template already gone
    then fails instead of carrying on (seen once in a 30-team teardown).
+9. EKS: UpdateNodegroupVersion is missing (answered 404), so a node group whose launch template
+   gets a new version (a team changing its pool's disk size) cannot be updated; the node group
+   now records the new template version, and the update is reported as completed (fix 7).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def apply() -> None:
     _eks_nodegroup_asg()
     _eks_describe_update()
     _launch_template_not_found_code()
+    _eks_update_nodegroup_version()
     _APPLIED = True
 
 
@@ -318,3 +322,48 @@ def _launch_template_not_found_code() -> None:
         return original(self)
 
     LaunchTemplates.delete_launch_template = delete_launch_template
+
+
+# 9 -------------------------------------------------------------------------------------------
+def _eks_update_nodegroup_version() -> None:
+    import uuid
+    from datetime import datetime, timezone
+
+    from moto.core.responses import ActionResult
+    from moto.eks import urls
+    from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException
+    from moto.eks.responses import EKSResponse
+
+    def update_nodegroup_version(self: Any) -> Any:
+        cluster_name = self._get_param("name")
+        nodegroup_name = self._get_param("nodegroupName")
+        cluster = self.eks_backend.clusters.get(cluster_name)
+        nodegroup = cluster.nodegroups.get(nodegroup_name) if cluster else None
+        if nodegroup is None:
+            raise ResourceNotFoundException(clusterName=cluster_name, nodegroupName=nodegroup_name,
+                                            fargateProfileName=None, addonName=None,
+                                            message=f"No node group found for name: {nodegroup_name}.")
+        params = []
+        template = self._get_param("launchTemplate")
+        if template:
+            current = nodegroup.launch_template or {}
+            if template.get("id", current.get("id")) != current.get("id") or \
+                    template.get("name", current.get("name")) != current.get("name"):
+                # AWS: a node group keeps its launch template; only its version may change.
+                raise InvalidParameterException(clusterName=cluster_name, nodegroupName=nodegroup_name,
+                                                message="You cannot change the launch template of a node group.")
+            nodegroup.launch_template = {**current, **{k: str(v) for k, v in template.items()}}
+            params.append({"type": "LaunchTemplateVersion", "value": str(template.get("version", ""))})
+        for key, attr, kind in (("version", "version", "Version"), ("releaseVersion", "release_version", "ReleaseVersion")):
+            value = self._get_param(key)
+            if value:
+                setattr(nodegroup, attr, value)
+                params.append({"type": kind, "value": value})
+        update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "VersionUpdate", "params": params,
+                  "createdAt": datetime.now(timezone.utc), "errors": []}
+        _EKS_UPDATES[update["id"]] = update
+        return ActionResult({"update": update})
+
+    EKSResponse.update_nodegroup_version = update_nodegroup_version
+    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$"] = \
+        urls.response.dispatch

@@ -115,6 +115,28 @@ def test_node_group_updates_can_be_waited_for(client):
     assert got["status"] == "Successful" and got["id"] == update["id"]
 
 
+def test_a_node_group_takes_a_new_launch_template_version_and_the_update_can_be_waited_for(client):
+    role, subnets = _cluster(client, "compat-v")
+    ec2, eks = client("ec2"), client("eks")
+    lt = ec2.create_launch_template(LaunchTemplateName="compat-v", LaunchTemplateData={})["LaunchTemplate"]
+    ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplateId"], LaunchTemplateData={"EbsOptimized": True})
+    eks.create_nodegroup(clusterName="compat-v", nodegroupName="gpu", nodeRole=role, subnets=subnets,
+                         scalingConfig={"minSize": 0, "maxSize": 1, "desiredSize": 0},
+                         launchTemplate={"id": lt["LaunchTemplateId"], "version": "1"})
+    update = eks.update_nodegroup_version(clusterName="compat-v", nodegroupName="gpu",
+                                          launchTemplate={"id": lt["LaunchTemplateId"], "version": "2"})["update"]
+    got = eks.describe_update(name="compat-v", updateId=update["id"], nodegroupName="gpu")["update"]
+    assert got["status"] == "Successful" and got["type"] == "VersionUpdate"
+    ng = eks.describe_nodegroup(clusterName="compat-v", nodegroupName="gpu")["nodegroup"]
+    assert ng["launchTemplate"]["id"] == lt["LaunchTemplateId"] and ng["launchTemplate"]["version"] == "2"
+    from botocore.exceptions import ClientError
+
+    other = ec2.create_launch_template(LaunchTemplateName="compat-v2", LaunchTemplateData={})["LaunchTemplate"]
+    with pytest.raises(ClientError, match="cannot change the launch template"):
+        eks.update_nodegroup_version(clusterName="compat-v", nodegroupName="gpu",
+                                     launchTemplate={"id": other["LaunchTemplateId"], "version": "1"})
+
+
 def test_deleting_a_launch_template_that_is_gone_answers_as_aws_does(client):
     from botocore.exceptions import ClientError
 
