@@ -46,10 +46,13 @@ def world(tmp_path_factory):
     emulator.stop_background(state)
 
 
+def _client(world, service):
+    return boto3.client(service, endpoint_url=world["url"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def _nodegroups(world, team):
-    eks = boto3.client("eks", endpoint_url=world["url"], region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    return sorted(eks.list_nodegroups(clusterName=f"twf-{team}")["nodegroups"])
+    return sorted(_client(world, "eks").list_nodegroups(clusterName=f"twf-{team}")["nodegroups"])
 
 
 def test_1_team_role_policy_as_rendered_confines_changes_to_the_team(world):
@@ -111,4 +114,21 @@ def test_4_apply_without_a_plan_plans_and_applies_in_one_go_with_its_cost(world)
     assert "twf-alpha-gpu_spot" in _nodegroups(world, "alpha")
     assert any("g6e.xlarge" in c.label for c in applied.estimate.components), applied.estimate.components
     assert _nodegroups(world, "beta") == beta_before
+    assert T.team_plan(world["spec"], world["state"], "alpha").status == "no-changes"
+
+
+def test_5_a_disk_resize_rolls_a_new_launch_template_version_onto_the_node_group_in_place(world):
+    path = T.knobs_path(T.StateDir(world["state"]).cohort("twf"), "alpha")
+    text, n = re.subn(r"(  gpu_on_demand:\n(?:    .*\n)*?    disk_gib: )\d+", r"\g<1>60", path.read_text())
+    assert n == 1, text
+    path.write_text(text)
+    applied = T.team_apply(world["spec"], world["state"], "alpha")
+    assert applied.status == "changed", applied.as_dict()
+    assert sorted(c.split()[0] for c in applied.changes) == ["update", "update"], applied.changes
+    eks, ec2 = _client(world, "eks"), _client(world, "ec2")
+    ng = eks.describe_nodegroup(clusterName="twf-alpha", nodegroupName="twf-alpha-gpu_on_demand")["nodegroup"]
+    lt = ec2.describe_launch_templates(LaunchTemplateIds=[ng["launchTemplate"]["id"]])["LaunchTemplates"][0]
+    assert ng["launchTemplate"]["version"] == str(lt["LatestVersionNumber"]) == "2"
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["2"])
+    assert data["LaunchTemplateVersions"][0]["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 60
     assert T.team_plan(world["spec"], world["state"], "alpha").status == "no-changes"
