@@ -14,12 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from labctl.errors import EmulatorError
 
@@ -38,6 +40,24 @@ def seed_ids(url: str, seed: int) -> None:
     simulator) are the same for the same seed: `labctl demo --seed S` twice gives the same debrief."""
     req = urllib.request.Request(f"{url}/moto-api/seed?a={int(seed)}", data=b"", method="POST")  # noqa: S310
     urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - loopback only
+
+
+def one_at_a_time(app: Any) -> Any:
+    """A WSGI app that handles one request at a time.
+
+    moto's backends are not thread-safe (its FAQ says so), and the threaded server runs every
+    request in its own thread. Under a 30-team `up` (a hundred requests in flight) a request
+    now and then failed inside moto after its change was made, so the SDK retried it and the
+    retry met its own resource ("RouteAlreadyExists", "EntityAlreadyExists"). moto's handlers are
+    pure Python under the GIL, so one at a time costs no throughput; connections are still
+    accepted concurrently and queue here."""
+    lock = threading.Lock()
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return wsgi
 
 
 class Emulator:
@@ -62,6 +82,8 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         self._server.start()
+        wsgi = self._server._server  # werkzeug's server, made by start()
+        wsgi.app = one_at_a_time(wsgi.app)
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         # moto keeps its state in process-wide globals: a new emulator starts empty, and its

@@ -146,3 +146,30 @@ def test_deleting_a_launch_template_that_is_gone_answers_as_aws_does(client):
     with pytest.raises(ClientError) as err:
         ec2.delete_launch_template(LaunchTemplateId=tid)
     assert err.value.response["Error"]["Code"] == "InvalidLaunchTemplateId.NotFound"
+
+
+def test_the_emulator_handles_one_request_at_a_time(emulator, client, monkeypatch):
+    """moto's backends are not thread-safe: concurrent requests must not run inside it together
+    (under a 30-team `up` they did, and a request failed after its change was made)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.sts.responses import TokenResponse
+
+    spans, original = [], TokenResponse.get_caller_identity
+
+    def slow(self):
+        t0 = time.monotonic()
+        time.sleep(0.05)
+        out = original(self)
+        spans.append((t0, time.monotonic(), threading.get_ident()))
+        return out
+
+    monkeypatch.setattr(TokenResponse, "get_caller_identity", slow)
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda _: client("sts").get_caller_identity()["Account"], range(8)))
+    assert len(ids) == 8 and len(spans) == 8
+    spans.sort()
+    overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert overlaps == [], f"{len(overlaps)} requests ran inside moto at the same time"
