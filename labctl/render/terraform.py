@@ -34,16 +34,19 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
     c = cohort.cohort
     lab = team.lab
     node_groups: dict[str, Any] = {}
+    standby: dict[str, Any] = {}
     for gname, group in lab.node_groups.items():
-        if group.max_size < 1:
-            continue  # a pool switched off in the lab or by the team's knobs is not created
         gpus = max(((type_info(t).gpus if type_info(t) else 0) for t in group.instance_types), default=0)
-        node_groups[gname] = {
+        off = group.max_size < 1
+        # A pool switched off in the lab or by the team's knobs gets no node group, only its launch
+        # template (standby): switching it on later then creates no template (a fixed 5 s wait).
+        # Its sizes are placeholders EKS would accept; no node group is made from them.
+        (standby if off else node_groups)[gname] = {
             "capacity_type": group.capacity_type,
             "instance_types": list(group.instance_types),
-            "min_size": group.min_size,
-            "max_size": group.max_size,
-            "desired_size": group.desired_size,
+            "min_size": 0 if off else group.min_size,
+            "max_size": 1 if off else group.max_size,
+            "desired_size": 0 if off else group.desired_size,
             "disk_gib": group.disk_gib,
             "gpus_per_node": gpus,
             "labels": pools.labels(gname),
@@ -65,6 +68,8 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
         "budget_period_start": c.window.start.strftime("%Y-%m-%d_%H:%M"),
         "backstop_at": ends.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if standby:
+        out["standby_node_groups"] = standby
     # Module team-access trusts the account root unless the facilitator names principals; the key
     # is written only when there are some, so renders without it stay byte-identical.
     principals = list(getattr(c, "team_access_principal_arns", None) or [])

@@ -61,8 +61,9 @@ module "cluster" {
 
 module "node_group" {
   source   = "./modules/node-group"
-  for_each = var.node_groups
+  for_each = merge(var.standby_node_groups, var.node_groups)
 
+  enabled        = contains(keys(var.node_groups), each.key)
   name           = "${local.name}-${each.key}"
   cluster_name   = module.cluster.name
   node_role_arn  = module.cluster.node_role_arn

@@ -32,7 +32,7 @@ output "node_groups" {
       asg_names  = m.autoscaling_group_names
       asg_tags   = m.asg_tags
       launch_tpl = m.launch_template_id
-    }
+    } if m.enabled
   }
 }
 

@@ -56,6 +56,26 @@ variable "node_groups" {
   }))
 }
 
+variable "standby_node_groups" {
+  description = "Pools the lab defines but that are switched off (max_size 0): only their launch templates are created, so switching one on creates no template. Same shape as node_groups."
+  type = map(object({
+    capacity_type  = string
+    instance_types = list(string)
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_gib       = number
+    gpus_per_node  = number
+    labels         = map(string)
+    taints = list(object({
+      key    = string
+      value  = string
+      effect = string
+    }))
+  }))
+  default = {}
+}
+
 variable "checkpoint_bucket" {
   description = "S3 bucket for training checkpoints."
   type        = string

@@ -86,6 +86,9 @@ def test_3_plan_shows_changes_and_cost_then_apply_changes_only_that_team(world):
     plan = T.team_plan(world["spec"], world["state"], "alpha")
     assert plan.status == "would-change", plan.as_dict()
     assert any('node_group["gpu_spot"]' in c for c in plan.changes)
+    # The pool's launch template stood by while it was off: switching it on creates none (the
+    # provider waits a fixed 5 s after creating one).
+    assert not any("aws_launch_template" in c for c in plan.changes), plan.changes
     assert any("50-training-job" in m for m in plan.manifest_changes)
     assert "over the session" in plan.cost_change and plan.hours_left <= 3
     applied = T.team_apply(world["spec"], world["state"], "alpha")

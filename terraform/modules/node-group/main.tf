@@ -53,6 +53,10 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_eks_node_group" "this" {
+  # A pool switched off keeps only its launch template: switching it on again then creates no
+  # template (the provider waits a fixed 5 s after creating one, by design).
+  count = var.enabled ? 1 : 0
+
   cluster_name    = var.cluster_name
   node_group_name = var.name
   node_role_arn   = var.node_role_arn
@@ -93,12 +97,19 @@ resource "aws_eks_node_group" "this" {
 # EKS does not copy node group tags to the underlying Auto Scaling group, where the
 # cluster-autoscaler reads them.
 resource "aws_autoscaling_group_tag" "this" {
-  for_each               = local.asg_tags
-  autoscaling_group_name = aws_eks_node_group.this.resources[0].autoscaling_groups[0].name
+  for_each               = var.enabled ? local.asg_tags : {}
+  autoscaling_group_name = aws_eks_node_group.this[0].resources[0].autoscaling_groups[0].name
 
   tag {
     key                 = each.key
     value               = each.value
     propagate_at_launch = false
   }
+}
+
+# The node group became conditional (count) when switched-off pools started keeping their launch
+# template; states written before keep their node group.
+moved {
+  from = aws_eks_node_group.this
+  to   = aws_eks_node_group.this[0]
 }

@@ -1,24 +1,29 @@
 output "name" {
   description = "Node group name."
-  value       = aws_eks_node_group.this.node_group_name
+  value       = one(aws_eks_node_group.this[*].node_group_name)
 }
 
 output "arn" {
   description = "Node group ARN."
-  value       = aws_eks_node_group.this.arn
+  value       = one(aws_eks_node_group.this[*].arn)
 }
 
 output "autoscaling_group_names" {
   description = "Auto Scaling groups behind the node group."
-  value       = aws_eks_node_group.this.resources[0].autoscaling_groups[*].name
+  value       = flatten([for ng in aws_eks_node_group.this : ng.resources[0].autoscaling_groups[*].name])
 }
 
 output "asg_tags" {
   description = "Tags put on the Auto Scaling group (discovery and node-template)."
-  value       = local.asg_tags
+  value       = var.enabled ? local.asg_tags : {}
 }
 
 output "launch_template_id" {
   description = "Launch template ID."
   value       = aws_launch_template.this.id
+}
+
+output "enabled" {
+  description = "Whether the node group exists (false: the pool is switched off, only its launch template exists)."
+  value       = var.enabled
 }

@@ -90,3 +90,9 @@ variable "cost_tags" {
   description = "Tags for launched instances and volumes (provider default_tags do not reach them)."
   type        = map(string)
 }
+
+variable "enabled" {
+  description = "false: the pool is switched off; only its launch template exists (no node group, no ASG tags)."
+  type        = bool
+  default     = true
+}
