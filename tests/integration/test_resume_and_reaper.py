@@ -51,18 +51,28 @@ def kill_up_after_creates(state, spec, stream, creates, timeout):
     proc.wait()
 
 
-def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_path):
+def _emulator(tmp_path):
     terraform_or_skip()
     mirror_or_skip()
     state = tmp_path / "state"
     info, _ = emulator.start_background(state)
+    return state, AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
+
+
+def _cohort(tmp_path, cohort, duration, teams):
+    """A gpu-baseline cohort on the embedded target whose window starts now."""
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    spec = tmp_path / f"{cohort}.yaml"
+    spec.write_text(yaml.safe_dump({
+        "cohort": cohort, "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
+        "window": {"start": start.isoformat(), "duration": duration}, "teams": [{"name": t} for t in teams]}))
+    return spec, start
+
+
+def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_path):
+    state, target = _emulator(tmp_path)
     try:
-        target = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
-        start = datetime.now(timezone.utc).replace(microsecond=0)
-        spec = tmp_path / "crash.yaml"
-        spec.write_text(yaml.safe_dump({
-            "cohort": "crash", "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
-            "window": {"start": start.isoformat(), "duration": "2m"}, "teams": [{"name": "solo"}]}))
+        spec, start = _cohort(tmp_path, "crash", "2m", ["solo"])
 
         # 1. `up`, killed with SIGKILL once terraform is part-way through creating resources.
         stream = state / "cohorts" / "crash" / "teams" / "solo" / ".labctl-runs" / "apply.stdout"
@@ -106,17 +116,9 @@ def test_up_killed_mid_batch_resumes_each_team_from_its_own_state(tmp_path):
     """Two new teams are created by one terraform command (a batch). labctl is killed while it
     runs; terraform, in its own session, finishes and leaves the batch's state. The next `up`
     waits for terraform's lock, splits that state into the teams' own, and finds them complete."""
-    terraform_or_skip()
-    mirror_or_skip()
-    state = tmp_path / "state"
-    info, _ = emulator.start_background(state)
+    state, target = _emulator(tmp_path)
     try:
-        target = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
-        start = datetime.now(timezone.utc).replace(microsecond=0)
-        spec = tmp_path / "crashb.yaml"
-        spec.write_text(yaml.safe_dump({
-            "cohort": "crashb", "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
-            "window": {"start": start.isoformat(), "duration": "2h"}, "teams": [{"name": "one"}, {"name": "two"}]}))
+        spec, _ = _cohort(tmp_path, "crashb", "2h", ["one", "two"])
         cohort_dir = state / "cohorts" / "crashb"
         batch = cohort_dir / "batches" / "batch-one"
         stream = batch / ".labctl-runs" / "apply.stdout"
