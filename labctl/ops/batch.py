@@ -17,7 +17,7 @@ from pathlib import Path
 from labctl import resources
 from labctl.errors import LabctlError
 from labctl.state import CohortState
-from labctl.tf.batch import sensitive_outputs, split_state, write_batch_root  # noqa: F401 (re-exported)
+from labctl.tf.batch import sensitive_outputs, split_state
 
 # Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
 # terraform core: a batch of 5 peaked at 3.0 GiB with the emulator (bench/README.md).

@@ -33,10 +33,13 @@ class RunContext:
         return self.cohort_state.root / "tf-data"
 
     def tf(self, team: str) -> Terraform:
-        d = self.cohort_state.team_dir(team)
-        env = {**self.conn.env, "TF_DATA_DIR": str(self.data_dir)}
-        return Terraform(workdir=d, cli_config=self.state.cli_config, env=env, binary=self.terraform,
-                         log_path=d / "events.jsonl", cancel=self.cancel)
+        return self.tf_at(self.cohort_state.team_dir(team), self.data_dir)
+
+    def tf_at(self, workdir: Path, data_dir: Path | None = None) -> Terraform:
+        """A runner in ``workdir`` (a team's root, or a batch root with its own .terraform)."""
+        env = {**self.conn.env, **({"TF_DATA_DIR": str(data_dir)} if data_dir else {})}
+        return Terraform(workdir=workdir, cli_config=self.state.cli_config, env=env, binary=self.terraform,
+                         log_path=workdir / "events.jsonl", cancel=self.cancel)
 
     def ensure_init(self, team: str) -> None:
         """Init the shared data dir once per module tree; give each team the same lock file."""

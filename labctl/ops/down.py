@@ -78,7 +78,7 @@ def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
 
 def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
          parallelism: int | None = None, quiet: bool = False, reason: str = "down",
-         cluster_factory: Any = None, drain_timeout: float = 180.0) -> DownReport:
+         cluster_factory: Any = None, drain_timeout: float | None = None) -> DownReport:
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
@@ -100,8 +100,9 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
 
     # Ordered drain: while the clusters still run, delete what their controllers made in the
     # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
-    from labctl.ops.clusters import drain_teams
+    from labctl.ops.clusters import DRAIN_TIMEOUT_S, drain_teams
 
+    drain_timeout = DRAIN_TIMEOUT_S if drain_timeout is None else drain_timeout
     drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory,
                         timeout=drain_timeout)
     notes = list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]

@@ -27,14 +27,17 @@ def available_memory_bytes() -> int:
     return 4 * 1024 ** 3
 
 
+def memory_budget(mem_bytes: int | None = None) -> int:
+    """Memory terraform runs may use: half of what is available now (or ``mem_bytes``), capped."""
+    return min(mem_bytes if mem_bytes is not None else available_memory_bytes() // 2, MEMORY_CAP_BYTES)
+
+
 def default_parallelism(teams: int, cores: int | None = None, mem_bytes: int | None = None) -> int:
     cores = cores or os.cpu_count() or 1
-    mem = min(mem_bytes if mem_bytes is not None else available_memory_bytes() // 2, MEMORY_CAP_BYTES)
-    by_memory = max(1, mem // PER_RUN_BYTES)
+    by_memory = max(1, memory_budget(mem_bytes) // PER_RUN_BYTES)
     return max(1, min(teams, by_memory, cores * RUNS_PER_CORE))
 
 
 def default_in_flight(teams: int, per_team_bytes: int, mem_bytes: int | None = None) -> int:
     """Teams applied at once when they share terraform processes (batches): memory-bound only."""
-    mem = min(mem_bytes if mem_bytes is not None else available_memory_bytes() // 2, MEMORY_CAP_BYTES)
-    return max(1, min(teams, mem // per_team_bytes))
+    return max(1, min(teams, memory_budget(mem_bytes) // per_team_bytes))

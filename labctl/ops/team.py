@@ -40,7 +40,7 @@ from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, tree_fingerprint
 from labctl.ops.target import connect
 from labctl.render.k8s_validate import validate_team
-from labctl.render.manifests import render_team_manifests, write_manifests
+from labctl.render.manifests import render_team_manifests
 from labctl.render.terraform import tfvars, write_root
 from labctl.spec import load as spec_load
 from labctl.spec.load import KNOB_SECTIONS, ResolvedCohort, TeamSpec, load_cohort, load_lab
@@ -543,19 +543,13 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
             # cost difference is the state before priced against the state after.
             state_file = d / "terraform.tfstate"
             before = json.loads(state_file.read_text()) if has_state else None
-            planned: list[str] = []
-
-            def note(ev: Any) -> None:
-                if ev.type == "planned_change" and ev.action not in ("noop", "read") and ev.address:
-                    planned.append(f"{ev.action} {ev.address}")
-
             t = time.monotonic()
-            res = tf.run(A.apply(refresh=refresh), on_event=note)
+            res = tf.run(A.apply(refresh=refresh))
             timings["apply"] = time.monotonic() - t
-            change.changes = planned
+            change.changes = res.planned_changes()
             if not res.ok:
                 raise TerraformError(_tf_error(res, "apply"))
-            tf_changed = bool(planned)
+            tf_changed = bool(change.changes)
             if tf_changed:
                 prior = state_values(before) if before and before.get("resources") else None
                 change.estimate, change.previous = _estimates(_state_doc(json.loads(state_file.read_text())),
@@ -567,10 +561,9 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
             if not res.ok:
                 raise TerraformError(_tf_error(res, "apply"))
         # Manifests now carry the real outputs (role ARN, node group names), as `up` writes them.
-        from labctl.ops.up import _outputs
+        from labctl.ops.up import write_team_manifests
 
-        write_manifests(d / "k8s", render_team_manifests(cohort, spec, _outputs(d),
-                                                         s3_endpoint_url=ctx.conn.endpoint_url or ""))
+        write_team_manifests(ctx, cohort, spec)
         change.status = "changed" if (tf_changed or change.manifest_changes) else "unchanged"
         cs.set_team(team, status=change.status, error=None, at=now().isoformat(),
                     knobs_sha=_sha(kf.read_bytes()) if kf.exists() else None)

@@ -25,11 +25,11 @@ from labctl.render.terraform import tfvars, write_root
 from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
 from labctl.render.manifests import render_team_manifests, write_manifests
-from labctl.spec.load import ResolvedCohort
+from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
-from labctl.tf.batch import team_of
-from labctl.tf.runner import Result, Terraform
+from labctl.tf.batch import team_of, write_batch_root
+from labctl.tf.runner import Result
 
 
 @dataclass
@@ -142,8 +142,7 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         d = cs.team_dir(name)
         board.update(name, phase="render")
         write_root(d, tfvars(cohort, team, ctx.conn.provider))
-        s3_endpoint = ctx.conn.endpoint_url or ""
-        write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d), s3_endpoint_url=s3_endpoint))
+        write_team_manifests(ctx, cohort, team)
         tf = ctx.tf(name)
         board.update(name, phase="init")
         ctx.ensure_init(name)
@@ -151,13 +150,8 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         counts = {"planned": 0, "done": 0}
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
-            if ev.type == "planned_change" and ev.action not in ("noop", "read"):
-                counts["planned"] += 1
-            elif ev.type == "apply_complete" and ev.action != "read":
-                counts["done"] += 1
-            else:
-                return
-            board.update(name, done=counts["done"], planned=counts["planned"])
+            if _tally(counts, ev):
+                board.update(name, done=counts["done"], planned=counts["planned"])
 
         if dry_run:
             board.update(name, phase="plan")
@@ -182,7 +176,7 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
                 status = "failed"
             plan_file.unlink(missing_ok=True)
         if res.ok:  # the manifests now carry the real IRSA role ARN, cluster and bucket names
-            write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d), s3_endpoint_url=s3_endpoint))
+            write_team_manifests(ctx, cohort, team)
         return _outcome(ctx, name, t0, board, res, status)
     except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
         board.update(name, phase="failed", note=str(exc)[:200])
@@ -194,8 +188,8 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
     """Create several new teams with one terraform apply, then give each its own state."""
     t0 = time.monotonic()
     cs = ctx.cohort_state
-    s3_endpoint = ctx.conn.endpoint_url or ""
     counts = {n: {"planned": 0, "done": 0} for n in names}
+    bdir = batches.batch_dir(cs, names)
     try:
         members = {}
         for name in names:
@@ -204,38 +198,31 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
             board.update(name, phase="render")
             variables = tfvars(cohort, team, ctx.conn.provider)
             write_root(d, variables)
-            write_manifests(d / "k8s", render_team_manifests(cohort, team, None, s3_endpoint_url=s3_endpoint))
+            write_team_manifests(ctx, cohort, team)
             members[name] = (d, variables)
-        bdir = batches.batch_dir(cs, names)
-        batches.write_batch_root(bdir, members, bool(batches.root_sensitive_outputs()))
+        write_batch_root(bdir, members, bool(batches.root_sensitive_outputs()))
         for name in names:
             board.update(name, phase="init")
         ctx.ensure_init(names[0])       # the teams' own roots, for every later command
-        tf = Terraform(workdir=bdir, cli_config=ctx.state.cli_config, env=ctx.conn.env, binary=ctx.terraform,
-                       log_path=bdir / "events.jsonl", cancel=ctx.cancel)
+        tf = ctx.tf_at(bdir)
         tf.init()
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
             team = team_of(ev.address, names)
-            if team is None:
-                return
-            if ev.type == "planned_change" and ev.action not in ("noop", "read"):
-                counts[team]["planned"] += 1
-            elif ev.type == "apply_complete" and ev.action != "read":
-                counts[team]["done"] += 1
-            else:
-                return
-            board.update(team, phase="apply", done=counts[team]["done"], planned=counts[team]["planned"])
+            if team is not None and _tally(counts[team], ev):
+                board.update(team, phase="apply", done=counts[team]["done"], planned=counts[team]["planned"])
 
         # Terraform's default of 10 operations at once is per command: a batch gets 10 per team,
         # as its teams would have in their own roots.
         res = tf.run(A.apply(refresh=False, parallelism=10 * len(names)), on_event=track)
         batches.split_into_teams(cs, bdir)
     except Exception as exc:  # noqa: BLE001 - the batch failed as a whole; other batches go on
-        # Whatever the batch created is in its state: split it so the next `up` resumes per team.
+        # Whatever this batch created is in its state: split it so the next `up` resumes per team
+        # (other batches, still running, are left to themselves).
         try:
-            batches.recover(cs, wait_s=0)
-        except Exception:  # noqa: BLE001
+            if batches.wait_unlocked(bdir / "terraform.tfstate", 0):
+                batches.split_into_teams(cs, bdir)
+        except Exception:  # noqa: BLE001 - the next command's recovery tries again
             pass
         out = []
         for name in names:
@@ -258,13 +245,30 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         status = "failed" if error else "created"
         summary = {"add": c["done"], "change": 0, "remove": 0, "import": 0, "operation": "apply"}
         if status == "created":  # the manifests now carry the real IRSA role ARN, cluster and bucket names
-            d = cs.team_dir(name)
-            write_manifests(d / "k8s", render_team_manifests(cohort, cohort.team(name), _outputs(d),
-                                                             s3_endpoint_url=s3_endpoint))
+            write_team_manifests(ctx, cohort, cohort.team(name))
         board.update(name, phase=status, note=error or _summary_text(summary))
         cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat())
         out.append(TeamOutcome(name, status, summary, error, time.monotonic() - t0))
     return out
+
+
+def _tally(counts: dict[str, int], ev: Any) -> bool:
+    """Count a planned or completed resource change into ``counts``; True if it was one."""
+    if ev.type == "planned_change" and ev.action not in ("noop", "read"):
+        counts["planned"] += 1
+    elif ev.type == "apply_complete" and ev.action != "read":
+        counts["done"] += 1
+    else:
+        return False
+    return True
+
+
+def write_team_manifests(ctx: RunContext, cohort: ResolvedCohort, team: TeamSpec) -> None:
+    """The team's manifests, carrying its real outputs (IRSA role ARN, cluster, bucket) once its
+    state has them."""
+    d = ctx.cohort_state.team_dir(team.name)
+    write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d),
+                                                     s3_endpoint_url=ctx.conn.endpoint_url or ""))
 
 
 def _outputs(team_dir: Path) -> dict[str, Any] | None:
@@ -286,23 +290,12 @@ def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, s
     if status == "failed":
         errs = prog.errors
         error = "; ".join(e.one_line() for e in errs[:3]) if errs else (res.stderr.strip().splitlines() or ["terraform failed"])[-1]
-    planned = [] if status != "would-change" else _planned_addresses(res)
+    planned = [] if status != "would-change" else res.planned_changes()
     outcome = TeamOutcome(name, status, prog.summary, error, time.monotonic() - t0, planned)
     board.update(name, phase=status, note=error or _summary_text(prog.summary))
     if record:
         ctx.cohort_state.set_team(name, status=status, error=error, summary=prog.summary, at=now().isoformat())
     return outcome
-
-
-def _planned_addresses(res: Result) -> list[str]:
-    from labctl.tf.events import parse_line
-
-    out = []
-    for line in res.stdout.splitlines():
-        ev = parse_line(line)
-        if ev and ev.type == "planned_change" and ev.action not in ("noop", "read"):
-            out.append(f"{ev.action} {ev.address}")
-    return out
 
 
 def _summary_text(summary: dict[str, Any] | None) -> str:

@@ -47,6 +47,15 @@ class Result:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    def planned_changes(self) -> list[str]:
+        """"<action> <address>" for each resource the run planned to change, from its -json stream."""
+        out = []
+        for line in self.stdout.splitlines():
+            ev = parse_line(line)
+            if ev and ev.type == "planned_change" and ev.action not in ("noop", "read") and ev.address:
+                out.append(f"{ev.action} {ev.address}")
+        return out
+
 
 @dataclass
 class Terraform:
