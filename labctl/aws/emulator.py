@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,20 +44,58 @@ def seed_ids(url: str, seed: int) -> None:
     urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - loopback only
 
 
-def one_at_a_time(app: Any) -> Any:
-    """A WSGI app that handles one request at a time.
+REPLAY_ANSWERS = 4096      # successful answers kept for retried attempts (a few MB)
+_ATTEMPT = re.compile(r"attempt=(\d+)")
 
-    moto's backends are not thread-safe (its FAQ says so), and the threaded server runs every
-    request in its own thread; a 30-team `up` has about a hundred requests in flight. moto's
-    handlers are pure Python under the GIL, so one at a time costs no throughput (a 30-team `up`
-    measured the same: 237 s); connections are still accepted concurrently and queue here
-    (p99 wait 0.6 s, max 1.1 s in that run)."""
+
+def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
+    """A WSGI app that handles one request at a time, and answers a retried attempt of a request
+    it already answered with that same answer.
+
+    One at a time: moto's backends are not thread-safe (its FAQ says so), and the threaded server
+    runs every request in its own thread; a 30-team `up` has about a hundred requests in flight.
+    moto's handlers are pure Python under the GIL, so one at a time costs no throughput (a 30-team
+    `up` measured the same: 237 s); connections are still accepted concurrently and queue here
+    (p99 wait 0.6 s, max 1.1 s in that run).
+
+    Replays: the AWS SDKs mark every attempt of one call with the same ``amz-sdk-invocation-id``
+    and count attempts in ``amz-sdk-request: attempt=N``. Under a loaded 30-team `up` the aws
+    provider's Go client, about once per run of ~5,800 requests, reset the connection right after
+    a complete 200 answer and sent the call again (a packet capture showed it). For a create
+    that second attempt ran again and failed ("EntityAlreadyExists", "RouteAlreadyExists"), so a
+    team failed. A retry of a call that was answered with success gets that answer again, as an
+    idempotency token would give it; a retry after an error runs again as usual.
+    """
     lock = threading.Lock()
+    answered: OrderedDict[str, tuple[str, list[tuple[str, str]], list[bytes]]] = OrderedDict()
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        attempt = _ATTEMPT.match(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+        retried = invocation is not None and attempt is not None and int(attempt.group(1)) > 1
         with lock:
-            return list(app(environ, start_response))
+            if retried and invocation in answered:
+                status, headers, body = answered[invocation]
+                replays.append(invocation)
+                print(f"emulator: attempt {attempt.group(1)} of an answered call (invocation {invocation}) "  # type: ignore[union-attr]
+                      f"gets the same answer: {status}", file=sys.stderr, flush=True)
+                start_response(status, headers)
+                return body
+            seen: list[Any] = []
 
+            def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                seen[:] = [status, headers]
+                return start_response(status, headers, exc_info)
+
+            body = list(app(environ, remember))
+            if invocation is not None and seen and seen[0].startswith("2"):
+                answered[invocation] = (seen[0], list(seen[1]), body)
+                if len(answered) > keep:
+                    answered.popitem(last=False)
+            return body
+
+    replays: list[str] = []
+    wsgi.replays = replays  # type: ignore[attr-defined]
     return wsgi
 
 

@@ -173,3 +173,44 @@ def test_the_emulator_handles_one_request_at_a_time(emulator, client, monkeypatc
     spans.sort()
     overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
     assert overlaps == [], f"{len(overlaps)} requests ran inside moto at the same time"
+
+
+def _iam(url, action, invocation, attempt, **params):
+    """One IAM query call over plain HTTP, with the SDK's attempt headers set by hand."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode({"Action": action, "Version": "2010-05-08", **params}).encode()
+    req = urllib.request.Request(url + "/", data=body, method="POST", headers={  # noqa: S310 - loopback
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, "
+                         "SignedHeaders=host, Signature=0",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "amz-sdk-invocation-id": invocation, "amz-sdk-request": f"attempt={attempt}; max=3"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_create(emulator, client):
+    """The aws provider's client sometimes resets the connection after a complete 200 answer and
+    sends attempt 2 of the same call; a create must not run twice (EntityAlreadyExists failed a
+    team in 2 of 9 30-team runs)."""
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    create = {"RoleName": "replayed-role", "AssumeRolePolicyDocument": trust}
+    first = _iam(emulator.url, "CreateRole", "inv-a", 1, **create)
+    again = _iam(emulator.url, "CreateRole", "inv-a", 2, **create)
+    assert first[0] == 200 and again == first
+    assert [r["RoleName"] for r in client("iam").list_roles()["Roles"]].count("replayed-role") == 1
+
+    # A new call is not a retry: it runs, and meets the role that exists.
+    other = _iam(emulator.url, "CreateRole", "inv-b", 1, **create)
+    assert other[0] == 409 and b"EntityAlreadyExists" in other[1]
+    # A retry after an error is not answered from memory: it runs again.
+    assert _iam(emulator.url, "CreateRole", "inv-b", 2, **create)[0] == 409
+    # A retry of a call the emulator never answered (its first attempt never arrived) runs.
+    fresh = _iam(emulator.url, "CreateRole", "inv-c", 2, RoleName="only-attempt-2", AssumeRolePolicyDocument=trust)
+    assert fresh[0] == 200
+    assert client("iam").get_role(RoleName="only-attempt-2")["Role"]["RoleName"] == "only-attempt-2"
