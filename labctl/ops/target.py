@@ -44,9 +44,11 @@ def provider_settings(target: str, endpoint_url: str | None) -> ProviderSettings
     return ProviderSettings(endpoint_url=endpoint_url or "", emulator=True, max_retries=3)
 
 
-def _emulated_env(region: str) -> dict[str, str]:
+def _emulated_env(region: str, endpoint_url: str) -> dict[str, str]:
+    """terraform's environment for the emulator and LocalStack: fake credentials, and every
+    service's endpoint (the aws provider and its SDK read AWS_ENDPOINT_URL)."""
     return {**FAKE_CREDENTIALS, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-            "AWS_EC2_METADATA_DISABLED": "true"}
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint_url}
 
 
 def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
@@ -62,11 +64,11 @@ def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
                 info, _ = emulator.start_background(state_dir)
             emulator_url, emulator_boot_id = info.url, info.boot_id
         return Connection("embedded", cohort.region, emulator_url, provider_settings("embedded", emulator_url),
-                          _emulated_env(cohort.region), emulator_boot_id)
+                          _emulated_env(cohort.region, emulator_url), emulator_boot_id)
     if cohort.target == "localstack":
         url = cohort.endpoints.url or os.environ.get("LOCALSTACK_ENDPOINT") or LOCALSTACK_DEFAULT
         return Connection("localstack", cohort.region, url, provider_settings("localstack", url),
-                          _emulated_env(cohort.region))
+                          _emulated_env(cohort.region, url))
     env = {k: os.environ[k] for k in _REAL_AWS_VARS if k in os.environ}
     if cohort.aws_profile:
         env = {"AWS_PROFILE": cohort.aws_profile}

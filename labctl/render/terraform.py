@@ -23,7 +23,8 @@ class ProviderSettings:
     max_retries: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"endpoint_url": self.endpoint_url, "emulator": self.emulator, "max_retries": self.max_retries}
+        # endpoint_url is not Terraform input: the runner's environment carries it (AWS_ENDPOINT_URL).
+        return {"emulator": self.emulator, "max_retries": self.max_retries}
 
 
 def _utc(ts) -> str:  # type: ignore[no-untyped-def]

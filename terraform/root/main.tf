@@ -15,7 +15,10 @@ locals {
 provider "aws" {
   region = var.region
 
-  # Emulator and LocalStack targets: fake credentials, loopback endpoints, no account lookups.
+  # Emulator and LocalStack targets: fake credentials, no account lookups. Their endpoint comes
+  # from AWS_ENDPOINT_URL in the environment labctl gives terraform (every service, so nothing
+  # can reach real AWS), not from an `endpoints` block: validating that block (hundreds of
+  # attributes) cost the provider ~2.5 CPU-s in every plan and apply.
   skip_credentials_validation = var.provider_settings.emulator
   skip_requesting_account_id  = var.provider_settings.emulator
   skip_metadata_api_check     = true
@@ -24,27 +27,23 @@ provider "aws" {
   # Against an emulator an unimplemented call fails fast instead of retrying for minutes.
   max_retries = var.provider_settings.max_retries
 
-  dynamic "endpoints" {
-    for_each = var.provider_settings.endpoint_url == "" ? [] : [var.provider_settings.endpoint_url]
-    content {
-      autoscaling = endpoints.value
-      budgets     = endpoints.value
-      ec2         = endpoints.value
-      eks         = endpoints.value
-      iam         = endpoints.value
-      s3          = endpoints.value
-      scheduler   = endpoints.value
-      sns         = endpoints.value
-      sts         = endpoints.value
-    }
-  }
-
   default_tags {
     tags = local.tags
   }
 }
 
-data "aws_caller_identity" "current" {}
+data "aws_caller_identity" "current" {
+  lifecycle {
+    # A root meant for the emulator or LocalStack, run by hand without labctl's environment
+    # (AWS_ENDPOINT_URL, fake credentials), would reach whatever account the shell's
+    # credentials reach: stop before any change. 123456789012 is moto's account, 000000000000
+    # LocalStack's default.
+    postcondition {
+      condition     = !var.provider_settings.emulator || contains(["123456789012", "000000000000"], self.account_id)
+      error_message = "This team is for the emulator or LocalStack, but the credentials reach AWS account ${self.account_id}: run it through labctl, which points terraform at the emulator."
+    }
+  }
+}
 
 module "network" {
   source       = "./modules/network"

@@ -24,11 +24,10 @@ variable "region" {
 }
 
 variable "provider_settings" {
-  description = "Target-specific provider settings: endpoint_url (\"\" for real AWS), emulator (skip account checks), max_retries."
+  description = "Target-specific provider settings: emulator (emulator or LocalStack: skip account checks, refuse a real account), max_retries. The endpoint comes from AWS_ENDPOINT_URL."
   type = object({
-    endpoint_url = string
-    emulator     = bool
-    max_retries  = number
+    emulator    = bool
+    max_retries = number
   })
 }
 

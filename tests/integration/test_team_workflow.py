@@ -135,3 +135,33 @@ def test_5_a_disk_resize_rolls_a_new_launch_template_version_onto_the_node_group
     data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["2"])
     assert data["LaunchTemplateVersions"][0]["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 60
     assert T.team_plan(world["spec"], world["state"], "alpha").status == "no-changes"
+
+
+def test_6_a_hand_run_whose_credentials_reach_another_account_stops_before_any_change(world):
+    """The endpoint reaches terraform through AWS_ENDPOINT_URL, not the root's HCL: a root meant
+    for the emulator, run with credentials that reach some other account, must refuse at its
+    first read instead of changing that account. moto hands out credentials of account
+    111111111111 through AssumeRole, standing in for a shell's real credentials."""
+    from dataclasses import replace
+
+    from labctl.ops.common import prepare
+    from labctl.ops.target import connect
+    from labctl.spec.load import load_cohort
+    from labctl.tf import argv as A
+
+    creds = _client(world, "sts").assume_role(RoleArn="arn:aws:iam::111111111111:role/elsewhere",
+                                              RoleSessionName="by-hand")["Credentials"]
+    cohort = load_cohort(world["spec"])
+    conn = connect(cohort.cohort, world["state"])
+    other = {**conn.env, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+             "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"]}
+    ctx = prepare(world["state"], cohort.id, replace(conn, env=other))
+    state_file = ctx.cohort_state.team_dir("alpha") / "terraform.tfstate"
+    before = state_file.read_bytes()
+    res = ctx.tf("alpha").run(A.apply(refresh=False))
+    assert res.returncode != 0
+    assert "the credentials reach AWS account 111111111111" in " ".join(e.one_line() for e in res.progress.errors)
+    assert res.planned_changes() == []
+    assert state_file.read_bytes() == before
+    # The same root through labctl's own environment plans cleanly against the emulator.
+    assert prepare(world["state"], cohort.id, conn).tf("alpha").run(A.plan(refresh=False)).returncode in (0, 2)

@@ -9,6 +9,7 @@ import yaml
 from labctl.ops.render import render
 from labctl.ops.target import FAKE_CREDENTIALS, connect
 from labctl.spec.models import Cohort
+from labctl.tf.runner import Terraform
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"cohort": "t", "window": {"start": "2026-12-01T09:00:00Z", "duration": "4h"}, "lab": "gpu-baseline",
@@ -25,7 +26,8 @@ def test_localstack_uses_port_4566_fake_credentials_and_emulator_settings(tmp_pa
     monkeypatch.delenv("LOCALSTACK_ENDPOINT", raising=False)
     conn = connect(cohort(target="localstack"), tmp_path)
     assert conn.endpoint_url == "http://localhost:4566"
-    assert conn.provider.as_dict() == {"endpoint_url": "http://localhost:4566", "emulator": True, "max_retries": 3}
+    assert conn.provider.as_dict() == {"emulator": True, "max_retries": 3}
+    assert conn.env["AWS_ENDPOINT_URL"] == "http://localhost:4566"   # every service, for terraform
     assert conn.env["AWS_ACCESS_KEY_ID"] == FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
     assert "AWS_PROFILE" not in conn.env          # a real profile never reaches an emulated target
     assert conn.aws().fake_credentials
@@ -34,25 +36,35 @@ def test_localstack_uses_port_4566_fake_credentials_and_emulator_settings(tmp_pa
 def test_localstack_endpoint_can_be_overridden_in_the_cohort(tmp_path):
     conn = connect(cohort(target="localstack", endpoints={"url": "http://127.0.0.1:4510"}), tmp_path)
     assert conn.endpoint_url == "http://127.0.0.1:4510"
+    assert conn.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4510"
 
 
 def test_aws_target_has_no_endpoint_and_real_retries(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")    # a shell's leftover must not redirect AWS
     conn = connect(cohort(target="aws", aws_profile="workshop"), tmp_path)
     assert conn.endpoint_url is None
-    assert conn.provider.as_dict() == {"endpoint_url": "", "emulator": False, "max_retries": 25}
+    assert conn.provider.as_dict() == {"emulator": False, "max_retries": 25}
     assert conn.env["AWS_PROFILE"] == "workshop"
+    tf = Terraform(tmp_path, tmp_path / "rc", env=conn.env)
+    assert "AWS_ENDPOINT_URL" not in tf._environ()
 
 
-def test_rendered_localstack_root_points_every_service_at_localstack(tmp_path):
+def test_a_localstack_team_reaches_every_service_at_localstack_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.delenv("LOCALSTACK_ENDPOINT", raising=False)
     spec = tmp_path / "c.yaml"
     spec.write_text(yaml.safe_dump({**BASE, "target": "localstack"}))
     render(spec, tmp_path / "out")
     tfvars = yaml.safe_load((tmp_path / "out" / "a" / "terraform.tfvars.json").read_text())
-    assert tfvars["provider_settings"]["endpoint_url"] == "http://localhost:4566"
+    assert tfvars["provider_settings"] == {"emulator": True, "max_retries": 3}
     main_tf = (tmp_path / "out" / "a" / "main.tf").read_text()
-    for service in ("autoscaling", "budgets", "ec2", "eks", "iam", "s3", "scheduler", "sns", "sts"):
-        assert f"{service} " in main_tf and "= endpoints.value" in main_tf, service
+    # No per-service endpoints block (it cost ~2.5 CPU-s per command): the environment terraform
+    # runs in names one endpoint for every service, so no service can fall through to AWS.
+    assert "endpoints" not in main_tf.split("default_tags")[0].split("#")[0] and 'dynamic "endpoints"' not in main_tf
+    conn = connect(cohort(target="localstack"), tmp_path)
+    env = Terraform(tmp_path, tmp_path / "rc", env=conn.env)._environ()
+    assert env["AWS_ENDPOINT_URL"] == "http://localhost:4566"
+    assert env["AWS_ACCESS_KEY_ID"] == FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
 
 
 def test_docker_compose_starts_localstack_with_the_services_the_modules_need():
