@@ -44,7 +44,8 @@ def seed_ids(url: str, seed: int) -> None:
     urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - loopback only
 
 
-REPLAY_ANSWERS = 4096      # successful answers kept for retried attempts (a few MB)
+REPLAY_ANSWERS = 4096            # successful answers kept for retried attempts
+REPLAY_MAX_BYTES = 256 * 1024    # larger answers (big listings) are not kept: a retried read runs again
 _ATTEMPT = re.compile(r"attempt=(\d+)")
 
 
@@ -88,7 +89,7 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
                 return start_response(status, headers, exc_info)
 
             body = list(app(environ, remember))
-            if invocation is not None and seen and seen[0].startswith("2"):
+            if invocation is not None and seen and seen[0].startswith("2") and sum(map(len, body)) <= REPLAY_MAX_BYTES:
                 answered[invocation] = (seen[0], list(seen[1]), body)
                 if len(answered) > keep:
                     answered.popitem(last=False)
