@@ -49,6 +49,22 @@ REPLAY_MAX_BYTES = 256 * 1024    # larger answers (big listings) are not kept: a
 _ATTEMPT = re.compile(r"attempt=(\d+)")
 
 
+def _call_of(environ: dict[str, Any]) -> str:
+    """'CreateRole', 'AWSBudgetServiceGateway.CreateNotification' or 'POST /clusters/x/node-groups':
+    the call a request makes, for the replay log (reads the body, which moto then never sees)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target)
+    try:
+        body = environ["wsgi.input"].read(min(int(environ.get("CONTENT_LENGTH") or 0), 65536))
+    except (KeyError, ValueError, OSError):
+        body = b""
+    action = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
+    if action:
+        return action.group(1).decode()
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
+
+
 def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
     """A WSGI app that handles one request at a time, and answers a retried attempt of a request
     it already answered with that same answer.
@@ -78,8 +94,8 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
             if retried and invocation in answered:
                 status, headers, body = answered[invocation]
                 replays.append(invocation)
-                print(f"emulator: attempt {attempt.group(1)} of an answered call (invocation {invocation}) "  # type: ignore[union-attr]
-                      f"gets the same answer: {status}", file=sys.stderr, flush=True)
+                print(f"emulator: attempt {attempt.group(1)} of an answered call ({_call_of(environ)}, "  # type: ignore[union-attr]
+                      f"invocation {invocation}) gets the same answer: {status}", file=sys.stderr, flush=True)
                 start_response(status, headers)
                 return body
             seen: list[Any] = []

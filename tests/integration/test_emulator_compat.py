@@ -194,7 +194,7 @@ def _iam(url, action, invocation, attempt, **params):
         return exc.code, exc.read()
 
 
-def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_create(emulator, client):
+def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_create(emulator, client, capsys):
     """The aws provider's client sometimes resets the connection after a complete 200 answer and
     sends attempt 2 of the same call; a create must not run twice (EntityAlreadyExists failed a
     team in 2 of 9 30-team runs)."""
@@ -203,6 +203,7 @@ def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_cr
     first = _iam(emulator.url, "CreateRole", "inv-a", 1, **create)
     again = _iam(emulator.url, "CreateRole", "inv-a", 2, **create)
     assert first[0] == 200 and again == first
+    assert "attempt 2 of an answered call (CreateRole, invocation inv-a)" in capsys.readouterr().err
     assert [r["RoleName"] for r in client("iam").list_roles()["Roles"]].count("replayed-role") == 1
 
     # A new call is not a retry: it runs, and meets the role that exists.
