@@ -78,7 +78,7 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
     Replays: the AWS SDKs mark every attempt of one call with the same ``amz-sdk-invocation-id``
     and count attempts in ``amz-sdk-request: attempt=N``. Under a loaded 30-team `up` the aws
     provider's Go client, about once per run of ~5,800 requests, reset the connection right after
-    a complete 200 answer and sent the call again (a packet capture showed it). For a create
+    the 200 answer had arrived and sent the call again (a packet capture showed it). For a create
     that second attempt ran again and failed ("EntityAlreadyExists", "RouteAlreadyExists"), so a
     team failed. A retry of a call that was answered with success gets that answer again, as an
     idempotency token would give it; a retry after an error runs again as usual.
