@@ -44,6 +44,7 @@ def seed_ids(url: str, seed: int) -> None:
     urllib.request.urlopen(req, timeout=30).read()  # noqa: S310 - loopback only
 
 
+_log = logging.getLogger("labctl.emulator")
 REPLAY_ANSWERS = 4096            # successful answers kept for retried attempts
 REPLAY_MAX_BYTES = 256 * 1024    # larger answers (big listings) are not kept: a retried read runs again
 _ATTEMPT = re.compile(r"attempt=(\d+)")
@@ -94,8 +95,8 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
             if retried and invocation in answered:
                 status, headers, body = answered[invocation]
                 replays.append(invocation)
-                print(f"emulator: attempt {attempt.group(1)} of an answered call ({_call_of(environ)}, "  # type: ignore[union-attr]
-                      f"invocation {invocation}) gets the same answer: {status}", file=sys.stderr, flush=True)
+                _log.info("attempt %s of an answered call (%s, invocation %s) gets the same answer: %s",
+                          attempt.group(1), _call_of(environ), invocation, status)  # type: ignore[union-attr]
                 start_response(status, headers)
                 return body
             seen: list[Any] = []
@@ -248,6 +249,10 @@ def stop_background(state_dir: Path) -> bool:
 
 
 def _serve(port: int, info_file: Path) -> None:
+    # The background emulator's stderr is emulator.log: one line per replayed answer goes there.
+    # In-process (`labctl demo`) the lines stay quiet (INFO) so they do not break the progress display.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="emulator: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emu = Emulator(port=port)
     info = emu.start()
     tmp = info_file.with_suffix(".tmp")

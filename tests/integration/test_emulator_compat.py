@@ -194,16 +194,19 @@ def _iam(url, action, invocation, attempt, **params):
         return exc.code, exc.read()
 
 
-def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_create(emulator, client, capsys):
+def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_create(emulator, client, caplog):
     """The aws provider's client sometimes resets the connection after a complete 200 answer and
     sends attempt 2 of the same call; a create must not run twice (EntityAlreadyExists failed a
     team in 2 of 9 30-team runs)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="labctl.emulator")
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
     create = {"RoleName": "replayed-role", "AssumeRolePolicyDocument": trust}
     first = _iam(emulator.url, "CreateRole", "inv-a", 1, **create)
     again = _iam(emulator.url, "CreateRole", "inv-a", 2, **create)
     assert first[0] == 200 and again == first
-    assert "attempt 2 of an answered call (CreateRole, invocation inv-a)" in capsys.readouterr().err
+    assert "attempt 2 of an answered call (CreateRole, invocation inv-a)" in caplog.text
     assert [r["RoleName"] for r in client("iam").list_roles()["Roles"]].count("replayed-role") == 1
 
     # A new call is not a retry: it runs, and meets the role that exists.
@@ -215,3 +218,19 @@ def test_a_retried_create_that_was_answered_gets_the_same_answer_not_a_second_cr
     fresh = _iam(emulator.url, "CreateRole", "inv-c", 2, RoleName="only-attempt-2", AssumeRolePolicyDocument=trust)
     assert fresh[0] == 200
     assert client("iam").get_role(RoleName="only-attempt-2")["Role"]["RoleName"] == "only-attempt-2"
+
+
+def test_the_background_emulator_logs_each_replay_to_its_log_file(tmp_path):
+    """`labctl emulator start` (and `up`) run the emulator in the background; how often the
+    client retried an answered call shows in <state>/emulator.log."""
+    from labctl.aws import emulator as emu
+
+    info, _ = emu.start_background(tmp_path)
+    try:
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+        for attempt in (1, 2):
+            assert _iam(info.url, "CreateRole", "inv-bg", attempt, RoleName="bg-role", AssumeRolePolicyDocument=trust)[0] == 200
+    finally:
+        emu.stop_background(tmp_path)
+    log = (tmp_path / "emulator.log").read_text()
+    assert "emulator: attempt 2 of an answered call (CreateRole, invocation inv-bg) gets the same answer: 200 OK" in log
