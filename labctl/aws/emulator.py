@@ -94,7 +94,6 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
         with lock:
             if retried and invocation in answered:
                 status, headers, body = answered[invocation]
-                replays.append(invocation)
                 _log.info("attempt %s of an answered call (%s, invocation %s) gets the same answer: %s",
                           attempt.group(1), _call_of(environ), invocation, status)  # type: ignore[union-attr]
                 start_response(status, headers)
@@ -112,8 +111,6 @@ def one_at_a_time(app: Any, keep: int = REPLAY_ANSWERS) -> Any:
                     answered.popitem(last=False)
             return body
 
-    replays: list[str] = []
-    wsgi.replays = replays  # type: ignore[attr-defined]
     return wsgi
 
 
@@ -252,7 +249,6 @@ def _serve(port: int, info_file: Path) -> None:
     # The background emulator's stderr is emulator.log: one line per replayed answer goes there.
     # In-process (`labctl demo`) the lines stay quiet (INFO) so they do not break the progress display.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="emulator: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emu = Emulator(port=port)
     info = emu.start()
     tmp = info_file.with_suffix(".tmp")

@@ -15,7 +15,7 @@ from labctl.spec.load import ResolvedCohort
 def render(spec_path: Path, out: Path) -> tuple[ResolvedCohort, list[Path]]:
     cohort = validate_cohort(spec_path)
     endpoint = placeholder_endpoint(cohort)
-    settings = provider_settings(cohort.cohort.target, endpoint)
+    settings = provider_settings(cohort.cohort.target)
     written: list[Path] = []
     for team in cohort.teams:
         d = out / team.name

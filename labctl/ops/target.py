@@ -38,10 +38,10 @@ class Connection:
                          profile=self.env.get("AWS_PROFILE"))
 
 
-def provider_settings(target: str, endpoint_url: str | None) -> ProviderSettings:
+def provider_settings(target: str) -> ProviderSettings:
     if target == "aws":
-        return ProviderSettings(endpoint_url="", emulator=False, max_retries=25)
-    return ProviderSettings(endpoint_url=endpoint_url or "", emulator=True, max_retries=3)
+        return ProviderSettings(emulator=False, max_retries=25)
+    return ProviderSettings(emulator=True, max_retries=3)
 
 
 def _emulated_env(region: str, endpoint_url: str) -> dict[str, str]:
@@ -63,17 +63,17 @@ def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
                         "the embedded emulator is not running; start it with `labctl emulator start`")
                 info, _ = emulator.start_background(state_dir)
             emulator_url, emulator_boot_id = info.url, info.boot_id
-        return Connection("embedded", cohort.region, emulator_url, provider_settings("embedded", emulator_url),
+        return Connection("embedded", cohort.region, emulator_url, provider_settings("embedded"),
                           _emulated_env(cohort.region, emulator_url), emulator_boot_id)
     if cohort.target == "localstack":
         url = cohort.endpoints.url or os.environ.get("LOCALSTACK_ENDPOINT") or LOCALSTACK_DEFAULT
-        return Connection("localstack", cohort.region, url, provider_settings("localstack", url),
+        return Connection("localstack", cohort.region, url, provider_settings("localstack"),
                           _emulated_env(cohort.region, url))
     env = {k: os.environ[k] for k in _REAL_AWS_VARS if k in os.environ}
     if cohort.aws_profile:
         env = {"AWS_PROFILE": cohort.aws_profile}
     env.update({"AWS_REGION": cohort.region, "AWS_DEFAULT_REGION": cohort.region})
-    return Connection("aws", cohort.region, None, provider_settings("aws", None), env)
+    return Connection("aws", cohort.region, None, provider_settings("aws"), env)
 
 
 def connect_recorded(meta: dict, state_dir: Path, start_emulator: bool = True) -> Connection:

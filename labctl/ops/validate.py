@@ -26,7 +26,7 @@ def placeholder_endpoint(cohort: ResolvedCohort) -> str | None:
 def validate_cohort(path: Path) -> ResolvedCohort:
     cohort = load_cohort(path)
     endpoint = placeholder_endpoint(cohort)
-    settings = provider_settings(cohort.cohort.target, endpoint)
+    settings = provider_settings(cohort.cohort.target)
     problems = []
     for team in cohort.teams:
         files = render_team_manifests(cohort, team, None, s3_endpoint_url=endpoint or "")

@@ -18,12 +18,12 @@ from labctl.spec.offerings import type_info
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    endpoint_url: str      # "" for real AWS
     emulator: bool
     max_retries: int
 
     def as_dict(self) -> dict[str, Any]:
-        # endpoint_url is not Terraform input: the runner's environment carries it (AWS_ENDPOINT_URL).
+        # No endpoint here: it is not Terraform input, the runner's environment carries it
+        # (AWS_ENDPOINT_URL, labctl.ops.target).
         return {"emulator": self.emulator, "max_retries": self.max_retries}
 
 

@@ -100,7 +100,7 @@ def _outputs(team_dir: Path) -> dict[str, Any] | None:
 def render_team(cohort: ResolvedCohort, team: str, outputs: dict[str, Any] | None = None) -> TeamInputs:
     """The same inputs rendered in memory (no terraform, no state dir): pure mode."""
     spec = cohort.team(team)
-    variables = tfvars(cohort, spec, ProviderSettings("", True, 3))
+    variables = tfvars(cohort, spec, ProviderSettings(True, 3))
     cluster = (outputs or {}).get("cluster_name") or f"{variables['cohort']}-{variables['team']}"
     files = render_team_manifests(cohort, spec, outputs)
     return TeamInputs(variables["cohort"], variables["team"], variables["lab"], variables["region"],

@@ -60,7 +60,7 @@ def _cohort_with_resources(tmp_path, boot_id):
 
 
 def _conn(boot_id):
-    return Connection("embedded", "us-east-1", "http://127.0.0.1:1", provider_settings("embedded", "x"),
+    return Connection("embedded", "us-east-1", "http://127.0.0.1:1", provider_settings("embedded"),
                       {}, boot_id)
 
 

@@ -37,7 +37,7 @@ teams:
       inference: {enabled: true, pool: spot, replicas: {min: 1, max: 3}, target_cpu_utilization: 60}
 """
 
-PROVIDER = ProviderSettings(endpoint_url="", emulator=False, max_retries=25)
+PROVIDER = ProviderSettings(emulator=False, max_retries=25)
 
 
 @pytest.fixture(scope="session")
