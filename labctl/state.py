@@ -39,6 +39,15 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it: a reader (or a killed run)
+    sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 @dataclass(frozen=True)
 class CohortState:
     root: Path          # <state-dir>/cohorts/<cohort>

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labctl import resources
 from labctl.errors import LabctlError
-from labctl.state import CohortState
+from labctl.state import CohortState, write_atomic
 from labctl.tf.batch import sensitive_outputs, split_state
 
 # Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
@@ -94,11 +94,7 @@ def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
     for team, part in split_state(state, teams, root_sensitive_outputs()).items():
         if cs.has_resources(team):
             continue
-        dst = cs.team_dir(team) / "terraform.tfstate"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_suffix(".tfstate.tmp")
-        tmp.write_text(json.dumps(part, indent=2) + "\n")
-        tmp.replace(dst)
+        write_atomic(cs.team_dir(team) / "terraform.tfstate", json.dumps(part, indent=2) + "\n")
         written.append(team)
     # Every resource now lives in exactly one team state: the batch's copy must never be split twice.
     for f in (st, bdir / "terraform.tfstate.backup", bdir / ".terraform.tfstate.lock.info"):

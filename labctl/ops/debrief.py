@@ -39,7 +39,7 @@ from labctl.report.model import (
 )
 from labctl.spec.load import KNOB_SECTIONS
 from labctl.spec.models import Lab, Window
-from labctl.state import CohortState, StateDir, now
+from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
 from labctl.telemetry.store import Store
 
@@ -155,9 +155,9 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"html": out_dir / "debrief.html", "json": out_dir / "debrief.json", "focus_csv": out_dir / "focus.csv"}
-    _atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
-    _atomic(paths["html"], html.render(data))
-    _atomic(paths["focus_csv"], focus_csv(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog))
+    write_atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
+    write_atomic(paths["html"], html.render(data))
+    write_atomic(paths["focus_csv"], focus_csv(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog))
     cs.audit("debrief", "ok", out=str(out_dir), teams=len(data["teams"]))
     board = data["leaderboard"]
     summary = {
@@ -170,9 +170,3 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
         "billed": {k: data["billed"][k] for k in ("included", "reason", "total_usd", "estimated")},
     }
     return {**{k: str(v) for k, v in paths.items()}, "summary": summary}
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

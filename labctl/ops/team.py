@@ -46,7 +46,7 @@ from labctl.spec import load as spec_load
 from labctl.spec.load import KNOB_SECTIONS, ResolvedCohort, TeamSpec, load_cohort, load_lab
 from labctl.spec.models import Lab
 from labctl.spec.yamlsrc import PathKey, load_yaml, load_yaml_text
-from labctl.state import CohortState, StateDir, now
+from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.tf import argv as A
 
 KNOBS_FILE = "knobs.yaml"
@@ -234,19 +234,13 @@ def team_knobs(cohort_ref: str | Path, state_dir: Path, team: str, reset: bool =
     if source is not None:
         apply_knobs_file(cohort, team, source)     # refused with the source's file, line and field
         text = source.read_text(encoding="utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_atomic(path, text)
         cs.audit("team knobs", "ok", team=team, path=str(path), source=str(source), knobs_sha=_sha(text.encode())[:12])
         return KnobsResult(cohort.id, team, path, True, text)
     created = reset or not path.exists()
     if created:
         text = knobs_template(cohort, team)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_atomic(path, text)
         cs.audit("team knobs", "ok", team=team, path=str(path), reset=reset)
     else:
         apply_knobs_file(cohort, team, path)    # an existing file must still be valid to show it

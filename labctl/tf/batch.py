@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from labctl.state import write_atomic
+
 PROVIDER = 'provider["registry.terraform.io/hashicorp/aws"]'
 _TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")   # DNS-1123 label, as the spec enforces
 _OUTPUT = re.compile(r'^output\s+"([A-Za-z0-9_-]+)"\s*\{(.*?)^\}', re.M | re.S)
@@ -75,12 +77,9 @@ def batch_root(members: dict[str, tuple[Path, dict[str, Any]]], batch_dir: Path,
 
 def write_batch_root(batch_dir: Path, members: dict[str, tuple[Path, dict[str, Any]]],
                      any_sensitive: bool = False) -> None:
-    batch_dir.mkdir(parents=True, exist_ok=True)
     root, tfvars = batch_root(members, batch_dir, any_sensitive)
     for name, doc in (("main.tf.json", root), ("terraform.tfvars.json", tfvars)):
-        tmp = batch_dir / (name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        tmp.replace(batch_dir / name)
+        write_atomic(batch_dir / name, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def _strip(address: str, prefix: str) -> str | None:
