@@ -29,6 +29,7 @@ from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
 from labctl.tf.batch import team_of, write_batch_root
+from labctl.tf.events import Progress
 from labctl.tf.runner import Result
 
 
@@ -147,11 +148,11 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
         board.update(name, phase="init")
         ctx.ensure_init(name)
         has_state = cs.has_resources(name)
-        counts = {"planned": 0, "done": 0}
+        live = Progress()
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
-            if _tally(counts, ev):
-                board.update(name, done=counts["done"], planned=counts["planned"])
+            if live.feed(ev):
+                board.update(name, done=live.done, planned=live.planned)
 
         if dry_run:
             board.update(name, phase="plan")
@@ -188,7 +189,7 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
     """Create several new teams with one terraform apply, then give each its own state."""
     t0 = time.monotonic()
     cs = ctx.cohort_state
-    counts = {n: {"planned": 0, "done": 0} for n in names}
+    live = {n: Progress() for n in names}
     bdir = batches.batch_dir(cs, names)
     try:
         members = {}
@@ -209,8 +210,8 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
             team = team_of(ev.address, names)
-            if team is not None and _tally(counts[team], ev):
-                board.update(team, phase="apply", done=counts[team]["done"], planned=counts[team]["planned"])
+            if team is not None and live[team].feed(ev):
+                board.update(team, phase="apply", done=live[team].done, planned=live[team].planned)
 
         # Terraform's default of 10 operations at once is per command: a batch gets 10 per team,
         # as its teams would have in their own roots.
@@ -235,32 +236,21 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
     out = []
     for name in names:
         mine = [e for e in errors if team_of(e.address, names) == name] + shared
-        c = counts[name]
+        c = live[name]
         error = None
         if mine:
             error = "; ".join(e.one_line() for e in mine[:3])
-        elif c["done"] < c["planned"] or (not res.ok and not errors):
-            error = (f"terraform stopped after {c['done']} of {c['planned']} resources: "
+        elif c.done < c.planned or (not res.ok and not errors):
+            error = (f"terraform stopped after {c.done} of {c.planned} resources: "
                      + ((res.stderr.strip().splitlines() or ["no error reported"])[-1]))
         status = "failed" if error else "created"
-        summary = {"add": c["done"], "change": 0, "remove": 0, "import": 0, "operation": "apply"}
+        summary = {"add": c.done, "change": 0, "remove": 0, "import": 0, "operation": "apply"}
         if status == "created":  # the manifests now carry the real IRSA role ARN, cluster and bucket names
             write_team_manifests(ctx, cohort, cohort.team(name))
         board.update(name, phase=status, note=error or _summary_text(summary))
         cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat())
         out.append(TeamOutcome(name, status, summary, error, time.monotonic() - t0))
     return out
-
-
-def _tally(counts: dict[str, int], ev: Any) -> bool:
-    """Count a planned or completed resource change into ``counts``; True if it was one."""
-    if ev.type == "planned_change" and ev.action not in ("noop", "read"):
-        counts["planned"] += 1
-    elif ev.type == "apply_complete" and ev.action != "read":
-        counts["done"] += 1
-    else:
-        return False
-    return True
 
 
 def write_team_manifests(ctx: RunContext, cohort: ResolvedCohort, team: TeamSpec) -> None:

@@ -16,6 +16,11 @@ class Event:
     action: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def plans_a_change(self) -> bool:
+        """A planned_change for a resource that will change (not a no-op, not a data source read)."""
+        return self.type == "planned_change" and self.action not in ("noop", "read")
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -65,8 +70,14 @@ class Progress:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     current: str | None = None
 
-    def feed(self, ev: Event) -> None:
-        if ev.type == "planned_change" and ev.action not in ("noop", "read"):
+    def feed(self, ev: Event) -> bool:
+        """Take one event in; True if it moved the planned or done count (what a display shows)."""
+        before = (self.planned, self.done)
+        self._feed(ev)
+        return (self.planned, self.done) != before
+
+    def _feed(self, ev: Event) -> None:
+        if ev.plans_a_change:
             self.planned += 1
         elif ev.type == "apply_start":
             self.current = ev.address

@@ -52,7 +52,7 @@ class Result:
         out = []
         for line in self.stdout.splitlines():
             ev = parse_line(line)
-            if ev and ev.type == "planned_change" and ev.action not in ("noop", "read") and ev.address:
+            if ev and ev.plans_a_change and ev.address:
                 out.append(f"{ev.action} {ev.address}")
         return out
 
