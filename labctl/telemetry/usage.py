@@ -13,8 +13,9 @@ Conventions for rows, whichever source wrote them (collectors here, the simulato
 - Pods: samples ``pod_gpu_request`` / ``pod_cpu_request`` / ``pod_ram_request_gib`` /
   ``pod_cpu_usage`` / ``pod_ram_usage_gib`` per pod (entity ``namespace/pod``) with attrs
   ``node`` (the node's resource id) and ``job`` (the run it belongs to). A pod seen only in DCGM
-  samples with a ``node`` attr counts as a 1-GPU pod. A pod lives from its first sample to its
-  last sample plus one step.
+  samples with a ``node`` attr counts as a 1-GPU pod. A pod name can come back in a later run
+  (a Job recreated under the same name), on another node: each run is a workload of its own, on
+  the node its samples name, from its first sample to its last plus one step (``workloads``).
 - ``job_progress`` is 0..1 (values above 1 are read as percent); ``job-completed`` events name the
   run in ``entity`` (or ``payload.job`` / ``payload.run``).
 """
@@ -134,50 +135,96 @@ def completed_runs(events: Iterable[Event]) -> dict[str, set[str]]:
     return dict(out)
 
 
+def _cadence(times: Iterable[datetime], default: timedelta) -> timedelta:
+    """The sampling interval: the smallest step between distinct sample times (``default`` if one)."""
+    ts = sorted(set(times))
+    gaps = [b - a for a, b in zip(ts, ts[1:]) if b > a]
+    return min(gaps) if gaps else default
+
+
+def _runs_of(series: list[Sample], cadence: timedelta) -> list[list[Sample]]:
+    """One pod name's samples cut into runs: a new run starts where the node the samples name
+    changes, where the run the samples name changes, or after a gap of more than one sampling
+    interval (a Job's pod name repeats across runs, e.g. ``train-0-001``: each run is its own
+    workload, on the node it really used, and the time between runs belongs to nobody)."""
+    runs: list[list[Sample]] = []
+    last_ts: datetime | None = None
+    node: object = None
+    run: object = None
+    for s in series:
+        n, r = s.attrs.get("node"), s.attrs.get("run")
+        if (not runs or (last_ts is not None and s.ts - last_ts > cadence * 3 / 2)
+                or (n is not None and node is not None and n != node)
+                or (r is not None and run is not None and r != run)):
+            runs.append([])
+            node = run = None
+        runs[-1].append(s)
+        node, run, last_ts = node if node is not None else n, run if run is not None else r, s.ts
+    return runs
+
+
 def workloads(samples: Iterable[Sample], events: Iterable[Event], step: timedelta = STEP,
               node_ids: dict[str, str] | None = None) -> list[Workload]:
     """Pods (see the module docstring) as allocation workloads; pods without a node are skipped.
-    ``node_ids`` maps a Kubernetes node name to the instance id the ledger knows it by."""
+    ``node_ids`` maps a Kubernetes node name to the instance id the ledger knows it by.
+
+    A pod name seen in several runs (see :func:`_runs_of`) gives one workload per run, with the
+    identity ``<namespace/pod>@<first sample time>`` and the node its own samples name."""
     node_ids = node_ids or {}
     done = completed_runs(events)
-    pods: dict[tuple[str, str], dict] = {}
+    series: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    team_times: dict[str, set[datetime]] = defaultdict(set)
     for s in samples:
         if not is_pod(s) or s.metric not in POD_METRICS + (ENGINE_ACTIVE, GPU_UTIL):
             continue
-        p = pods.setdefault((s.team, s.entity), {"first": s.ts, "last": s.ts, "node": None, "job": None,
-                                                 "vals": defaultdict(list), "ea": [], "util": [], "gpus": None})
-        p["first"] = min(p["first"], s.ts)
-        p["last"] = max(p["last"], s.ts)
-        p["node"] = p["node"] or s.attrs.get("node")
-        p["job"] = p["job"] or s.attrs.get("job") or s.attrs.get("run")
-        if p.get("gpus") is None and isinstance(s.attrs.get("gpus"), (int, float)):
-            p["gpus"] = s.attrs["gpus"]
-        if s.metric == ENGINE_ACTIVE:
-            p["ea"].append(_ratio(s))
-        elif s.metric == GPU_UTIL:
-            p["util"].append(_ratio(s))
-        else:
-            p["vals"][s.metric].append(s.value)
+        series[(s.team, s.entity)].append(s)
+        team_times[s.team].add(s.ts)
+    cadence = {team: _cadence(times, step) for team, times in team_times.items()}
     out: list[Workload] = []
-    for (team, entity), p in sorted(pods.items()):
-        if not p["node"]:
-            continue
-        vals = p["vals"]
-
-        def mean(xs: list[float]) -> Decimal:
-            return Decimal(str(round(sum(xs) / len(xs), 6))) if xs else Decimal(0)
-
-        gpus = (int(max(vals[POD_GPU_REQUEST])) if vals.get(POD_GPU_REQUEST)
-                else int(p["gpus"]) if p["gpus"] is not None else (1 if p["ea"] or p["util"] else 0))
-        active = p["ea"] or p["util"]
-        run = p["job"] or entity
-        out.append(Workload(
-            workload_id=entity, team=team, node_id=node_ids.get(str(p["node"]), str(p["node"])), start=p["first"], end=p["last"] + step,
-            cpu_request=mean(vals.get(POD_CPU_REQUEST, [])), cpu_usage=mean(vals.get(POD_CPU_USAGE, [])),
-            ram_request_gib=mean(vals.get(POD_RAM_REQUEST, [])), ram_usage_gib=mean(vals.get(POD_RAM_USAGE, [])),
-            gpu_request=gpus, gpu_engine_active=min(mean(active), Decimal(1)) if active else None,
-            run_id=str(run), completed=str(run) in done.get(team, set())))
+    for (team, entity), rows in sorted(series.items()):
+        rows.sort(key=lambda s: s.ts)
+        runs = _runs_of(rows, cadence[team])
+        for run_samples in runs:
+            w = _workload(team, entity, run_samples, step, node_ids, done, unique=len(runs) > 1)
+            if w is not None:
+                out.append(w)
     return out
+
+
+def _workload(team: str, entity: str, rows: list[Sample], step: timedelta, node_ids: dict[str, str],
+              done: dict[str, set[str]], *, unique: bool) -> Workload | None:
+    node = next((s.attrs.get("node") for s in rows if s.attrs.get("node")), None)
+    if not node:
+        return None
+    job = next((s.attrs.get("job") or s.attrs.get("run") for s in rows
+                if s.attrs.get("job") or s.attrs.get("run")), None)
+    gpus_attr = next((s.attrs["gpus"] for s in rows if isinstance(s.attrs.get("gpus"), (int, float))), None)
+    vals: dict[str, list[float]] = defaultdict(list)
+    ea: list[float] = []
+    util: list[float] = []
+    for s in rows:
+        if s.metric == ENGINE_ACTIVE:
+            ea.append(_ratio(s))
+        elif s.metric == GPU_UTIL:
+            util.append(_ratio(s))
+        else:
+            vals[s.metric].append(s.value)
+
+    def mean(xs: list[float]) -> Decimal:
+        return Decimal(str(round(sum(xs) / len(xs), 6))) if xs else Decimal(0)
+
+    gpus = (int(max(vals[POD_GPU_REQUEST])) if vals.get(POD_GPU_REQUEST)
+            else int(gpus_attr) if gpus_attr is not None else (1 if ea or util else 0))
+    active = ea or util
+    first, last = rows[0].ts, rows[-1].ts
+    run = str(job or entity)
+    return Workload(
+        workload_id=f"{entity}@{first.strftime('%Y-%m-%dT%H:%M:%SZ')}" if unique else entity, team=team,
+        node_id=node_ids.get(str(node), str(node)), start=first, end=last + step,
+        cpu_request=mean(vals.get(POD_CPU_REQUEST, [])), cpu_usage=mean(vals.get(POD_CPU_USAGE, [])),
+        ram_request_gib=mean(vals.get(POD_RAM_REQUEST, [])), ram_usage_gib=mean(vals.get(POD_RAM_USAGE, [])),
+        gpu_request=gpus, gpu_engine_active=min(mean(active), Decimal(1)) if active else None,
+        run_id=run, completed=run in done.get(team, set()))
 
 
 def floor_step(t: datetime, step: timedelta = STEP) -> datetime:

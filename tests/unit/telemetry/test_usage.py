@@ -57,3 +57,30 @@ def test_basis_of():
     assert tu.basis_of(["aws-api", "dcgm"]) == "metered"
     assert tu.basis_of(["aws-api", "simulator"]) == "metered + simulated"
     assert tu.basis_of([]) == "none"
+
+
+def _pod_run(node: str, minutes: range, entity: str = "team-a/train-0-001") -> list[Sample]:
+    attrs = {"node": node, "job": "train", "gpus": 1}
+    return [Sample("a", T0 + timedelta(minutes=m), metric, v, "simulator", entity, attrs)
+            for m in minutes for metric, v in ((tu.ENGINE_ACTIVE, 0.8), (tu.GPU_UTIL, 80.0))]
+
+
+def test_a_pod_name_that_returns_on_another_node_is_a_workload_per_run_on_its_own_node():
+    # The Job is recreated for its second run under the same pod name; the run lands elsewhere.
+    samples = _pod_run("n1", range(0, 10)) + _pod_run("n2", range(20, 30))
+    ws = sorted(tu.workloads(samples, [], node_ids={"n1": "i-1", "n2": "i-2"}), key=lambda w: w.start)
+    assert [(w.node_id, w.start, w.end) for w in ws] == [
+        ("i-1", T0, T0 + timedelta(minutes=10)),
+        ("i-2", T0 + timedelta(minutes=20), T0 + timedelta(minutes=30))]
+    assert len({w.workload_id for w in ws}) == 2            # each run its own identity
+    assert all(w.gpu_request == 1 and w.gpu_engine_active == Decimal("0.8") for w in ws)
+
+
+def test_a_pod_name_that_returns_on_the_same_node_after_a_gap_leaves_the_gap_unrequested():
+    ws = tu.workloads(_pod_run("n1", range(0, 10)) + _pod_run("n1", range(30, 40)), [])
+    assert sorted(w.duration for w in ws) == [timedelta(minutes=10)] * 2
+
+
+def test_a_pod_that_moves_without_a_gap_is_split_where_its_node_changes():
+    ws = tu.workloads(_pod_run("n1", range(0, 5)) + _pod_run("n2", range(5, 10)), [])
+    assert sorted((w.node_id, w.duration) for w in ws) == [("n1", timedelta(minutes=5)), ("n2", timedelta(minutes=5))]
