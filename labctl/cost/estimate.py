@@ -8,6 +8,10 @@ min, desired and max size (the autoscaler's bounds); everything for the session'
 zero); a component whose price is known but whose quantity depends on use (S3 GB stored, NAT GB
 processed) is listed as usage-based unless the caller supplies the quantity.
 
+Which resources are priced while they exist, and which items come with every node (root volume,
+public IPv4), is :mod:`labctl.cost.items`: the same model the lifecycle recording at `up`/`down`
+and in the simulated class follows, so the estimate and the metered ledger count the same things.
+
 Amounts are Decimal dollars rounded half-even to the micro-dollar per component.
 """
 
@@ -20,6 +24,7 @@ from typing import Any
 
 from labctl.cost import catalog as cat
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog
+from labctl.cost.items import STANDING, public_nodes
 from labctl.cost.money import fmt_usd
 from labctl.cost.plan import Plan, PlannedResource
 from labctl.cost.pricing import PriceBasis, Resolved, instance_price, service_price
@@ -197,13 +202,6 @@ def _launch_template_for(plan: Plan, ng: PlannedResource) -> PlannedResource | N
     return None
 
 
-def _public_nodes(plan: Plan) -> bool:
-    # With no NAT gateway, nodes can only reach the internet (ECR, EKS API) from public subnets
-    # with public IPv4 addresses, each billed hourly. If any planned subnet maps public IPs on
-    # launch, the node groups are assumed to use them.
-    return any(s.get("map_public_ip_on_launch") is True for s in plan.of_type("aws_subnet"))
-
-
 def _node_group(plan: Plan, ng: PlannedResource, region: str, hours: Decimal, catalog: Catalog,
                 warnings: list[EstimateWarning]) -> list[CostComponent]:
     comps: list[CostComponent] = []
@@ -257,7 +255,7 @@ def _node_group(plan: Plan, ng: PlannedResource, region: str, hours: Decimal, ca
         comps.append(_gb_month(ng.address, "volumes", f"{size} GiB gp3 root volume per node",
                                service_price(catalog, cat.EBS_GP3, region), Decimal(size), counts, hours,
                                {"volume_gb": size, "volume_type": vtype}, warnings))
-    if _public_nodes(plan) and not plan.of_type("aws_nat_gateway"):
+    if public_nodes(plan):
         comps.append(_hourly(ng.address, "ipv4", "public IPv4 address per node",
                              service_price(catalog, cat.PUBLIC_IPV4, region), counts, hours, {}, warnings))
     return comps
@@ -292,26 +290,24 @@ def estimate_plan(plan_json: Mapping[str, Any], region: str, hours: Decimal, cat
         if r.actions == ("delete",):
             continue
         t = r.type
-        if t == "aws_eks_cluster":
-            comps.append(_hourly(r.address, "fee", "EKS control plane (standard support)",
-                                 service_price(catalog, cat.EKS_CLUSTER, region), (1, 1, 1), hours, {}, warnings))
+        rule = STANDING.get(t)
+        if t in ("aws_eks_cluster", "aws_eip") and rule is not None:
+            comps.append(_hourly(r.address, rule.part, rule.label, service_price(catalog, rule.service, region),
+                                 (1, 1, 1), hours, {}, warnings))
         elif t == "aws_eks_node_group":
             comps.extend(_node_group(plan, r, region, hours, catalog, warnings))
         elif t == "aws_instance":
             comps.extend(_instance(r, region, hours, catalog, warnings))
-        elif t == "aws_s3_bucket":
-            comps.append(_usage_based(r.address, "storage", "S3 Standard storage",
-                                      service_price(catalog, cat.S3_STANDARD, region), usage.s3_gb_per_bucket,
+        elif t == "aws_s3_bucket" and rule is not None:
+            comps.append(_usage_based(r.address, rule.part, rule.label,
+                                      service_price(catalog, rule.service, region), usage.s3_gb_per_bucket,
                                       True, hours, warnings))
-        elif t == "aws_nat_gateway":
-            comps.append(_hourly(r.address, "hours", "NAT gateway", service_price(catalog, cat.NAT_GATEWAY, region),
+        elif t == "aws_nat_gateway" and rule is not None:
+            comps.append(_hourly(r.address, rule.part, rule.label, service_price(catalog, rule.service, region),
                                  (1, 1, 1), hours, {}, warnings))
             comps.append(_usage_based(r.address, "data", "NAT data processed",
                                       service_price(catalog, cat.NAT_GATEWAY_DATA, region), usage.nat_gb,
                                       False, hours, warnings))
-        elif t == "aws_eip":
-            comps.append(_hourly(r.address, "ipv4", "public IPv4 address (Elastic IP)",
-                                 service_price(catalog, cat.PUBLIC_IPV4, region), (1, 1, 1), hours, {}, warnings))
         elif t == "aws_ebs_volume":
             size, vtype = r.get("size"), r.get("type") or "gp3"
             if size is None or vtype != "gp3":

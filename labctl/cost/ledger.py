@@ -5,13 +5,15 @@ Everything the debrief shows is derived from this ledger. Each usage record beco
 touched. Costs are integer micro-dollars on the fixed grid of :mod:`labctl.cost.money`, so minute
 lines add up exactly to entry totals, entries to teams, teams to the cohort, and splitting a period
 into pieces never changes its total. A thing without a price becomes a :class:`LedgerWarning`
-(with the unpriced hours) and no lines: never a silent zero.
+(with the unpriced hours) and no lines: never a silent zero; so does a priced item with no usage
+at all (:func:`unmetered`: a team's nodes without its EKS control plane, or an item of the team's
+Terraform state that nothing recorded).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,6 +21,7 @@ from fractions import Fraction
 
 from labctl.cost import catalog as cat
 from labctl.cost.catalog import Catalog
+from labctl.cost.items import NODE_PUBLIC_IPV4, TeamItems
 from labctl.cost.model import METERED, Usage, utc
 from labctl.cost.money import Rate, to_us, usd
 from labctl.cost.pricing import PriceBasis, Resolved, instance_price, service_price
@@ -199,7 +202,9 @@ def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
     step_us = resolution // timedelta(microseconds=1)
     o_us = to_us(utc(origin)) if origin is not None else 0
 
+    seen: list[Usage] = []
     for usage in usages:
+        seen.append(usage)
         start = usage.start
         end = usage.end if usage.end is not None else as_of
         end = min(end, as_of)
@@ -242,4 +247,38 @@ def build_ledger(usages: Iterable[Usage], catalog: Catalog, *, as_of: datetime,
             step_start = step_start + resolution
             t = nxt
 
+    warnings += unmetered(seen)
     return Ledger(tuple(entries), tuple(lines), tuple(warnings), as_of, resolution, origin_us=o_us)
+
+
+def unmetered(usages: Iterable[Usage], expected: Mapping[str, TeamItems] | None = None) -> list[LedgerWarning]:
+    """Priced items with no usage, as warnings (never a silent zero).
+
+    Always: a team whose nodes ran with no EKS control plane recorded (nodes imply a cluster, and
+    its fee is hourly). With ``expected`` (team -> line items of its Terraform state, labctl.cost
+    .items): every standing item with no usage record, and every node without the public IPv4
+    address its subnet gives it."""
+    by_team: dict[str, list[Usage]] = defaultdict(list)
+    for u in usages:
+        by_team[u.team].append(u)
+    out: list[LedgerWarning] = []
+    for team in sorted(set(by_team) | set(expected or {})):
+        mine = by_team.get(team, [])
+        kinds = {u.kind for u in mine}
+        ids = {u.resource_id for u in mine}
+        if "instance" in kinds and "cluster" not in kinds:
+            out.append(LedgerWarning(team, "(EKS control plane)", "unmetered: the team's nodes ran but no EKS "
+                                     "control plane was recorded, so its hourly fee is missing from this ledger"))
+        items = (expected or {}).get(team)
+        if items is None:
+            continue
+        for item in items.standing:
+            if item.resource_id and item.resource_id not in ids:
+                out.append(LedgerWarning(team, item.resource_id, f"unmetered: {item.address} ({item.kind}) is in the "
+                                         "team's Terraform state but has no recorded usage"))
+        if items.public_node_ipv4:
+            for u in mine:
+                if u.kind == "instance" and u.resource_id + NODE_PUBLIC_IPV4 not in ids:
+                    out.append(LedgerWarning(team, u.resource_id, "unmetered: the node's public IPv4 address "
+                                             "(public subnet, no NAT gateway) has no recorded usage"))
+    return out

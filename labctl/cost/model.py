@@ -8,6 +8,7 @@ alone. Money here is always ``Decimal``; times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,6 +22,22 @@ Market = Literal["on-demand", "spot"]
 
 METERED = "metered"   # computed by labctl from lifecycle x catalog
 BILLED = "billed"     # read from the provider's billing (Cost Explorer)
+SIMULATED = "simulated"   # computed by labctl from lifecycle rows the simulated class wrote
+
+SIMULATED_SOURCES = frozenset({"simulator"})
+BILLED_SOURCES = frozenset({"cost-explorer", "billing"})
+
+
+def basis_of(sources: Iterable[str]) -> str:
+    """What a figure is, from the sources of the rows behind it: simulated, metered or billed
+    (``metered + simulated`` when a figure mixes both; ``none`` without rows). The debrief labels
+    its figures and FOCUS fills ``x_CostBasis`` with this one function, so they agree."""
+    kinds = set()
+    for s in sources:
+        kinds.add(SIMULATED if s in SIMULATED_SOURCES else BILLED if s in BILLED_SOURCES else METERED)
+    if not kinds:
+        return "none"
+    return " + ".join(sorted(kinds))
 
 
 def utc(value: datetime) -> datetime:

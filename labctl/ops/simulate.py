@@ -27,6 +27,7 @@ from labctl.sim.inputs import TeamInputs, _outputs, read_team, render_team
 from labctl.sim.runner import SimReport, run_class
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import StateDir
+from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
 from labctl.workload import load_estimates
 
@@ -78,10 +79,13 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
         source: NodeSource = Ec2Nodes(aws)
         nodes_for = lambda _t: source  # noqa: E731 - one EC2 client set for the cohort
         mode = "emulator"
+    # Each team's priced line items (cluster, bucket, public IPv4 per node) from its Terraform state.
+    items = {name: found for name in names
+             if (found := items_of_state(read_state(cs.team_dir(name)))).standing}
     with Store.for_cohort(cs.root) as store:
         report = run_class(inputs, start=start, hours=hours if hours is not None else length, catalog=load_catalog(),
                            estimates=load_estimates(), seed=seed, speed=speed, nodes=nodes_for, store=store,
-                           mode=mode)
+                           mode=mode, items=items)
     cs.audit("simulate", "ok", seed=seed, hours=report.hours, mode=mode, teams=names)
     return report
 

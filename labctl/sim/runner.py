@@ -1,7 +1,10 @@
 """Runs a whole class: every team's simulated cluster on one clock, telemetry out, a report back.
 
 Cost is not computed here: the ledger derives it from the lifecycle rows this writes to the
-store (:func:`labctl.telemetry.usage.to_usage`). The report carries what only the simulator
+store (:func:`labctl.telemetry.usage.to_usage`). Every priced line item of a team is in those rows
+(labctl.cost.items): its nodes with their root volumes and public IPv4 addresses, and, from the
+class's first second, its EKS control plane and checkpoint bucket (from the team's Terraform state
+when ``items`` gives it, else what labctl's modules create). The report carries what only the simulator
 knows: GPU-hours provisioned, used by computing training pods and idle; jobs completed;
 interruptions, evictions and progress lost; pods that never found a node and why.
 """
@@ -13,13 +16,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from decimal import Decimal
+
 from labctl.cost.catalog import Catalog
+from labctl.cost.items import StandingItem, TeamItems, labctl_modules
 from labctl.sim.cloud import NodeSource, PureNodes
 from labctl.sim.clock import SimClock
 from labctl.sim.cluster import SimulatedCluster, _secs
 from labctl.sim.inputs import TeamInputs
-from labctl.sim.record import Recorder
+from labctl.sim.record import SOURCE, Recorder
 from labctl.sim.workload import WorkModel, resolve_rates
+from labctl.telemetry.provisioned import standing_rows
 from labctl.telemetry.store import Store
 
 
@@ -66,6 +73,14 @@ class SimReport:
         return asdict(self)
 
 
+def _sized(items: TeamItems) -> TeamItems:
+    """The simulated trainer writes no checkpoint objects: a bucket holds 0 GB (a known zero, not
+    an unknown size the ledger would have to leave unpriced)."""
+    return TeamItems(tuple(StandingItem(i.address, i.type, i.kind, i.resource_id,
+                                        Decimal(0) if i.kind == "bucket" and i.gb is None else i.gb)
+                           for i in items.standing), items.public_node_ipv4)
+
+
 def _h(seconds: float) -> float:
     return round(seconds / 3600, 6)
 
@@ -73,8 +88,10 @@ def _h(seconds: float) -> float:
 def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, catalog: Catalog,
               estimates: Mapping[str, Any], seed: int = 0, speed: float | None = None,
               nodes: Callable[[TeamInputs], NodeSource] | None = None, store: Store | None = None,
-              mode: str = "pure", clock_sleep: Callable[[float], None] | None = None) -> SimReport:
-    """Simulate ``hours`` of class for ``teams``; write telemetry to ``store`` when given."""
+              mode: str = "pure", clock_sleep: Callable[[float], None] | None = None,
+              items: Mapping[str, TeamItems] | None = None) -> SimReport:
+    """Simulate ``hours`` of class for ``teams``; write telemetry to ``store`` when given.
+    ``items``: team -> its line items from its Terraform state (default: labctl's modules)."""
     if not teams:
         raise ValueError("no teams to simulate")
     sim = teams[0].simulation
@@ -82,7 +99,13 @@ def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, cat
     if tick <= 0 or sample_every % tick:
         raise ValueError(f"simulation.sample_every ({sim.sample_every}) must be a multiple of the tick ({sim.tick})")
     clock = SimClock(start, speed, **({"sleep": clock_sleep} if clock_sleep else {}))
-    recorder = Recorder()
+    team_items = {t.team: (items or {}).get(t.team) or labctl_modules(t.cluster_name) for t in teams}
+    recorder = Recorder(team_items)
+    for t in sorted(teams, key=lambda t: t.team):
+        # The class starts on provisioned clusters: their standing items exist from its first second.
+        for row in standing_rows(t.team, t.region, _sized(team_items[t.team]), clock.at(0), SOURCE,
+                                 use_created=False):
+            recorder.put_lifecycle(row)
     pure = PureNodes()
     clusters = []
     for t in sorted(teams, key=lambda t: t.team):

@@ -231,6 +231,13 @@ class Store:
         q += " ORDER BY ts, team, kind, entity"
         return [Event(t, parse_iso(ts), k, src, ent, json.loads(p)) for t, ts, k, src, ent, p in self._db.execute(q, args)]
 
+    def last_observation(self, team: str) -> datetime | None:
+        """The latest sample or event time of a team (ISO strings in UTC sort as times)."""
+        found = [row[0] for q in ("SELECT MAX(ts) FROM samples WHERE cohort=? AND team=?",
+                                  "SELECT MAX(ts) FROM events WHERE cohort=? AND team=?")
+                 for row in self._db.execute(q, (self.cohort, team)) if row[0]]
+        return parse_iso(max(found)) if found else None
+
     def sources(self) -> set[str]:
         out: set[str] = set()
         for table in ("lifecycle", "samples", "events"):

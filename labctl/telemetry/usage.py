@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from labctl.cost import model
 from labctl.cost.model import KINDS, Usage, Workload
 from labctl.telemetry.store import Event, Lifecycle, Sample
 
@@ -54,24 +55,14 @@ INTERRUPTION = "spot-interruption-notice"
 EVICTION = "pod-evicted"
 JOB_COMPLETED = "job-completed"
 
-SOURCE_PRECEDENCE: tuple[str, ...] = ("simulator", "aws-api", "cluster", "dcgm")
+# "terraform": what `up` and `down` recorded from the state (labctl.telemetry.provisioned); a
+# collector that lists the same resource knows more (a bucket's size), so it wins when present.
+SOURCE_PRECEDENCE: tuple[str, ...] = ("simulator", "aws-api", "terraform", "cluster", "dcgm")
 
-SIMULATED, METERED, BILLED = "simulated", "metered", "billed"
-_SIMULATED_SOURCES = frozenset({"simulator"})
-_BILLED_SOURCES = frozenset({"cost-explorer", "billing"})
+SIMULATED, METERED, BILLED = model.SIMULATED, model.METERED, model.BILLED
+basis_of = model.basis_of      # one labelling for the debrief and FOCUS (labctl.cost.model)
 
 STEP = timedelta(minutes=1)
-
-
-def basis_of(sources: Iterable[str]) -> str:
-    """What a figure is, from the sources of the rows behind it: simulated, metered or billed
-    (``metered + simulated`` when a figure mixes both; ``none`` without rows)."""
-    kinds = set()
-    for s in sources:
-        kinds.add(SIMULATED if s in _SIMULATED_SOURCES else BILLED if s in _BILLED_SOURCES else METERED)
-    if not kinds:
-        return "none"
-    return " + ".join(sorted(kinds))
 
 
 def _rank(source: str, precedence: Sequence[str]) -> int:

@@ -23,13 +23,17 @@ def spot_node(start, end, price=None, rid="i-spot", team="team-a"):
     return Usage(team, rid, "instance", "us-east-1", start, end, "g5.xlarge", "spot", price, source="test")
 
 
+def cluster(start, end, team="team-a"):
+    return Usage(team, f"cohort-{team}", "cluster", "us-east-1", start, end, source="test")
+
+
 def test_g5_xlarge_spot_node_for_37_minutes_at_its_launch_price(catalog):
     # 0.4383 $/h x 37/60 h = 0.270285 $ exactly
     ledger = build_ledger([spot_node(T0, T0 + 37 * MIN, D("0.4383"))], catalog, as_of=T0 + timedelta(hours=1))
     assert ledger.total() == D("0.270285")
     assert len(ledger.lines) == 37
     assert all(line.cost_micros == 7305 for line in ledger.lines)     # 0.4383 / 60 per minute
-    assert ledger.warnings == ()
+    assert [w.resource_id for w in ledger.warnings] == ["(EKS control plane)"]   # nodes without their cluster
     entry = ledger.entries[0]
     assert entry.basis.how == "recorded at launch"
     assert "0.616667 h x $0.4383/h = $0.270285" in entry.explain()
@@ -37,8 +41,8 @@ def test_g5_xlarge_spot_node_for_37_minutes_at_its_launch_price(catalog):
 
 def test_spot_without_launch_price_uses_catalog_midpoint_and_warns(catalog):
     # midpoint of 0.425..0.451 = 0.438 $/h x 37/60 h = 0.2701 $
-    ledger = build_ledger([spot_node(T0, T0 + 37 * MIN)], catalog, as_of=T0 + timedelta(hours=1))
-    assert ledger.total() == D("0.270100")
+    ledger = build_ledger([spot_node(T0, T0 + 37 * MIN), cluster(T0, None)], catalog, as_of=T0 + timedelta(hours=1))
+    assert ledger.total() == D("0.370100")     # + the control plane, 0.10 $/h for the hour
     assert len(ledger.warnings) == 1 and "catalog midpoint" in ledger.warnings[0].message
     assert ledger.entries[0].basis.how == "catalog midpoint"
 
@@ -187,3 +191,17 @@ def test_grid_cost_is_within_a_micro_dollar_of_price_times_hours(price, a, b):
     a, b = min(a, b), max(a, b)
     exact = price * D((b - a) // timedelta(microseconds=1)) / D(3_600_000_000)
     assert abs(usd(Rate(price).cost_micros(a, b)) - exact) < D("0.000001")
+
+
+def test_a_priced_item_with_no_usage_is_a_warning_not_a_silent_zero(catalog):
+    from labctl.cost.items import StandingItem, TeamItems
+    from labctl.cost.ledger import unmetered
+
+    nodes = [spot_node(T0, T0 + 37 * MIN, D("0.4383"))]
+    expected = {"team-a": TeamItems((StandingItem("module.cluster.aws_eks_cluster.this", "aws_eks_cluster", "cluster",
+                                                  "cohort-team-a"),), public_node_ipv4=True)}
+    messages = {w.resource_id: w.message for w in unmetered(nodes, expected)}
+    assert set(messages) == {"(EKS control plane)", "cohort-team-a", "i-spot"}
+    assert "public IPv4" in messages["i-spot"]
+    ipv4 = Usage("team-a", "i-spot-ipv4", "ipv4", "us-east-1", T0, T0 + 37 * MIN, source="test")
+    assert unmetered(nodes + [cluster(T0, None), ipv4], expected) == []

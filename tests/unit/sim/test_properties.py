@@ -89,11 +89,12 @@ def test_ledger_of_a_steady_hour_is_catalog_price_times_node_hours(tmp_path):
     with Store(tmp_path / "t.sqlite", "simtest") as store:
         run(teams, hours=1, store=store)
         rows = [r for r in store.lifecycle() if r.kind == "instance"]
+        clusters = [r for r in store.lifecycle() if r.kind == "cluster"]
     assert {r.source for r in rows} == {"simulator"}
-    ledger = build_ledger(lifecycle_to_usage(rows), catalog(), as_of=START + timedelta(hours=1))
+    ledger = build_ledger(lifecycle_to_usage(rows + clusters), catalog(), as_of=START + timedelta(hours=1))
     expected = Decimal(0)
     for r in rows:
         hours = Decimal(((r.end or START + timedelta(hours=1)) - r.start).total_seconds()) / 3600
         expected += catalog().instance("us-east-1", r.instance_type).on_demand.usd_per_hour * hours
     assert expected == Decimal("2") * Decimal("5.672") + Decimal("0.096")
-    assert ledger.total() == expected and not ledger.warnings
+    assert ledger.total() == expected + Decimal("0.10") and not ledger.warnings   # + the EKS control plane
