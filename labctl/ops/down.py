@@ -24,6 +24,7 @@ from labctl.ops.progress import Board
 from labctl.ops.target import connect_recorded
 from labctl.spec.load import load_cohort
 from labctl.state import CohortState, StateDir, now
+from labctl.telemetry.provisioned import record_team
 from labctl.tf import argv as A
 
 COHORT_LEVEL = "(cohort)"
@@ -111,6 +112,8 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
             results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board), chosen))
     by_team = {r.team: r for r in results}
+    for t in chosen:   # what the destroy removed leaves the lifecycle (labctl.telemetry.provisioned)
+        record_team(cs.root, cs.team_dir(t), t, meta.get("region", "us-east-1"), now())
     for team, objs in drain.drained.items():
         if team in by_team:
             by_team[team].drained = objs

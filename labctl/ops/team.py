@@ -558,6 +558,9 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
         from labctl.ops.up import write_team_manifests
 
         write_team_manifests(ctx, cohort, spec)
+        from labctl.telemetry.provisioned import record_team
+
+        record_team(cs.root, d, team, cohort.cohort.region, now())
         change.status = "changed" if (tf_changed or change.manifest_changes) else "unchanged"
         cs.set_team(team, status=change.status, error=None, at=now().isoformat(),
                     knobs_sha=_sha(kf.read_bytes()) if kf.exists() else None)

@@ -31,6 +31,7 @@ from labctl.tf import argv as A
 from labctl.tf.batch import team_of, write_batch_root
 from labctl.tf.events import Progress
 from labctl.tf.runner import Result
+from labctl.telemetry.provisioned import record_team
 
 
 @dataclass
@@ -114,6 +115,9 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
                 ctx.cancel.set()
                 raise
     outcomes = [by_team[n] for n in chosen]
+    if not dry_run:   # what exists now enters the lifecycle, failed teams' partial state too
+        for n in chosen:
+            record_team(cs.root, cs.team_dir(n), n, cohort.cohort.region, now())
     report = UpReport(cohort.id, conn.target, dry_run, outcomes, time.monotonic() - started, width)
     ok = [o.team for o in outcomes if o.status != "failed"]
     if not dry_run and k8s == "kind" and ok:
