@@ -9,19 +9,24 @@ import click
 from labctl.cli.context import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
-COHORT = click.argument("cohort_file", metavar="COHORT", type=click.Path(dir_okay=False, path_type=Path))
+# Any path: a directory or an unreadable file is refused by the loader like any bad cohort (exit 3).
+COHORT = click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
+ALLOW_PAST = click.option("--allow-past", is_flag=True,
+                          help="Accept a session window that is already over (normally refused).")
 # status/down/sweep/log: a cohort file, or the id of a cohort in the state directory
 COHORT_REF = click.argument("cohort_ref", metavar="COHORT")
 
 
 @click.command()
 @COHORT
+@ALLOW_PAST
 @pass_app
-def validate(app: AppContext, cohort_file: Path) -> None:
+def validate(app: AppContext, cohort_file: Path, allow_past: bool) -> None:
     """Check a cohort file and its lab; one line per problem, non-zero exit when invalid."""
     from labctl.ops.validate import validate_cohort
+    from labctl.state import now
 
-    cohort = validate_cohort(cohort_file)
+    cohort = validate_cohort(cohort_file, now=None if allow_past else now())
     if app.json:
         app.emit_json({"valid": True, "cohort": cohort.id, "lab": cohort.lab.name,
                        "teams": [t.name for t in cohort.teams]})
@@ -58,15 +63,17 @@ def render(app: AppContext, cohort_file: Path, out: Path) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 64), default=None,
               help="New teams created per terraform command (default: from memory; 1: one root per team). "
                    "Each team still gets its own state.")
+@ALLOW_PAST
 @pass_app
 def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None,
-       k8s: str | None, batch_size: int | None) -> None:
+       k8s: str | None, batch_size: int | None, allow_past: bool) -> None:
     """Provision (or update) every team of a cohort, in parallel."""
     from labctl.errors import TerraformError
     from labctl.ops.up import up as do_up
 
     report = do_up(cohort_file, app.state_dir, teams=_split(teams), dry_run=dry_run,
-                   parallelism=parallelism, quiet=app.json, k8s=k8s, batch_size=batch_size)
+                   parallelism=parallelism, quiet=app.json, k8s=k8s, batch_size=batch_size,
+                   allow_past=allow_past)
     if app.json:
         app.emit_json(report.as_dict())
     else:

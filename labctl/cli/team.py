@@ -90,7 +90,7 @@ def apply(app: AppContext, team_name: str, cohort_ref: str) -> None:
 
 
 @click.command("preflight")
-@click.argument("cohort_file", metavar="COHORT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("cohort_file", metavar="COHORT", type=click.Path(path_type=Path))
 @pass_app
 def preflight(app: AppContext, cohort_file: Path) -> None:
     """Before class: instance types offered, EC2 GPU quotas, budgets vs the cap, the window."""

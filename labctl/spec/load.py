@@ -7,18 +7,21 @@ Validation is complete before anything else runs: callers get a ``ResolvedCohort
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from labctl import naming, resources
 from labctl.errors import Problem, SpecError
-from labctl.spec import offerings
-from labctl.spec.models import DNS1123_LABEL, Cohort, Lab, NodeGroup
-from labctl.spec.yamlsrc import Located, PathKey, load_yaml
+from labctl.spec import capacity, offerings
+from labctl.spec.messages import clean_loc, user_message
+from labctl.spec.models import DNS1123_LABEL, MAX_TEAM_LEN, Cohort, Lab, NodeGroup, Window
+from labctl.spec.yamlsrc import Located, PathKey, field_name, load_yaml
 
 # What a team may override; everything else in the lab is the facilitator's.
 KNOB_SECTIONS = ("node_groups", "autoscaler", "job", "inference")
@@ -70,23 +73,19 @@ def _gpus(instance_type: str) -> int:
 
 
 def _field(path: PathKey) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return field_name(path)
+
+
+_MODELS: dict[str, type[BaseModel]] = {"Lab": Lab, "Cohort": Cohort}
 
 
 def _pydantic_problems(exc: ValidationError, src: Located, base: PathKey = (), remap=None) -> list[Problem]:
+    """pydantic's errors as problems in the user's words, at the file and line of the value."""
     problems = []
+    root = _MODELS.get(exc.title)
     for e in exc.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif e["type"] == "string_pattern_mismatch" and DNS1123_LABEL in msg:
-            msg = f"{e.get('input')!r} is not a DNS-1123 label (lowercase letters, digits and '-')"
+        loc = clean_loc(tuple(e["loc"]))
+        msg = user_message(e, root)
         if remap is not None:
             file, line, field = remap(loc)
         else:
@@ -133,8 +132,9 @@ def load_lab(name: str, labs_dir: Path | None = None) -> tuple[Lab, Located, Pat
     return lab, src, lab_dir
 
 
-def _lab_rules(lab: Lab, where, region: str | None) -> list[Problem]:
-    """Rules that need more than one field (instance types, limits, quota)."""
+def _lab_rules(lab: Lab, where, region: str | None, fit: bool = True) -> list[Problem]:
+    """Rules that need more than one field (instance types, limits, quota); with ``fit``, also
+    that the job's and the inference service's pods fit every instance type of their pool."""
     problems: list[Problem] = []
 
     def add(path: PathKey, msg: str) -> None:
@@ -166,6 +166,11 @@ def _lab_rules(lab: Lab, where, region: str | None) -> list[Problem]:
         add(("job", "pool"), f"job runs on the {lab.job.pool} pool but node_groups.{pool_name}.max_size is 0")
     elif lab.job.gpus > max((_gpus(t) for t in pool.instance_types), default=0):
         add(("job", "gpus"), f"job asks for {lab.job.gpus} GPUs per pod; no instance type of node_groups.{pool_name} has that many")
+    elif fit:
+        j = lab.job
+        found = _fit(lab, f"job {j.name!r}", j.pool, j.cpu, j.memory, j.gpus)
+        if found:
+            add(("job", found[0]), found[1])
     inf = lab.inference
     if inf.enabled:
         pool_name, pool = _pool(lab, inf.pool)
@@ -179,12 +184,59 @@ def _lab_rules(lab: Lab, where, region: str | None) -> list[Problem]:
         elif inf.gpus_per_replica > max((_gpus(t) for t in pool.instance_types), default=0):
             add(("inference", "gpus_per_replica"), f"inference asks for {inf.gpus_per_replica} GPUs per replica; "
                                                    f"no instance type of node_groups.{pool_name} has that many")
+        elif fit and (found := _fit(lab, f"inference {inf.name!r}", inf.pool, inf.cpu, inf.memory, inf.gpus_per_replica)):
+            add(("inference", found[0]), found[1])
         elif need > quota:
             # The HPA may reach max replicas while the job runs, so both must fit at once.
             add(("inference", "replicas", "max"),
                 f"inference at {inf.replicas.max} replicas x {inf.gpus_per_replica} GPUs plus the job's {job_gpus} "
                 f"need {need} GPUs; the team's GPU quota is {quota}")
     return problems
+
+
+def _fit(lab: Lab, what: str, pool_key: str, cpu: str, memory: str, gpus: int) -> tuple[str, str] | None:
+    """(field, message) when a pod of ``what`` does not fit every instance type of its pool.
+
+    Every type must hold the pod: the cluster-autoscaler sizes a group from its first type, and
+    the group may launch any of them (spot capacity decides), so a type the pod does not fit is
+    a node billed for nothing while the pod stays pending.
+    """
+    pool_name, pool = _pool(lab, pool_key)
+    need_cpu, need_mem = capacity.quantity(cpu) * 1000, capacity.quantity(memory)
+    max_pods = lab.simulation.max_pods
+
+    def room(itype: str) -> capacity.Allocatable | None:
+        info = offerings.type_info(itype)
+        return None if info is None else capacity.for_pods(info.vcpu, info.memory_mib, max_pods, gpu_node=True)
+
+    short, rooms = [], []
+    for itype in pool.instance_types:
+        r = room(itype)
+        if r is None:
+            continue            # an unknown type is its own problem
+        rooms.append(r)
+        lacks = [x for x, bad in (("CPU", need_cpu > r.cpu_m), ("memory", need_mem > r.memory),
+                                  ("GPUs", gpus > _gpus(itype))) if bad]
+        if lacks:
+            short.append((itype, r, lacks))
+    if not short:
+        return None
+    field = "cpu" if any("CPU" in lacks for _, _, lacks in short) else "memory"
+    offers = "; ".join(f"{t} has {capacity.show_cpu(r.cpu_m)} CPU, {capacity.show_memory(r.memory)} and "
+                       f"{_gpus(t)} GPU(s) for it (too little {' and '.join(lacks)})" for t, r, lacks in short)
+    fits = [t for t in lab.limits.gpu_instance_types
+            if (r := room(t)) is not None and need_cpu <= r.cpu_m and need_mem <= r.memory and gpus <= _gpus(t)]
+    hint = []
+    if rooms:
+        hint.append(f"request at most {capacity.show_cpu(min(r.cpu_m for r in rooms))} CPU and "
+                    f"{capacity.show_memory(min(r.memory for r in rooms))} memory")
+    if fits:
+        hint.append(f"use {', '.join(fits)} in node_groups.{pool_name}")
+    never = len(short) == len(rooms)
+    return field, (f"{what} requests {cpu} CPU, {memory} memory and {gpus} GPU(s) per pod, more than the "
+                   f"{pool_key} pool (node_groups.{pool_name}) has room for after the kubelet's reservations: "
+                   f"{offers}; {'the pod would never be scheduled' if never else 'the pod cannot run on those nodes'}. "
+                   f"Fits: {' or '.join(hint) if hint else 'no instance type this lab allows'}")
 
 
 def _pool(lab: Lab, pool: str) -> tuple[str, NodeGroup]:
@@ -194,70 +246,174 @@ def _pool(lab: Lab, pool: str) -> tuple[str, NodeGroup]:
     return "gpu_on_demand", lab.node_groups.gpu_on_demand
 
 
-def load_cohort(path: Path, labs_dir: Path | None = None) -> ResolvedCohort:
-    src = load_yaml(path)
-    if not isinstance(src.data, dict):
-        raise SpecError([Problem(src.file, 1, "", "a cohort file must be a mapping")])
-    try:
-        cohort = Cohort.model_validate(src.data)
-    except ValidationError as exc:
-        raise SpecError(_pydantic_problems(exc, src)) from None
+_INHERITED = "\0lab"      # marks a problem in a value a team took from the lab, regrouped below
 
+
+def load_cohort(path: Path, labs_dir: Path | None = None, *, strict: bool = False,
+                now: datetime | None = None) -> ResolvedCohort:
+    """The cohort file, checked completely: every problem it has, at its file, line and field.
+
+    ``strict`` adds what matters before provisioning but not to a cohort already deployed (so
+    ``status``, ``down`` and ``simulate`` still read it): pods that fit their pool, and a window
+    no longer than the lab allows. With ``now``, a window that is over is refused too.
+    """
+    src = load_yaml(path)
+    data = src.data
+    if not isinstance(data, dict):
+        raise SpecError([Problem(src.file, src.line_of(()), "", "a cohort file must be a mapping of keys "
+                                 "(cohort:, window:, lab:, teams:)")])
     problems: list[Problem] = []
 
     def at(path: PathKey, msg: str) -> None:
         problems.append(Problem(src.file, src.line_of(path), _field(path), msg))
 
-    if not offerings.known_region(cohort.region):
-        at(("region",), f"unknown AWS region {cohort.region!r}")
-
-    seen: dict[str, int] = {}
-    for i, team in enumerate(cohort.teams):
-        if team.name in seen:
-            at(("teams", i, "name"), f"duplicate team {team.name!r} (first at teams[{seen[team.name]}])")
-        seen.setdefault(team.name, i)
-        for msg in naming.too_long(cohort.cohort, team.name):
-            at(("teams", i, "name"), f"team {team.name!r}: {msg}")
-        for key in team.knobs:
-            if key not in KNOB_SECTIONS:
-                at(("teams", i, "knobs", key), f"unknown knob section (teams may change: {', '.join(KNOB_SECTIONS)})")
-
+    cohort: Cohort | None = None
     try:
-        lab, lab_src, lab_dir = load_lab(cohort.lab, labs_dir)
-    except SpecError as exc:
-        lab_file = (labs_dir or resources.labs_dir()) / cohort.lab / "lab.yaml"
-        if not lab_file.exists():
-            known = sorted(p.name for p in (labs_dir or resources.labs_dir()).iterdir() if (p / "lab.yaml").exists())
-            at(("lab",), f"unknown lab {cohort.lab!r} (known: {', '.join(known)})")
-            raise SpecError(problems) from None
-        raise SpecError(problems + exc.problems) from None
+        cohort = Cohort.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, src))
+    # What follows reads the raw data, so a problem above hides none of these.
+    region = data.get("region", "us-east-1")
+    region_ok: str | None = None
+    if isinstance(region, str) and _REGION.fullmatch(region):
+        if offerings.known_region(region):
+            region_ok = region
+        else:
+            at(("region",), f"unknown AWS region {region!r}")
+
+    cohort_id = data.get("cohort")
+    raw_teams = data.get("teams") if isinstance(data.get("teams"), list) else []
+    seen: dict[str, int] = {}
+    for i, team in enumerate(raw_teams):
+        if not isinstance(team, dict):
+            continue
+        name = team.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                at(("teams", i, "name"), f"duplicate team {name!r} (first at teams[{seen[name]}])")
+            seen.setdefault(name, i)
+            if (isinstance(cohort_id, str) and _is_label(cohort_id) and _is_label(name)
+                    and len(name) <= MAX_TEAM_LEN):
+                for msg in naming.too_long(cohort_id, name):
+                    at(("teams", i, "name"), f"team {name!r}: {msg}")
+        knobs = team.get("knobs")
+        if isinstance(knobs, dict):
+            for key in knobs:
+                if key not in KNOB_SECTIONS:
+                    at(("teams", i, "knobs", key), f"unknown knob section (teams may change: {', '.join(KNOB_SECTIONS)})")
+
+    lab = lab_src = lab_dir = None
+    lab_name = data.get("lab")
+    if isinstance(lab_name, str) and _is_label(lab_name):
+        root = labs_dir or resources.labs_dir()
+        if not (root / lab_name / "lab.yaml").is_file():
+            known = sorted(p.name for p in root.iterdir() if (p / "lab.yaml").exists())
+            at(("lab",), f"unknown lab {lab_name!r} (known: {', '.join(known)})")
+        else:
+            try:
+                lab, lab_src, lab_dir = load_lab(lab_name, labs_dir)
+            except SpecError as exc:
+                problems.extend(exc.problems)     # the lab itself is broken: its own file and line
+
+    window = cohort.window if cohort is not None else _quietly(Window, data.get("window"))
+    if window is not None:
+        problems.extend(_window_problems(window, src, lab, strict, now))
 
     teams: list[TeamSpec] = []
-    if problems:
-        raise SpecError(problems)
-    for i, team in enumerate(cohort.teams):
+    inherited: list[tuple[Problem, str]] = []
+    for i, team in enumerate(raw_teams if lab is not None else []):
+        if not isinstance(team, dict) or not isinstance(team.get("knobs", {}), dict):
+            continue
+        knobs = {k: v for k, v in team.get("knobs", {}).items() if k in KNOB_SECTIONS}
+        name = team["name"] if isinstance(team.get("name"), str) else f"teams[{i}]"
         base: PathKey = ("teams", i, "knobs")
 
-        def where(path: PathKey, _base: PathKey = base, _team: dict = team.knobs,
-                  _name: str = team.name) -> tuple[str, int | None, str]:
-            # A problem in a value the team overrode points at the cohort file; one inherited
-            # from the lab points at lab.yaml and says which team's merged settings broke it.
-            if path and _has_path(_team, path):
-                return src.file, src.line_of((*_base, *path)), _field((*_base, *path))
-            return lab_src.file, lab_src.line_of(path), f"{_field(path)} (team {_name})"
+        def where(path: PathKey, _base: PathKey = base, _team: dict = knobs) -> tuple[str, int | None, str]:
+            # A problem in a value the team set (or in a section it changed) points at that
+            # value in the cohort file; one the team took from the lab is regrouped below.
+            for n in range(len(path), 0, -1):
+                if _has_path(_team, path[:n]):
+                    return src.file, src.line_of((*_base, *path[:n])), _field((*_base, *path))
+            return _INHERITED, None, _field(path)
 
-        merged_data = _deep_merge(lab_src.data, team.knobs)
+        before = len(problems)
         try:
-            team_lab = Lab.model_validate(merged_data)
+            team_lab = Lab.model_validate(_deep_merge(lab_src.data, knobs))  # type: ignore[union-attr]
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, src, remap=where))
-            continue
-        problems.extend(_lab_rules(team_lab, where, cohort.region))
-        teams.append(TeamSpec(
-            name=team.name, members=tuple(team.members),
-            budget_usd=team.budget_usd if team.budget_usd is not None else lab.budget_usd,
-            lab=team_lab, knobs=team.knobs,
-        ))
-    if problems:
-        raise SpecError(problems)
-    return ResolvedCohort(cohort=cohort, lab=lab, lab_dir=lab_dir, source=path, teams=tuple(teams))
+        else:
+            problems.extend(_lab_rules(team_lab, where, region_ok, fit=strict))
+            if cohort is not None:
+                spec = cohort.teams[i]
+                teams.append(TeamSpec(
+                    name=spec.name, members=tuple(spec.members),
+                    budget_usd=spec.budget_usd if spec.budget_usd is not None else lab.budget_usd,
+                    lab=team_lab, knobs=spec.knobs,
+                ))
+        for p in problems[before:]:
+            if p.file == _INHERITED:
+                inherited.append((p, name))
+        problems[before:] = [p for p in problems[before:] if p.file != _INHERITED]
+    problems.extend(_regroup(inherited, src, lab_name))
+    if problems or cohort is None:
+        raise SpecError(sorted(problems, key=lambda p: (p.file != src.file, p.line or 0)))
+    return ResolvedCohort(cohort=cohort, lab=lab, lab_dir=lab_dir, source=path, teams=tuple(teams))  # type: ignore[arg-type]
+
+
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+_LABEL = re.compile(DNS1123_LABEL)
+
+
+def _is_label(value: str) -> bool:
+    return bool(_LABEL.match(value)) and len(value) <= 63
+
+
+def _quietly(model: type[BaseModel], value: Any) -> Any:
+    """``model`` from ``value`` or None; its errors were reported with the whole file's."""
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _window_problems(window: Window, src: Located, lab: Lab | None, strict: bool,
+                     now: datetime | None) -> list[Problem]:
+    out = []
+    key: PathKey = ("window", "duration" if window.duration is not None else "end")
+    if strict and lab is not None and window.hours > lab.limits.max_window_hours:
+        out.append(Problem(src.file, src.line_of(key), _field(key),
+                           f"the session lasts {_hours(window.hours)}; lab {lab.name} allows at most "
+                           f"{lab.limits.max_window_hours} h (its limits.max_window_hours)"))
+    if now is not None and window.ends_at <= now:
+        out.append(Problem(src.file, src.line_of(key), _field(key),
+                           f"the session window ended {_ago(now - window.ends_at)} ago "
+                           f"({window.ends_at.isoformat().replace('+00:00', 'Z')}); give a window still to come, "
+                           "or pass --allow-past if you mean a past one"))
+    return out
+
+
+def _hours(hours: Decimal) -> str:
+    return f"{hours.quantize(Decimal('0.1')).normalize():f} h"
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def _regroup(inherited: list[tuple[Problem, str]], src: Located, lab_name: Any) -> list[Problem]:
+    """A problem in a lab value several teams inherit is one line at the cohort's ``lab:`` key
+    naming those teams (a region that lacks the lab's instance types fails every team alike)."""
+    teams_of: dict[tuple[str, str], list[str]] = {}
+    for p, team in inherited:
+        teams_of.setdefault((p.field, p.message), []).append(team)
+    out = []
+    for (field, message), names in teams_of.items():
+        who = f"team {names[0]}" if len(names) == 1 else f"teams {', '.join(names)}"
+        out.append(Problem(src.file, src.line_of(("lab",)), "lab",
+                           f"{field} of lab {lab_name} ({who}, from the lab's default): {message}"))
+    return out

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
@@ -24,9 +24,20 @@ _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 MAX_COHORT_LEN = 20
 MAX_TEAM_LEN = 20
 
+# Ceilings that catch a typo (an extra zero, .inf) before it becomes an AWS Budget: a team's
+# budget for one session, and the facilitator's cap on a whole cohort (100 teams at most).
+MAX_TEAM_BUDGET_USD = Decimal(10_000)
+MAX_COHORT_CAP_USD = Decimal(1_000_000)
+# A lab's longest session unless its limits say otherwise (limits.max_window_hours).
+DEFAULT_MAX_WINDOW_HOURS = 12
+
 Label = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=63)]
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", max_length=32)]
-K8sQuantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+K8sQuantity = Annotated[str,
+                        # `cpu: 4` is as natural to write as `cpu: "4"`; both are the quantity 4.
+                        BeforeValidator(lambda v: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v),
+                        StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+Budget = Annotated[Decimal, Field(gt=0, le=MAX_TEAM_BUDGET_USD, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -157,6 +168,8 @@ class Limits(Strict):
 
     max_gpus_per_team: int = Field(ge=0, le=256)
     max_nodes_per_group: int = Field(default=10, ge=1, le=100)
+    max_window_hours: int = Field(default=DEFAULT_MAX_WINDOW_HOURS, ge=1, le=168,
+                                  description="Longest session window a cohort of this lab may ask for.")
     gpu_instance_types: list[InstanceType] = Field(min_length=1)
     system_instance_types: list[InstanceType] = Field(min_length=1)
 
@@ -270,7 +283,7 @@ class Lab(Strict):
     title: str
     description: str = ""
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = "1.31"
-    budget_usd: Decimal = Field(gt=0)
+    budget_usd: Budget
     node_groups: NodeGroups
     autoscaler: Autoscaler = Autoscaler()
     job: Job = Job()
@@ -319,7 +332,7 @@ class Window(Strict):
 class Team(Strict):
     name: Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=MAX_TEAM_LEN)]
     members: list[Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._@+-]+$")]] = []
-    budget_usd: Decimal | None = Field(default=None, gt=0)
+    budget_usd: Budget | None = None
     knobs: dict[str, object] = {}
 
 
@@ -338,7 +351,7 @@ class Cohort(Strict):
     teams: list[Team] = Field(min_length=1, max_length=100)
     endpoints: Endpoints = Endpoints()
     aws_profile: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
-    facilitator_cap_usd: Decimal | None = Field(default=None, gt=0)
+    facilitator_cap_usd: Annotated[Decimal, Field(gt=0, le=MAX_COHORT_CAP_USD, allow_inf_nan=False)] | None = None
     # target aws: IAM principals (e.g. the workshop SSO role) allowed to assume each team's role;
     # empty means the account root, so the facilitator delegates by IAM policy.
     team_access_principal_arns: list[Annotated[str, StringConstraints(

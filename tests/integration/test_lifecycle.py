@@ -76,7 +76,7 @@ def test_1_one_broken_team_fails_while_the_other_completes(world, cli):
     # A role that already exists with beta's name makes beta's apply fail, as a clash would in a
     # real account; alpha must still be provisioned.
     _iam(world).create_role(RoleName="life-beta-cluster", AssumeRolePolicyDocument="{}")
-    res = cli("up", str(world["spec"]), "--output", "json")
+    res = cli("up", str(world["spec"]), "--allow-past", "--output", "json")
     assert res.exit_code == ExitCode.TERRAFORM, res.output
     report = json.loads(res.stdout)
     by_team = {t["team"]: t for t in report["teams"]}
@@ -88,7 +88,7 @@ def test_1_one_broken_team_fails_while_the_other_completes(world, cli):
 
 def test_2_fixing_the_cause_and_rerunning_completes_only_what_is_missing(world, cli):
     _iam(world).delete_role(RoleName="life-beta-cluster")
-    res = cli("up", str(world["spec"]), "--teams", "beta")
+    res = cli("up", str(world["spec"]), "--allow-past", "--teams", "beta")
     assert res.exit_code == 0, res.output
     assert "beta: changed" in res.output or "beta: created" in res.output
     assert _count(world, "eks:cluster") == 2
@@ -96,7 +96,7 @@ def test_2_fixing_the_cause_and_rerunning_completes_only_what_is_missing(world, 
 
 
 def test_3_second_up_changes_nothing_and_says_so(world, cli):
-    res = cli("up", str(world["spec"]))
+    res = cli("up", str(world["spec"]), "--allow-past")
     assert res.exit_code == 0, res.output
     assert "alpha: unchanged (no changes)" in res.output
     assert "beta: unchanged (no changes)" in res.output

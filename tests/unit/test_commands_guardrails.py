@@ -45,7 +45,7 @@ def test_unknown_team_in_teams_option_is_a_clear_error(run_cli, tmp_path):
     spec = tmp_path / "c.yaml"
     spec.write_text("cohort: c\nwindow: {start: 2026-12-01T09:00:00Z, duration: 4h}\nlab: gpu-baseline\n"
                     "teams: [{name: a}]\n")
-    res = run_cli("up", str(spec), "--teams", "zz", "--dry-run")
+    res = run_cli("up", str(spec), "--teams", "zz", "--dry-run", "--allow-past")
     assert res.exit_code == ExitCode.INVALID_SPEC
     assert "unknown team 'zz'" in res.output
 

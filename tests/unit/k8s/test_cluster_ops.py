@@ -144,7 +144,7 @@ def test_up_with_kind_but_no_kind_binary_is_refused_before_anything_is_touched(r
     spec.write_text(COHORT.format(target="embedded"))
     monkeypatch.setattr(kind.shutil, "which", lambda _name: None)
     state = tmp_path / "state"
-    res = run_cli("up", str(spec), "--k8s", "kind", state_dir=state)
+    res = run_cli("up", str(spec), "--k8s", "kind", "--allow-past", state_dir=state)
     assert res.exit_code == ExitCode.ENVIRONMENT
     assert "`kind` is not on PATH" in res.output
     assert not state.exists()
@@ -153,7 +153,7 @@ def test_up_with_kind_but_no_kind_binary_is_refused_before_anything_is_touched(r
 def test_kind_is_refused_for_the_aws_target(run_cli, tmp_path):
     spec = tmp_path / "c.yaml"
     spec.write_text(COHORT.format(target="aws"))
-    res = run_cli("up", str(spec), "--k8s", "kind", state_dir=tmp_path / "state")
+    res = run_cli("up", str(spec), "--k8s", "kind", "--allow-past", state_dir=tmp_path / "state")
     assert res.exit_code == ExitCode.ENVIRONMENT
     assert "the aws target runs EKS clusters" in res.output
 

@@ -28,10 +28,10 @@ CASES = {
         "50-training-job.yaml:14: Job/train spec.backofLimit: unknown field 'backofLimit' (did you mean 'backoffLimit'?)",
         "50-training-job.yaml:35: Job/train spec.template.spec.restartPolicyy: unknown field 'restartPolicyy' "
         "(did you mean 'restartPolicy'?)"]),
-    "integer quantity": ("baseline", lambda f: _edit(f, JOB, '"cpu": "4"', '"cpu": 4'), [
-        "50-training-job.yaml:55: Job/train spec.template.spec.containers[0].resources.requests.cpu: quantity 4 is a "
-        "number; write it as a string (\"4\"): the kubernetes client 37 rejects numeric quantities"]),
-    "malformed quantity": ("baseline", lambda f: _edit(f, JOB, '"memory": "16Gi"', '"memory": "16GB"'), [
+    "integer quantity": ("baseline", lambda f: _edit(f, JOB, '"cpu": "3"', '"cpu": 3'), [
+        "50-training-job.yaml:55: Job/train spec.template.spec.containers[0].resources.requests.cpu: quantity 3 is a "
+        "number; write it as a string (\"3\"): the kubernetes client 37 rejects numeric quantities"]),
+    "malformed quantity": ("baseline", lambda f: _edit(f, JOB, '"memory": "12Gi"', '"memory": "16GB"'), [
         "50-training-job.yaml:55: Job/train spec.template.spec.containers[0].resources.requests.memory: "
         "'16GB' is not a quantity (like '500m', '4', '16Gi')"]),
     "job tolerates a taint no node group has": ("baseline", lambda f: _edit(

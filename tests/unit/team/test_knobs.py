@@ -84,7 +84,7 @@ def test_knobs_file_overrides_the_cohort_knobs_and_keeps_the_rest(spec, state):
     ("node_groups:\n  gpu_spot:\n    max_size: 9\n",
      "knobs.yaml:3: node_groups.gpu_spot.max_size: max_size 9 exceeds the lab's limit of 4 nodes per group"),
     ("job:\n  gpus: 12\n",
-     "knobs.yaml:2: job.gpus: Input should be less than or equal to 8"),
+     "knobs.yaml:2: job.gpus: must be at most 8, not 12"),
     ("limits:\n  max_gpus_per_team: 64\n",
      "knobs.yaml:1: limits: not a knob a team may change (a knobs file holds only: node_groups, autoscaler, job, inference)"),
     ("autoscaler:\n  scale_down_unneeded_time: soon\n",
