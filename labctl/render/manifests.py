@@ -204,7 +204,8 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
     bucket = _out(tf_outputs, "checkpoint_bucket") or naming.bucket_name(c.cohort, team.name)
     env = job_env(bucket=bucket, prefix=f"{team.name}/{job.name}", total_steps=job.total_steps,
                   checkpoint_every=job.checkpoint_every_steps,
-                  endpoint_url=s3_endpoint_url if c.target != "aws" else "", region=c.region)
+                  endpoint_url=s3_endpoint_url if c.target != "aws" else "", region=c.region,
+                  batch_size=job.batch_size, hidden_size=job.hidden_size)
     if c.target != "aws":
         # Emulator and LocalStack accept any key; real accounts use IRSA, never keys in a manifest.
         env += [{"name": "AWS_ACCESS_KEY_ID", "value": "testing"},

@@ -67,13 +67,15 @@ from labctl.sim.scheduler import (
     tolerates,
     why_not,
 )
-from labctl.sim.workload import WorkModel
+from labctl.sim.workload import DEFAULT_BATCH, DEFAULT_HIDDEN, JobShape, WorkModel
 from labctl.spec.models import parse_duration
 from labctl.telemetry.store import Lifecycle
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ENV_TOTAL = "LABCTL_WORKLOAD_TOTAL_STEPS"
 ENV_CHECKPOINT = "LABCTL_WORKLOAD_CHECKPOINT_EVERY"
+ENV_HIDDEN = "LABCTL_WORKLOAD_HIDDEN_SIZE"
+ENV_BATCH = "LABCTL_WORKLOAD_BATCH_SIZE"
 MIB = 2**20
 
 
@@ -104,6 +106,7 @@ class Node:
     gpus: int
     spot_price: Decimal | None
     notice_at: int | None = None
+    drill: bool = False             # the notice came from a facilitator's drill, not the market
     reclaim_at: int | None = None
     ready: bool = False
     draining: bool = False
@@ -131,6 +134,8 @@ class Pod:
     start_at: int | None = None     # container running from
     running: bool = False
     reason: str = ""                # last FailedScheduling message
+    busy_s: float = 0.0             # since the last sample: seconds its GPUs computed
+    span_s: float = 0.0             # since the last sample: seconds it ran
 
     @property
     def key(self) -> tuple[str, str]:
@@ -156,6 +161,11 @@ class JobRun:
     lost_steps: float = 0.0
     pods_created: int = 0
     blocked: str = ""               # admission refusal
+    shape: JobShape = JobShape()
+    save_s: float = 0.0             # one checkpoint save (the GPU idles meanwhile)
+    saving: dict[int, tuple[float, int]] = field(default_factory=dict)   # index -> (seconds left, step being saved)
+    saves: int = 0
+    save_seconds: float = 0.0
 
 
 @dataclass
@@ -169,6 +179,8 @@ class Stats:
     evictions: int = 0
     preemptions: int = 0
     lost_steps: float = 0.0
+    checkpoint_saves: int = 0
+    checkpoint_save_seconds: float = 0.0
     scale_ups: int = 0
     scale_downs: int = 0
     capacity_failures: int = 0
@@ -380,12 +392,16 @@ class SimulatedCluster:
         elif kind == "Job" and (ns, name) not in self.jobs:
             pod_spec = (spec.get("template") or {}).get("spec") or {}
             env = _env(pod_spec)
-            self.jobs[(ns, name)] = JobRun(ns, name, md["uid"], spec.get("template") or {},
-                                           int(env.get(ENV_TOTAL, "0") or 0), int(env.get(ENV_CHECKPOINT, "0") or 0),
-                                           int(spec.get("parallelism", 1)), int(spec.get("completions", 1)), self.t)
+            shape = JobShape(int(env.get(ENV_HIDDEN) or DEFAULT_HIDDEN), int(env.get(ENV_BATCH) or DEFAULT_BATCH))
+            job = JobRun(ns, name, md["uid"], spec.get("template") or {},
+                         int(env.get(ENV_TOTAL, "0") or 0), int(env.get(ENV_CHECKPOINT, "0") or 0),
+                         int(spec.get("parallelism", 1)), int(spec.get("completions", 1)), self.t,
+                         shape=shape, save_s=self.work.save_seconds(shape))
+            self.jobs[(ns, name)] = job
             self.rec.event(self.team.team, self.clock.at(self.t), "job-submitted", f"{ns}/{name}",
-                           total_steps=self.jobs[(ns, name)].total_steps,
-                           checkpoint_every=self.jobs[(ns, name)].checkpoint_every)
+                           total_steps=job.total_steps, checkpoint_every=job.checkpoint_every,
+                           hidden_size=shape.hidden, batch_size=shape.batch,
+                           checkpoint_save_s=round(job.save_s, 3) if job.checkpoint_every else 0)
         elif kind == "Deployment":
             self.deployments[(ns, name)] = obj
             if name == "cluster-autoscaler":
@@ -593,15 +609,24 @@ class SimulatedCluster:
             done = job.progress.get(pod.index, 0.0)
             if job.checkpoint_every > 0 and graceful and pod.running:
                 job.checkpoint[pod.index] = int(done)          # the trainer's SIGTERM checkpoint
+            job.saving.pop(pod.index, None)                    # a save in flight is abandoned
             kept = job.checkpoint.get(pod.index, 0)
             lost = done - kept
             job.lost_steps += lost
             self.stats.lost_steps += lost
             job.progress[pod.index] = float(kept)
             job.restarts += 1
+            # In GPU time at the rate it ran: what the restart redoes, and what it would redo
+            # without a checkpoint (the kept steps): the price of the interruption and the saving.
+            node = self.nodes.get(pod.node or "")
+            rate = self.work.steps_per_second(node.gpu_model if node else None, pod.requests.gpu,
+                                              job.total_steps, job.shape) if pod.running else 0.0
+            per_step = pod.requests.gpu / rate if rate > 0 else 0.0
             self.rec.event(self.team.team, self.clock.at(self.t), "job-restarted", f"{job.namespace}/{job.name}",
                            resume_from_step=kept, lost_steps=round(lost, 3), reason=reason,
-                           from_zero=kept == 0)
+                           from_zero=kept == 0, checkpointing=job.checkpoint_every > 0,
+                           lost_gpu_seconds=round(lost * per_step, 3), kept_gpu_seconds=round(kept * per_step, 3),
+                           instance_type=node.instance_type if node else None)
         if pod.owner_kind != "DaemonSet":
             self.stats.evictions += 1
             self.rec.event(self.team.team, self.clock.at(self.t), "pod-evicted", f"{pod.namespace}/{pod.name}",
@@ -640,6 +665,9 @@ class SimulatedCluster:
             for _ in range(self.target[pool]):
                 self._launch(self.pools[pool])
         self._initial = False
+        for sh in self._shortages:
+            if sh.start <= 0:
+                self._shortage_event(sh)
         for n in sorted(self.nodes.values(), key=lambda n: n.name):
             if n.ready_at <= 0:
                 self._node_ready(n)
@@ -653,6 +681,10 @@ class SimulatedCluster:
 
     _initial = False
 
+    def _shortage_event(self, sh: market.Shortage) -> None:
+        self.rec.event(self.team.team, self.clock.at(sh.start), "drill", sh.instance_type or "any type",
+                       drill="shortage", capacity_type=sh.capacity_type, minutes=round((sh.end - sh.start) / 60, 3))
+
     def step(self, dt: int) -> None:
         """Advance from self.t to self.t + dt."""
         self._progress(dt)
@@ -664,16 +696,22 @@ class SimulatedCluster:
                 self._node_ready(n)
         for at, drill in self._drills:
             if self.t - dt < at <= t:
+                hit = []
                 for n in sorted(self.nodes.values(), key=lambda n: n.name):
                     if n.pool == drill.pool and n.market == "spot" and n.reclaim_at is None:
-                        n.notice_at = t
+                        n.notice_at, n.drill = t, True
+                        hit.append(n.name)
+                self.rec.event(self.team.team, self.clock.at(t), "drill", drill.pool, drill="interrupt", nodes=hit)
+        for sh in self._shortages:
+            if self.t - dt < sh.start <= t:
+                self._shortage_event(sh)
         for n in sorted(self.nodes.values(), key=lambda n: n.name):
             if n.notice_at is not None and n.notice_at <= t and n.reclaim_at is None:
                 n.reclaim_at = n.notice_at + self._notice
                 self.stats.interruptions += 1
                 self.rec.event(self.team.team, self.clock.at(t), "spot-interruption-notice", n.name,
                                instance_id=n.instance_id, instance_type=n.instance_type,
-                               reclaim_at=self.clock.at(n.reclaim_at).isoformat())
+                               reclaim_at=self.clock.at(n.reclaim_at).isoformat(), drill=n.drill)
                 if self.sim.spot.drain_on_notice:
                     self._drain(n, "spot-interruption")
                 n.draining = True
@@ -850,7 +888,8 @@ class SimulatedCluster:
         return True
 
     def _progress(self, dt: int) -> None:
-        """Training pods compute; GPU-seconds are counted; a run that reaches total_steps completes."""
+        """Training pods compute (and stop to save checkpoints); GPU-seconds are counted; a run that
+        reaches total_steps completes."""
         for n in self.nodes.values():
             self.stats.gpu_seconds += n.gpus * dt
         for p in sorted(self.pods.values(), key=lambda p: p.key):
@@ -862,39 +901,74 @@ class SimulatedCluster:
             node = self.nodes.get(p.node)
             if job is None or node is None:
                 continue
-            rate = self.work.steps_per_second(node.gpu_model, p.requests.gpu, job.total_steps)
-            done = job.progress.get(p.index, float(job.checkpoint.get(p.index, 0)))
-            remaining = job.total_steps - done
-            if rate > 0 and remaining <= rate * dt:
-                used = remaining / rate
-                self.stats.gpu_busy_seconds += p.requests.gpu * used
-                job.progress[p.index] = float(job.total_steps)
-                job.succeeded.add(p.index)
-                self._store.patch_status("v1", "Pod", p.name, {"phase": "Succeeded"}, p.namespace, field_manager="kubelet")
-                self._drop_pod(p, store=False)
-                if len(job.succeeded) >= job.completions:
-                    finished = self.t + math.ceil(used)
-                    job.completed_at = finished
-                    self.stats.jobs_completed += 1
-                    self.rec.event(self.team.team, self.clock.at(self.t + used), "job-completed",
-                                   f"{job.namespace}/{job.name}", run=self._runs_submitted, restarts=job.restarts,
-                                   lost_steps=round(job.lost_steps, 3),
-                                   minutes=round((self.t + used - job.submitted) / 60, 3))
-                    self._store.patch_status("batch/v1", "Job", job.name, {"succeeded": job.completions, "conditions": [
-                        {"type": "Complete", "status": "True"}]}, job.namespace, field_manager="job-controller")
-                    if self._runs_submitted < self.sim.runs:
-                        self._next_submit = finished + _secs(self.sim.gap_between_runs)
+            p.span_s += dt
+            rate = self.work.steps_per_second(node.gpu_model, p.requests.gpu, job.total_steps, job.shape)
+            if rate <= 0:
                 continue
-            if rate > 0:
-                self.stats.gpu_busy_seconds += p.requests.gpu * dt
-                done += rate * dt
-                job.progress[p.index] = done
-                if job.checkpoint_every > 0:
-                    job.checkpoint[p.index] = max(job.checkpoint.get(p.index, 0),
-                                                  int(done) // job.checkpoint_every * job.checkpoint_every)
+            done, computed, left = self._advance(job, p.index, rate, float(dt))
+            p.busy_s += computed
+            self.stats.gpu_busy_seconds += p.requests.gpu * computed
+            job.progress[p.index] = done
+            if done < job.total_steps:
+                continue
+            used = dt - left
+            job.succeeded.add(p.index)
+            self._store.patch_status("v1", "Pod", p.name, {"phase": "Succeeded"}, p.namespace, field_manager="kubelet")
+            self._drop_pod(p, store=False)
+            if len(job.succeeded) >= job.completions:
+                finished = self.t + math.ceil(used)
+                job.completed_at = finished
+                self.stats.jobs_completed += 1
+                self.rec.event(self.team.team, self.clock.at(self.t + used), "job-completed",
+                               f"{job.namespace}/{job.name}", run=self._runs_submitted, restarts=job.restarts,
+                               lost_steps=round(job.lost_steps, 3),
+                               minutes=round((self.t + used - job.submitted) / 60, 3),
+                               checkpoint_saves=job.saves, checkpoint_save_seconds=round(job.save_seconds, 3))
+                self._store.patch_status("batch/v1", "Job", job.name, {"succeeded": job.completions, "conditions": [
+                    {"type": "Complete", "status": "True"}]}, job.namespace, field_manager="job-controller")
+                if self._runs_submitted < self.sim.runs:
+                    self._next_submit = finished + _secs(self.sim.gap_between_runs)
         for p in self.pods.values():
             if p.node is None:
                 self.stats.pending_seconds += dt
+
+    def _advance(self, job: JobRun, index: int, rate: float, seconds: float) -> tuple[float, float, float]:
+        """``seconds`` of one pod's time: compute at ``rate`` steps/s, and at every multiple of
+        checkpoint_every stop for a save (the checkpoint is durable once its save ends).
+        Returns (steps done, seconds computed, seconds left after the run finished)."""
+        done = job.progress.get(index, float(job.checkpoint.get(index, 0)))
+        computed, left, every = 0.0, seconds, job.checkpoint_every
+        while left > 1e-9 and done < job.total_steps:
+            owed, step = job.saving.get(index, (0.0, 0))
+            if owed > 0:
+                use = min(owed, left)
+                left -= use
+                job.save_seconds += use
+                self.stats.checkpoint_save_seconds += use
+                if owed - use > 1e-9:
+                    job.saving[index] = (owed - use, step)
+                    continue
+                job.saving.pop(index, None)
+                job.checkpoint[index] = max(job.checkpoint.get(index, 0), step)
+                continue
+            target = float(job.total_steps)
+            if every > 0:
+                target = min(target, float((int(done + 1e-9) // every + 1) * every))
+            need = (target - done) / rate
+            if need > left:
+                done += rate * left
+                computed += left
+                left = 0.0
+                break
+            done, left, computed = target, left - need, computed + need
+            if every > 0 and done < job.total_steps:
+                job.saves += 1
+                self.stats.checkpoint_saves += 1
+                if job.save_s > 0:
+                    job.saving[index] = (job.save_s, int(done))
+                else:
+                    job.checkpoint[index] = max(job.checkpoint.get(index, 0), int(done))
+        return done, computed, left
 
     # ================================================================== telemetry
 
@@ -908,25 +982,28 @@ class SimulatedCluster:
         for n in sorted(self.nodes.values(), key=lambda n: n.name):
             if not n.gpus or not n.ready:
                 continue
-            pods = busy.get(n.name, [])
-            util = self.work.utilization_pct(n.gpu_model)
-            computing = sum(p.requests.gpu for p in pods if self._computing(p))
-            node_util = util * computing / n.gpus
+            pods = sorted(busy.get(n.name, []), key=lambda p: p.key)
+            # Each pod's GPUs, from the workload model for its Job (GPU model, width, batch, data
+            # loading, GPU count) x the share of the last interval it computed (not saving a checkpoint).
+            per_pod = {p.key: self._pod_util_pct(p, n) for p in pods}
+            node_util = sum(per_pod[p.key] * p.requests.gpu for p in pods) / n.gpus
             attrs = {"pool": n.pool, "instance_type": n.instance_type, "gpus": n.gpus, "gpu_model": n.gpu_model}
             rec.sample(team, ts, "DCGM_FI_DEV_GPU_UTIL", round(node_util, 4), n.name, **attrs)
             rec.sample(team, ts, "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
                        round(node_util / 100 * self.sim.engine_active_per_util, 6), n.name, **attrs)
-            rec.sample(team, ts, "DCGM_FI_DEV_FB_USED", round(self.work.fb_used_mib(n.gpu_model) * computing, 3),
+            rec.sample(team, ts, "DCGM_FI_DEV_FB_USED",
+                       round(sum(self._fb_mib(p, n) * p.requests.gpu for p in pods if per_pod[p.key] > 0), 3),
                        n.name, **attrs)
-            for p in sorted(pods, key=lambda p: p.key):
-                pu = util if self._computing(p) else 0.0
+            for p in pods:
+                pu = per_pod[p.key]
                 pattrs = {"node": n.name, "job": p.owner, "gpus": p.requests.gpu, "gpu_model": n.gpu_model}
                 ent = f"{p.namespace}/{p.name}"
                 rec.sample(team, ts, "DCGM_FI_DEV_GPU_UTIL", round(pu, 4), ent, **pattrs)
                 rec.sample(team, ts, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", round(pu / 100 * self.sim.engine_active_per_util, 6),
                            ent, **pattrs)
                 rec.sample(team, ts, "DCGM_FI_DEV_FB_USED",
-                           round(self.work.fb_used_mib(n.gpu_model) * p.requests.gpu if pu else 0.0, 3), ent, **pattrs)
+                           round(self._fb_mib(p, n) * p.requests.gpu if pu else 0.0, 3), ent, **pattrs)
+                p.busy_s = p.span_s = 0.0
         for name in sorted(self.pools):
             rec.sample(team, ts, "nodegroup_desired_size", self.target[name], name)
             rec.sample(team, ts, "nodegroup_nodes", sum(1 for n in self.nodes.values() if n.pool == name), name)
@@ -937,10 +1014,22 @@ class SimulatedCluster:
                        f"{ns}/{name}", run=self._runs_submitted)
         rec.sample(team, ts, "pods_pending", sum(1 for p in self.pods.values() if p.node is None))
 
+    def _pod_util_pct(self, p: Pod, n: Node) -> float:
+        job = self.jobs.get((p.namespace, p.owner)) if p.owner_kind == "Job" else None
+        if job is None or not self._computing(p):
+            return 0.0
+        share = p.busy_s / p.span_s if p.span_s > 0 else 1.0
+        return self.work.utilization_pct(n.gpu_model, job.shape, p.requests.gpu) * share
+
+    def _fb_mib(self, p: Pod, n: Node) -> float:
+        job = self.jobs.get((p.namespace, p.owner)) if p.owner_kind == "Job" else None
+        return self.work.fb_used_mib(n.gpu_model, job.shape) if job else 0.0
+
     def _computing(self, p: Pod) -> bool:
         job = self.jobs.get((p.namespace, p.owner)) if p.owner_kind == "Job" else None
         node = self.nodes.get(p.node or "")
-        return bool(job and node and self.work.steps_per_second(node.gpu_model, p.requests.gpu, job.total_steps) > 0)
+        return bool(job and node and self.work.steps_per_second(node.gpu_model, p.requests.gpu, job.total_steps,
+                                                                 job.shape) > 0)
 
     def finish(self) -> None:
         """The class is over: count the node time so far (instances keep running until teardown)."""

@@ -7,7 +7,7 @@ not fit a g5.xlarge (allocatable ~3920m / ~14.5 GiB after the EKS AMI's reservat
 demo's intent (right-sized GPUs; spot + checkpointing + scale-to-zero) with requests that fit an
 xlarge node and the priority expander (labctl renders spot above on-demand). The spot group leaves
 out g4dn.xlarge: capacity-optimized would pick it (lowest interruption band) and its T4 runs this
-workload ~7.7x slower than an A10G (calibration.json), so a run would not finish in the class.
+workload ~7.6x slower than an A10G (calibration.json), so a run would not finish in the class.
 """
 
 from __future__ import annotations

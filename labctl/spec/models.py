@@ -124,6 +124,10 @@ class Job(Strict):
     backoff_limit: int = Field(default=4, ge=0, le=20)
     total_steps: int = Field(default=20000, ge=1)
     checkpoint_every_steps: int = Field(default=0, ge=0)
+    # The workload's step (labs/workload/env-contract.json): compute per step, GPU busy share and
+    # checkpoint size follow them (labctl.sim.workload).
+    batch_size: int = Field(default=1024, ge=1, le=65536)
+    hidden_size: int = Field(default=4096, ge=8, le=65536)
 
 
 class InferenceReplicas(Strict):
