@@ -143,7 +143,7 @@ def debrief(app: AppContext, cohort_ref: str, out: Path, billed: bool) -> None:
         click.echo(f"  billed: ${b['total_usd']} (Cost Explorer{', estimated' if b['estimated'] else ''})")
     elif billed:
         click.echo(f"  {b['reason']}", err=True)
-    for key in ("html", "json", "focus_csv"):
+    for key in ("html", "json", "focus_csv", "focus_parquet"):
         click.echo(f"  {result[key]}")
 
 

@@ -1,4 +1,4 @@
-"""FOCUS 1.2 export of the metered ledger (CSV; Parquet is left out).
+"""FOCUS 1.2 export of the metered ledger: CSV, and Parquet with FOCUS's column types.
 
 Owns the mapping from ledger entries to FOCUS 1.2 rows: all 57 columns in the specification's
 order, then the workshop's own columns prefixed ``x_`` (FOCUS requires custom columns to follow
@@ -6,14 +6,21 @@ its own). Rows are one per resource per hour by default (the ledger's minutes gr
 
 Choices, where FOCUS leaves room:
 - The figures are metered by labctl, not billed: BilledCost = EffectiveCost = ContractedCost = the
-  ledger cost, and ``x_CostBasis`` says ``metered`` (Cost Explorer figures say ``billed``).
+  ledger cost. ``x_CostBasis`` labels each row as the debrief labels its figures
+  (labctl.cost.model.basis_of of the row's source: ``simulated`` for rows the simulated class
+  wrote, ``metered`` for collected ones; ``billed`` for a ledger of Cost Explorer figures).
+- SkuId is a stable id of the catalog entry that priced the row (``<service>/<region>/<sku>``, e.g.
+  ``AmazonEC2/us-east-1/g5.xlarge/spot``); SkuPriceId adds the price and where it came from
+  (``...@2026-07-20/1.006`` for a catalog price of that date, ``...@launch/0.4383`` for a spot
+  price recorded at launch), so neither is ever null on a Usage row.
 - Spot is PricingCategory ``Dynamic``; everything else is ``Standard``. For spot, ListUnitPrice and
   ListCost are the on-demand price and cost when the catalog knows it (as AWS's own exports show the
   public on-demand cost), so ListCost - EffectiveCost is the spot saving; else the spot price.
 - Timestamps are UTC ISO 8601 with a ``Z``; the billing period is the calendar month.
 
-Parquet: pyarrow is not a dependency of labctl and was not importable where this was written;
-adding a large binary dependency for one export format was not worth it, so only CSV is written.
+Parquet (:func:`write_parquet`, pyarrow): Decimal columns are decimal128(38, 12), Date/Time columns
+timestamps in UTC, String and JSON columns strings, empty values null, ``x_CostMicroUSD`` int64.
+FinOps tools ingest FOCUS as Parquet; the CSV carries the same rows as text.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog
 from labctl.cost.ledger import Ledger, LedgerEntry
+from labctl.cost.model import BILLED, basis_of
 from labctl.cost.money import Rate, to_us, usd
 from labctl.cost.pricing import instance_price
 
@@ -72,6 +80,28 @@ _SERVICE = {
     "transfer-cross-az": ("AWS Data Transfer", "Networking", "Data Transfer", "Data Transfer"),
 }
 _UNIT = {"hour": "Hours", "GB-month": "GB-Mo", "GB": "GB"}
+_SERVICE_CODE = {"instance": "AmazonEC2", "cluster": "AmazonEKS", "volume": "AmazonEC2", "bucket": "AmazonS3",
+                 "ipv4": "AmazonVPC", "nat": "AmazonEC2", "nat-data": "AmazonEC2", "transfer-out": "AWSDataTransfer",
+                 "transfer-cross-az": "AWSDataTransfer"}
+
+# FOCUS 1.2 column types (reference/focus-1.2.md); every other FOCUS column is a String (or JSON).
+DECIMAL_COLUMNS = frozenset({
+    "BilledCost", "CommitmentDiscountQuantity", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice",
+    "EffectiveCost", "ListCost", "ListUnitPrice", "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity"})
+DATETIME_COLUMNS = frozenset({"BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"})
+INTEGER_COLUMNS = frozenset({"x_CostMicroUSD"})
+
+
+def sku_ids(e: LedgerEntry) -> tuple[str, str]:
+    """(SkuId, SkuPriceId) of a ledger entry: the catalog entry, and the price it gave."""
+    u = e.usage
+    sku = e.basis.sku.replace(" ", "/")
+    sku_id = f"{_SERVICE_CODE[u.kind]}/{u.region}/{sku}"
+    when = e.basis.observed_at.isoformat() if e.basis.observed_at else "launch"
+    price = format(e.basis.unit_price.normalize(), "f")
+    how = "" if e.basis.how in ("catalog", "recorded at launch") else f"/{e.basis.how.replace(' ', '-')}"
+    return sku_id, f"{sku_id}@{when}/{price}{how}"
 
 
 @dataclass(frozen=True)
@@ -153,6 +183,7 @@ def focus_rows(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None
         if ctx.lab:
             tags["labctl:lab"] = ctx.lab
         what = f"{u.count} x {e.basis.sku}" if u.count != 1 else e.basis.sku
+        sku_id, sku_price_id = sku_ids(e)
         row: dict[str, Any] = {
             "AvailabilityZone": u.availability_zone or "",
             "BilledCost": _dec(cost),
@@ -192,14 +223,17 @@ def focus_rows(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None
             "ServiceCategory": category,
             "ServiceName": service,
             "ServiceSubcategory": subcategory,
+            "SkuId": sku_id,
+            "SkuMeter": e.basis.sku,
             "SkuPriceDetails": "",
+            "SkuPriceId": sku_price_id,
             "SubAccountId": ctx.sub_account_id or "",
             "Tags": json.dumps(tags, sort_keys=True, separators=(",", ":")),
             "x_Cohort": ctx.cohort,
             "x_Team": u.team,
             "x_Lab": ctx.lab,
             "x_Source": u.source,
-            "x_CostBasis": ledger.basis,
+            "x_CostBasis": BILLED if ledger.basis == BILLED else basis_of([u.source]),
             "x_CostMicroUSD": str(p.cost),
             "x_Market": u.market if u.kind == "instance" else "",
             "x_InstanceType": u.instance_type or "",
@@ -224,3 +258,33 @@ def write_csv(rows: Iterable[Mapping[str, str]], columns: tuple[str, ...] = COLU
 
 def focus_csv(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None, *, granularity: str = "hour") -> str:
     return write_csv(focus_rows(ledger, ctx, catalog, granularity=granularity))
+
+
+def write_parquet(rows: Iterable[Mapping[str, str]], path: Any, columns: tuple[str, ...] = COLUMNS) -> None:
+    """The rows of :func:`focus_rows` as a Parquet file with FOCUS's column types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from decimal import ROUND_HALF_EVEN
+
+    rows = list(rows)
+    places = Decimal(1).scaleb(-12)
+
+    def typed(column: str) -> tuple[Any, list[Any]]:
+        raw = [r.get(column, "") for r in rows]
+        if column in DECIMAL_COLUMNS:
+            return pa.decimal128(38, 12), [Decimal(v).quantize(places, rounding=ROUND_HALF_EVEN) if v else None
+                                          for v in raw]
+        if column in DATETIME_COLUMNS:
+            return pa.timestamp("s", tz="UTC"), [datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                                                 if v else None for v in raw]
+        if column in INTEGER_COLUMNS:
+            return pa.int64(), [int(v) if v else None for v in raw]
+        return pa.string(), [v if v != "" else None for v in raw]
+
+    arrays, fields = [], []
+    for c in columns:
+        kind, values = typed(c)
+        arrays.append(pa.array(values, type=kind))
+        fields.append(pa.field(c, kind))
+    pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), path)

@@ -3,6 +3,7 @@
     DIR/debrief.html   self-contained page (inline SVG charts, no network)
     DIR/debrief.json   every figure the page shows
     DIR/focus.csv      the FOCUS 1.2 export of the same ledger
+    DIR/focus.parquet  the same rows with FOCUS's column types (what FinOps tools ingest)
 
 With ``billed`` (`--billed`), Cost Explorer's figures for the cohort's window are read through the
 cohort's recorded target (a real account only when that target is ``aws``) and shown beside the
@@ -16,7 +17,9 @@ the rows from the telemetry store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +27,8 @@ from typing import Any
 
 from labctl.aws.session import AwsTarget, aws_errors
 from labctl.cost.catalog import Catalog, load_catalog
-from labctl.cost.focus import FocusContext, focus_csv
-from labctl.cost.ledger import Ledger
+from labctl.cost.focus import FocusContext, focus_rows, write_csv, write_parquet
+from labctl.cost.ledger import Ledger, unmetered
 from labctl.cost.reconcile import BilledReport, billing_period, reconcile
 from labctl.errors import LabctlError
 from labctl.report import html
@@ -41,6 +44,7 @@ from labctl.spec.load import KNOB_SECTIONS
 from labctl.spec.models import Lab, Window
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
+from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
 
 
@@ -138,6 +142,21 @@ def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Le
     return BilledReport(requested=True, rows=tuple(rows), period=period)
 
 
+def _with_unmetered(ledger: Ledger, inp: DebriefInputs, cs: CohortState) -> Ledger:
+    """The ledger, warning also about each item of a team's Terraform state that nothing recorded
+    (labctl.cost.ledger.unmetered): a priced item with no usage is never a silent zero."""
+    expected = {}
+    for team in inp.teams:
+        items = items_of_state(read_state(cs.team_dir(team.name)))
+        if items.standing:
+            expected[team.name] = items
+    if not expected:
+        return ledger
+    known = {(w.team, w.resource_id) for w in ledger.warnings}
+    extra = [w for w in unmetered(tu.usages(inp.lifecycle)[0], expected) if (w.team, w.resource_id) not in known]
+    return dataclasses.replace(ledger, warnings=ledger.warnings + tuple(extra)) if extra else ledger
+
+
 def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: datetime | None = None,
                   catalog: Catalog | None = None, billed: bool = False,
                   target: AwsTarget | None = None) -> dict[str, Any]:
@@ -145,7 +164,7 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     ``billed``: add Cost Explorer's figures (``target``: where to read them, default the cohort's)."""
     cs = StateDir(Path(state_dir)).existing_cohort(cohort_id)
     inp, notes = load_inputs(cs, as_of=as_of, catalog=catalog)
-    ledger = ledger_for(inp, session_only=True)
+    ledger = _with_unmetered(ledger_for(inp, session_only=True), inp, cs)
     bill = read_billed(Path(state_dir), cs, inp, ledger, target=target) if billed else BilledReport(requested=False)
     data = build_debrief(inp, ledger=ledger, billed=bill)
     if inp.window_start is not None:
@@ -154,10 +173,15 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     data["notes"] = notes + data["notes"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"html": out_dir / "debrief.html", "json": out_dir / "debrief.json", "focus_csv": out_dir / "focus.csv"}
+    paths = {"html": out_dir / "debrief.html", "json": out_dir / "debrief.json", "focus_csv": out_dir / "focus.csv",
+             "focus_parquet": out_dir / "focus.parquet"}
     write_atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
     write_atomic(paths["html"], html.render(data))
-    write_atomic(paths["focus_csv"], focus_csv(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog))
+    rows = focus_rows(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog)
+    write_atomic(paths["focus_csv"], write_csv(rows))
+    part = paths["focus_parquet"].with_name(f".{paths['focus_parquet'].name}.{os.getpid()}.tmp")
+    write_parquet(rows, part)
+    os.replace(part, paths["focus_parquet"])
     cs.audit("debrief", "ok", out=str(out_dir), teams=len(data["teams"]))
     board = data["leaderboard"]
     summary = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -141,3 +141,51 @@ def test_plain_ledger_exports_carry_price_provenance(mixed_ledger):
     json.dumps(doc)
     assert doc["total_usd"] == str(mixed_ledger.total())
     assert all("explain" in e for e in doc["entries"])
+
+
+def test_usage_rows_carry_a_sku_and_a_sku_price_that_identify_the_catalog_entry(mixed_ledger, catalog):
+    # FOCUS 1.2: SkuId and SkuPriceId MUST NOT be null on Usage rows that are not corrections.
+    rows = focus_rows(mixed_ledger, FocusContext(cohort="demo"), catalog)
+    usage = [r for r in rows if r["ChargeCategory"] == "Usage" and r["ChargeClass"] != "Correction"]
+    assert usage and all(r["SkuId"] and r["SkuPriceId"] for r in usage)
+    by = {r["ResourceId"]: r for r in rows}
+    assert by["i-od"]["SkuId"] == "AmazonEC2/us-east-1/m6i.xlarge/on-demand"
+    assert by["i-od"]["SkuPriceId"] == "AmazonEC2/us-east-1/m6i.xlarge/on-demand@2026-07-20/0.192"
+    assert by["i-spot"]["SkuPriceId"] == "AmazonEC2/us-east-1/g5.xlarge/spot@launch/0.4383"
+    assert by["eks-a"]["SkuId"] == "AmazonEKS/us-east-1/eks-cluster"
+    # the same catalog entry gives the same ids in every hour
+    assert len({(r["SkuId"], r["SkuPriceId"]) for r in rows if r["ResourceId"] == "i-od"}) == 1
+
+
+def test_cost_basis_labels_rows_as_the_debrief_labels_their_figures(catalog):
+    end = T0 + 30 * MIN
+    ledger = build_ledger([Usage("t", "c", "cluster", "us-east-1", T0, end, source="simulator"),
+                           Usage("t", "i-1", "instance", "us-east-1", T0, end, "m5.large", source="aws-api")],
+                          catalog, as_of=end)
+    rows = {r["ResourceId"]: r["x_CostBasis"] for r in focus_rows(ledger, FocusContext(cohort="x"), catalog)}
+    assert rows == {"c": "simulated", "i-1": "metered"}
+
+
+def test_parquet_has_focus_column_types_and_the_same_rows(mixed_ledger, catalog, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from labctl.cost.focus import write_parquet
+
+    rows = focus_rows(mixed_ledger, FocusContext(cohort="demo"), catalog)
+    write_parquet(rows, tmp_path / "focus.parquet")
+    table = pq.read_table(tmp_path / "focus.parquet")
+    assert table.column_names == list(COLUMNS) and table.num_rows == len(rows)
+    types = {r["column"]: r["type"] for r in spec_table()}
+    for f in table.schema:
+        if types.get(f.name) == "Decimal":
+            assert pa.types.is_decimal(f.type), f.name
+        elif types.get(f.name) == "Date/Time":
+            assert pa.types.is_timestamp(f.type) and f.type.tz == "UTC", f.name
+        elif f.name in types:
+            assert pa.types.is_string(f.type), f.name
+    data = table.to_pylist()
+    assert sum(r["EffectiveCost"] for r in data) == mixed_ledger.total()
+    assert sum(r["x_CostMicroUSD"] for r in data) == mixed_ledger.total_micros()
+    assert all(r["CapacityReservationId"] is None for r in data)           # empty text is null, not ""
+    assert data[0]["ChargePeriodStart"] == datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
