@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ class AppContext:
     state_dir: Path
     output: str = "text"          # "text" | "json"
     debug: bool = False
+    state_dir_given: bool = False  # --state-dir or $LABCTL_STATE_DIR: follow-up commands repeat it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -23,7 +25,21 @@ class AppContext:
         return self.output == "json"
 
     def emit_json(self, payload: Any) -> None:
+        """The command's one JSON document on stdout (amounts of money are decimal strings)."""
+        self.extra["emitted"] = True
         click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+    def emit_json_line(self, payload: Any) -> None:
+        """One compact JSON object per line (JSON Lines: `status --watch -o json`)."""
+        self.extra["emitted"] = True
+        click.echo(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")))
+
+    def follow_up(self, command: str) -> str:
+        """A labctl command line to print as the next step, with --state-dir when it is not the
+        default, so a copied line acts on the same cohort."""
+        if not self.state_dir_given:
+            return f"labctl {command}"
+        return f"labctl --state-dir {shlex.quote(str(self.state_dir))} {command}"
 
     def info(self, message: str) -> None:
         """Human progress text: to stderr when the result goes to stdout as JSON."""

@@ -6,6 +6,7 @@ Commands live in sibling modules; each parses its arguments, calls one use case 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -15,11 +16,25 @@ import click
 
 from labctl import __version__
 from labctl.cli.context import AppContext
-from labctl.errors import ExitCode, LabctlError
+from labctl.errors import ExitCode, LabctlError, SpecError
 
 
 class LabctlGroup(click.Group):
-    """Turns LabctlError into one clear line and its exit code; tracebacks only with --debug."""
+    """Turns LabctlError into one clear line and its exit code; tracebacks only with --debug.
+
+    With ``--output json`` a failure is also one JSON object on stdout, ``{"error": ...,
+    "exit_code": N}`` (a bad cohort file adds ``problems``), unless the command already wrote its
+    result there: stdout then keeps that one document (which names what failed) and the exit code
+    says it failed.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:   # a usage error before any command ran
+            if _argv_asks_json():
+                click.echo(json.dumps({"error": exc.format_message(), "exit_code": exc.exit_code}, indent=2, sort_keys=True))
+            raise
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
@@ -30,19 +45,53 @@ class LabctlGroup(click.Group):
                 traceback.print_exc()
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(f"error: {line}", err=True)
+            _json_error(ctx, str(exc) or type(exc).__name__, int(exc.exit_code), exc)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
+            _json_error(ctx, "interrupted", int(ExitCode.CANCELLED))
             ctx.exit(int(ExitCode.CANCELLED))
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.ClickException as exc:
+            # Usage errors: click prints them (usage line and message, exit 2); JSON readers
+            # get the same as one object.
+            _json_error(ctx, exc.format_message(), exc.exit_code)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - last-resort boundary of the CLI
             debug = bool(ctx.obj and ctx.obj.debug) or "--debug" in sys.argv
+            message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)"
             if debug:
                 traceback.print_exc()
             else:
-                click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)", err=True)
+                click.echo(f"error: {message}", err=True)
+            _json_error(ctx, message, int(ExitCode.INTERNAL))
             ctx.exit(int(ExitCode.INTERNAL))
+
+
+def _json_error(ctx: click.Context, message: str, code: int, exc: Exception | None = None) -> None:
+    app = ctx.obj if isinstance(ctx.obj, AppContext) else None
+    wants_json = (app is not None and app.json) or _argv_asks_json()
+    if not wants_json or (app is not None and app.extra.get("emitted")):
+        return
+    payload: dict = {"error": message, "exit_code": code}
+    if exc is not None:
+        payload["kind"] = type(exc).__name__
+    if isinstance(exc, SpecError):
+        payload["problems"] = [{"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+                               for p in exc.problems]
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def _argv_asks_json() -> bool:
+    # A usage error can stop parsing before the eager --output callback ran.
+    args = sys.argv[1:]
+    for i, a in enumerate(args):
+        if a in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if a in ("-ojson", "--output=json"):
+            return True
+    return False
 
 
 @click.group(cls=LabctlGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,6 +7,7 @@ budget; *over* when it already has. The guardrail (labctl.ops.guardrail) acts on
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.cost.catalog import Catalog
-from labctl.cost.money import usd
+from labctl.cost.money import fmt_usd, usd
 from labctl.ops.debrief import load_inputs
 from labctl.ops.down import resolve_cohort_id
 from labctl.report.model import ledger_for
@@ -52,6 +53,7 @@ class LiveStatus:
     seconds_left: int | None
     teams: list[TeamLive] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    has_telemetry: bool = True             # False: nothing collected or simulated yet
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +88,8 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
     collected = tu.latest_value(inp.samples, tu.BUDGET_LIMIT)
     out = LiveStatus(cohort_id, as_of.isoformat(), inp.window_end.isoformat() if inp.window_end else None,
                      int(left_h * 3600) if left_h is not None else None,
-                     warnings=notes + [f"{w.team}/{w.resource_id}: {w.message}" for w in ledger.warnings])
+                     warnings=notes + [f"{w.team}/{w.resource_id}: {w.message}" for w in ledger.warnings],
+                     has_telemetry=bool(ledger.entries or inp.samples))
     for team in sorted(set(budgets) | set(by_team)):
         cost = by_team.get(team, 0)
         rate = burn.get(team, Fraction(0))
@@ -114,24 +117,78 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
     return out
 
 
-def render_table(st: LiveStatus) -> Any:
-    """A rich Table of the live status; at-risk and over-budget rows are marked and coloured."""
-    from rich.table import Table
+WIDE = 100   # columns from which the one-row-per-team layout is used
 
-    left = "?" if st.seconds_left is None else f"{st.seconds_left // 3600}h{st.seconds_left % 3600 // 60:02d}m"
-    table = Table(title=f"cohort {st.cohort} · as of {st.as_of[:19]}Z · {left} left in the window", expand=False)
-    for col, just in (("", "left"), ("team", "left"), ("cost", "right"), ("$/h", "right"), ("budget", "right"),
-                      ("used", "right"), ("projected", "right"), ("on-demand", "right"), ("spot", "right"),
-                      ("GPU util", "right"), ("job", "right"), ("basis", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for t in st.teams:
-        mark = {"over": "!!", "at-risk": "!"}.get(t.state, "")
-        style = {"over": "bold red", "at-risk": "bold yellow"}.get(t.state)
-        table.add_row(mark, t.team, f"${Decimal(t.cost_usd):,.2f}", f"${Decimal(t.burn_usd_per_hour):,.2f}",
-                      "-" if t.budget_usd is None else f"${Decimal(t.budget_usd):,.0f}",
-                      "-" if t.budget_used_pct is None else f"{t.budget_used_pct}%",
-                      "-" if t.projected_usd is None else f"${Decimal(t.projected_usd):,.2f}",
-                      str(t.nodes.get("on-demand", 0)), str(t.nodes.get("spot", 0)),
-                      "-" if t.gpu_utilisation is None else f"{t.gpu_utilisation:.0%}",
-                      "-" if t.job_progress is None else f"{t.job_progress:.0%}", t.basis, style=style)
-    return table
+LEGEND = ("!  at risk: cost so far + burn rate to the window's end passes the budget",
+          "!! over budget: cost so far has reached the budget",
+          "basis: metered (from the cloud), simulated (labctl simulate), none (no data)")
+
+
+def _money(amount: str | None, places: int = 2) -> str:
+    if amount is None:
+        return "-"
+    value = Decimal(amount)
+    if places == 0 and value != value.to_integral_value():
+        places = 2                        # a budget of $120.50 is not shown as $120
+    return fmt_usd(value, places=places)
+
+
+def _left(st: LiveStatus) -> str:
+    return "?" if st.seconds_left is None else f"{st.seconds_left // 3600}h{st.seconds_left % 3600 // 60:02d}m"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def render_lines(st: LiveStatus, width: int = 80) -> list[tuple[str, str | None]]:
+    """The live view as (line, style) pairs that fit ``width`` columns: one row per team when
+    ``width >= WIDE``, else two lines per team. Names and amounts are never cut; a team name longer
+    than its column pushes the rest of its line right."""
+    mark = {"over": "!!", "at-risk": "!"}
+    style = {"over": "bold red", "at-risk": "bold yellow"}
+    out: list[tuple[str, str | None]] = [
+        (f"cohort {st.cohort}, as of {st.as_of[:19]}Z, {_left(st)} left in the window", "bold")]
+    name_w = max([len(t.team) for t in st.teams] + [4])
+    if width >= WIDE:
+        head = (f"{'':2} {'team':<{name_w}} {'cost':>11} {'$/h':>9} {'budget':>9} {'used':>7} {'projected':>11} "
+                f"{'on-dem':>6} {'spot':>4} {'GPU':>4} {'job':>4}  basis")
+        out.append((head, "bold"))
+        for t in st.teams:
+            out.append((f"{mark.get(t.state, ''):2} {t.team:<{name_w}} {_money(t.cost_usd):>11} "
+                        f"{_money(t.burn_usd_per_hour):>9} {_money(t.budget_usd, 0):>9} "
+                        f"{'-' if t.budget_used_pct is None else t.budget_used_pct + '%':>7} "
+                        f"{_money(t.projected_usd):>11} {t.nodes.get('on-demand', 0):>6} {t.nodes.get('spot', 0):>4} "
+                        f"{_pct(t.gpu_utilisation):>4} {_pct(t.job_progress):>4}  {t.basis}", style.get(t.state)))
+    else:
+        for t in st.teams:
+            used = "" if t.budget_used_pct is None else f" ({t.budget_used_pct}%)"
+            fields = [f"{_money(t.cost_usd)} so far", f"{_money(t.burn_usd_per_hour)}/h",
+                      f"budget {_money(t.budget_usd, 0)}{used}", f"projected {_money(t.projected_usd)}",
+                      f"nodes {t.nodes.get('on-demand', 0)} on-demand {t.nodes.get('spot', 0)} spot",
+                      f"GPU {_pct(t.gpu_utilisation)}", f"job {_pct(t.job_progress)}", t.basis]
+            out += [(line, style.get(t.state)) for line in _pack(f"{mark.get(t.state, ''):2} {t.team}:", fields, width)]
+    out += [(line, "dim") for text in LEGEND for line in textwrap.wrap(text, width, subsequent_indent="   ")]
+    for w in st.warnings:
+        out += [(line, "dim") for line in textwrap.wrap(f"note: {w}", width, subsequent_indent="   ")]
+    return out
+
+
+def _pack(head: str, fields: list[str], width: int, indent: str = "     ") -> list[str]:
+    """``head`` then the fields, '; '-separated, as many per line as fit ``width``; a field is
+    never split."""
+    lines, cur = [], head
+    for i, f in enumerate(fields):
+        piece = f + (";" if i < len(fields) - 1 else "")
+        if cur.strip() and len(cur) + 1 + len(piece) > width and cur != head:
+            lines.append(cur)
+            cur = indent + piece
+        else:
+            cur = f"{cur} {piece}" if cur else piece
+    lines.append(cur)
+    return lines
+
+
+def render_text(st: LiveStatus, width: int = 80) -> str:
+    """The live view as plain text (a snapshot when stdout is not a terminal)."""
+    return "\n".join(line for line, _ in render_lines(st, width))

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from labctl import resources
+from labctl.errors import ExitCode, LabctlError
 from labctl.spec.load import load_lab
 from labctl.spec.offerings import type_info
 from labctl.state import now
+
+SESSION = timedelta(hours=4)
+
+
+class UnknownLab(LabctlError):
+    """--lab names no lab; the message lists the labs there are."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
+def available_labs() -> list[str]:
+    """The labs labctl ships: folders under labs/ with a lab.yaml."""
+    return sorted(p.parent.name for p in resources.labs_dir().glob("*/lab.yaml"))
 
 TEMPLATE = """\
 # A labctl cohort: one lab, one session window, several teams.
@@ -20,7 +35,7 @@ region: us-east-1
 
 window:                     # the session; the reaper tears everything down when it ends
   start: {start}
-  duration: 4h              # or: end: 2026-12-01T13:00:00Z
+  duration: 4h              # or, instead of duration: end: {end}
 
 lab: {lab}                  # a folder under labs/ — "{title}"
 
@@ -39,7 +54,10 @@ teams:
 """
 
 
-def example_cohort(lab_name: str) -> str:
+def example_cohort(lab_name: str, file_hint: str = "cohort.yaml") -> str:
+    labs = available_labs()
+    if lab_name not in labs:
+        raise UnknownLab(f"--lab {lab_name}: no such lab; the labs are: {', '.join(labs)}")
     lab, _, _ = load_lab(lab_name)
     start = (now() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     # team-b's example knobs stay inside this lab's limits, so the example validates as written.
@@ -48,6 +66,7 @@ def example_cohort(lab_name: str) -> str:
     spot_types = single[1:3] or single[:1]
     od_max = 1 if limits.max_gpus_per_team >= 2 else 0
     spot_max = max(1, min(2, limits.max_nodes_per_group, limits.max_gpus_per_team - od_max))
-    return TEMPLATE.format(cohort="workshop-1", start=start.strftime("%Y-%m-%dT%H:%M:%SZ"), lab=lab.name,
-                           title=lab.title, budget=lab.budget_usd, file_hint="cohort.yaml",
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return TEMPLATE.format(cohort="workshop-1", start=start.strftime(fmt), end=(start + SESSION).strftime(fmt),
+                           lab=lab.name, title=lab.title, budget=lab.budget_usd, file_hint=file_hint,
                            od_type=single[0], od_max=od_max, spot_max=spot_max, spot_types=", ".join(spot_types))
