@@ -385,7 +385,7 @@ def _window_problems(window: Window, src: Located, lab: Lab | None, strict: bool
                            f"the session lasts {_hours(window.hours)}; lab {lab.name} allows at most "
                            f"{lab.limits.max_window_hours} h (its limits.max_window_hours)"))
     if now is not None and window.ends_at <= now:
-        out.append(Problem(src.file, src.line_of(key), _field(key),
+        out.append(Problem(src.file, src.line_of(("window", "start")), "window.start",
                            f"the session window ended {_ago(now - window.ends_at)} ago "
                            f"({window.ends_at.isoformat().replace('+00:00', 'Z')}); give a window still to come, "
                            "or pass --allow-past if you mean a past one"))
