@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from labctl.cli.context import AppContext
+from labctl.errors import ExitCode, LabctlError
 
 pass_app = click.make_pass_decorator(AppContext)
 # Any path: a directory or an unreadable file is refused by the loader like any bad cohort (exit 3).
@@ -210,8 +211,10 @@ def emulator_status(app: AppContext) -> None:
 @click.option("--watch", is_flag=True, help="Live view: cost so far, burn rate, budget, GPUs, progress; refreshes.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
               help="Seconds between refreshes with --watch.")
+@click.option("--count", type=click.IntRange(1), default=None,
+              help="With --watch: stop after N refreshes (default: until Ctrl-C).")
 @pass_app
-def status(app: AppContext, cohort_ref: str, watch: bool, interval: float) -> None:
+def status(app: AppContext, cohort_ref: str, watch: bool, interval: float, count: int | None) -> None:
     """Per team: what exists, node groups (capacity type, types, sizes), time to expiry.
 
     COHORT is the cohort file or the id of a cohort in the state directory. With --watch: per
@@ -224,7 +227,7 @@ def status(app: AppContext, cohort_ref: str, watch: bool, interval: float) -> No
     if watch:
         from labctl.cli.telemetry import watch_status
 
-        watch_status(app, cohort_ref, interval)
+        watch_status(app, cohort_ref, interval, iterations=count)
         return
 
     st = do_status(cohort_ref, app.state_dir)
@@ -331,23 +334,29 @@ def reaper(app: AppContext, interval: float, once: bool, dry_run: bool) -> None:
     r.run(app.state_dir, interval_s=interval, log=log)
 
 
+class FileExists(LabctlError):
+    """`init` onto an existing file without --force: a usage error (exit 2), nothing written."""
+
+    exit_code = ExitCode.USAGE
+
+
 @click.command("init")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lab", default="gpu-baseline", show_default=True, help="Lab the cohort uses.")
+@click.option("--lab", default="gpu-baseline", show_default=True, help="Lab the cohort uses (see labs/).")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @pass_app
 def init_cmd(app: AppContext, file: Path, lab: str, force: bool) -> None:
     """Write a commented example cohort file for a lab."""
-    from labctl.errors import LabctlError
     from labctl.ops.scaffold import example_cohort
 
     if file.exists() and not force:
-        raise LabctlError(f"{file}: already exists (use --force to overwrite)")
-    file.write_text(example_cohort(lab))
+        raise FileExists(f"{file}: already exists; nothing written (use --force to overwrite it)")
+    text = example_cohort(lab, file_hint=str(file))
+    file.write_text(text)
     if app.json:
         app.emit_json({"written": str(file), "lab": lab})
     else:
-        click.echo(f"wrote {file}; edit it, then: labctl validate {file}")
+        click.echo(f"wrote {file}; edit it, then: {app.follow_up(f'validate {file}')}")
 
 
 @click.command()

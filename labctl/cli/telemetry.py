@@ -116,11 +116,11 @@ def collect(app: AppContext, cohort_ref: str, every: float | None, once: bool, m
     except KeyboardInterrupt:
         stop.set()
         click.echo("collect: stopped", err=True)
+        raise                               # exit 130, as the README says of an interrupted command
 
 
 @click.command()
 @COHORT_REF
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for debrief.html, debrief.json and focus.csv.")
 @click.option("--billed", is_flag=True,
               help="Also read Cost Explorer (the cohort's target; a real account for target aws) and show each "
@@ -168,34 +168,69 @@ def guardrail(app: AppContext, cohort_ref: str, threshold: float, dry_run: bool)
 def watch_status(app: AppContext, cohort_ref: str, interval: float, *, iterations: int | None = None) -> None:
     """The body of `labctl status --watch`: refresh the live view every ``interval`` seconds.
 
-    Text: a table redrawn in place (rich), teams at risk marked ``!`` (over budget ``!!``).
-    ``--output json``: one JSON object per refresh, one per line. ``iterations`` bounds the loop
-    (tests); otherwise it runs until interrupted.
+    On a terminal: the view redrawn in place, laid out for its width (two lines per team below 100
+    columns), at-risk teams marked ``!`` and over-budget ones ``!!``, with a legend. Piped: one
+    plain snapshot per interval. ``--output json``: one JSON object per interval, one per line
+    (JSON Lines). ``iterations`` bounds the loop (``--count``); otherwise it runs until Ctrl-C,
+    which exits 130 like any interrupted command.
     """
-    from labctl.ops.live import live_status, render_table
+    import sys
+
+    from labctl.ops.live import live_status
+
+    def snapshot() -> tuple[dict, str | None]:
+        st = live_status(app.state_dir, cohort_ref)
+        hint = None if st.has_telemetry else (
+            f"no telemetry yet: run `{app.follow_up(f'simulate {cohort_ref}')}` (a simulated class on the "
+            f"embedded target) or `{app.follow_up(f'collect {cohort_ref} --every 60s')}` (real clusters)")
+        return {"live": st, "hint": hint}, hint
 
     n = 0
-    try:
-        if app.json:
-            while iterations is None or n < iterations:
-                app.emit_json(live_status(app.state_dir, cohort_ref).as_dict())
-                n += 1
-                if iterations is None or n < iterations:
-                    time.sleep(interval)
-            return
-        from rich.console import Console
-        from rich.live import Live
-
-        console = Console()
-        with Live(render_table(live_status(app.state_dir, cohort_ref)), console=console,
-                  refresh_per_second=1, auto_refresh=False) as live:
-            n = 1
-            while iterations is None or n < iterations:
-                time.sleep(interval)
-                live.update(render_table(live_status(app.state_dir, cohort_ref)), refresh=True)
-                n += 1
-    except KeyboardInterrupt:
+    tty = sys.stdout.isatty() and not app.json
+    if tty:
+        _watch_tty(app, snapshot, interval, iterations)
         return
+    while iterations is None or n < iterations:
+        data, hint = snapshot()
+        st = data["live"]
+        if app.json:
+            app.emit_json_line({**st.as_dict(), "next_step": hint})
+        else:
+            from labctl.ops.live import render_text
+
+            if n:
+                click.echo()
+            click.echo(render_text(st, width=80))
+            if hint:
+                click.echo(hint)
+        sys.stdout.flush()
+        n += 1
+        if iterations is None or n < iterations:
+            time.sleep(interval)
+
+
+def _watch_tty(app: AppContext, snapshot, interval: float, iterations: int | None) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.text import Text
+
+    from labctl.ops.live import render_lines
+
+    console = Console()
+
+    def view():  # type: ignore[no-untyped-def]
+        data, hint = snapshot()
+        lines = [Text(line, style=style or "") for line, style in render_lines(data["live"], width=console.width)]
+        if hint:
+            lines.append(Text(hint, style="bold"))
+        return Group(*lines)
+
+    with Live(view(), console=console, refresh_per_second=1, auto_refresh=False) as live:
+        n = 1
+        while iterations is None or n < iterations:
+            time.sleep(interval)
+            live.update(view(), refresh=True)
+            n += 1
 
 
 COMMANDS: list[click.Command] = [collect, debrief, guardrail]
