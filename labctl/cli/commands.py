@@ -113,19 +113,7 @@ def plan_cmd(app: AppContext, cohort_file: Path, teams: str | None, parallelism:
     if app.json:
         app.emit_json(data)
     else:
-        for t in data["teams"]:
-            click.echo(f"== {t['team']}: {t['status']}" + (f" - {t['error']}" if t["error"] else ""))
-            for c in t["changes"][:50]:
-                click.echo(f"  {c}")
-            if len(t["changes"]) > 50:
-                click.echo(f"  ... {len(t['changes']) - 50} more")
-            if "estimate_text" in t:
-                click.echo("  " + t["estimate_text"].replace("\n", "\n  "))
-            if t.get("cost_change"):
-                click.echo("  cost change: " + t["cost_change"].replace("\n", "\n  "))
-        est = data["cohort_estimate_usd"]
-        click.echo(f"cohort {data['cohort']}: ${est['min']} (min) / ${est['desired']} (desired) / "
-                   f"${est['max']} (max) over {data['session_hours']} h")
+        click.echo(report.text())
     failed = [t["team"] for t in data["teams"] if t["status"] == "failed"]
     if failed:
         raise TerraformError(f"plan failed for: {', '.join(failed)}")

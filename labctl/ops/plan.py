@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from labctl.cost.catalog import load_catalog
-from labctl.cost.estimate import Estimate, diff_estimates, estimate_plan, render_diff, render_estimate
+from labctl.cost.estimate import Estimate, diff_estimates, render_diff
+from labctl.cost.money import fmt_usd
+from labctl.ops.estimates import ExpectedUse, estimate_lines, estimate_team, manifests_expected_use, team_expected_use
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, select_teams
 from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
@@ -24,6 +26,7 @@ from labctl.ops.target import connect
 from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
 from labctl.render.terraform import tfvars, write_root
+from labctl.text import change_line, plural
 from labctl.tf import argv as A
 
 
@@ -35,17 +38,59 @@ class TeamPlan:
     estimate: Estimate | None = None
     previous: Estimate | None = None
     error: str | None = None
+    budget_usd: Decimal | None = None
+    expected: ExpectedUse | None = None
+    new_team: bool = True               # no state yet: every change is a create
+
+    @property
+    def over_budget(self) -> bool:
+        return (self.estimate is not None and self.budget_usd is not None
+                and self.estimate.total()[1] > self.budget_usd)
 
     def as_dict(self, hours: Decimal) -> dict[str, Any]:
-        out: dict[str, Any] = {"team": self.team, "status": self.status, "changes": self.changes, "error": self.error}
+        out: dict[str, Any] = {"team": self.team, "status": self.status, "changes": self.changes, "error": self.error,
+                               "budget_usd": None if self.budget_usd is None else str(self.budget_usd),
+                               "over_budget": self.over_budget}
         if self.estimate is not None:
             lo, mid, hi = self.estimate.total()
+            # "desired": desired sizes, with the job's pool at what the job needs (expected_use)
             out["estimate_usd"] = {"min": str(lo), "desired": str(mid), "max": str(hi)}
+            out["expected_use"] = None if self.expected is None else self.expected.as_dict()
             out["warnings"] = [f"{w.address}: {w.message}" for w in self.estimate.warnings]
-            out["estimate_text"] = render_estimate(self.estimate)
+            out["estimate_text"] = "\n".join(estimate_lines(self.estimate, self.expected))
         if self.previous is not None and self.estimate is not None:
             out["cost_change"] = render_diff(diff_estimates(self.previous, self.estimate), hours)
         return out
+
+    def text(self, hours: Decimal, limit: int = 50) -> list[str]:
+        head = f"== {self.team}: {self.status.replace('-', ' ')}"
+        if self.error:
+            return [f"{head}: {self.error}"]
+        counts = {"create": 0, "update": 0, "replace": 0, "delete": 0}
+        for c in self.changes:
+            sym = c.split(" ", 1)[0]
+            key = {"+": "create", "~": "update", "-": "delete"}.get(sym, "replace")
+            counts[key] += 1
+        if self.changes:
+            head += " (" + ", ".join(f"{n} to {k}" for k, n in counts.items() if n) + ")"
+        lines = [head]
+        if self.new_team and self.changes:
+            lines.append("  a new team: every resource is created (`labctl render` writes the files to read)")
+        else:
+            lines += [f"  {c}" for c in self.changes[:limit]]
+            if len(self.changes) > limit:
+                lines.append(f"  ... {len(self.changes) - limit} more")
+        if self.estimate is not None:
+            lines += [f"  {x}" for x in estimate_lines(self.estimate, self.expected)]
+        if self.previous is not None and self.estimate is not None:
+            diff = render_diff(diff_estimates(self.previous, self.estimate), hours)
+            if diff:
+                lines.append("  cost change:")
+                lines += [f"    {x}" for x in diff.splitlines()]
+        if self.over_budget and self.estimate is not None and self.budget_usd is not None:
+            lines.append(f"  ! over budget: expected {fmt_usd(self.estimate.total()[1])} over the session, "
+                         f"budget {fmt_usd(self.budget_usd)}")
+        return lines
 
 
 @dataclass
@@ -63,11 +108,27 @@ class PlanReport:
                 lo, mid, hi = lo + a, mid + b, hi + c
         return lo, mid, hi
 
+    @property
+    def over_budget(self) -> list[TeamPlan]:
+        return [t for t in self.teams if t.over_budget]
+
     def as_dict(self) -> dict[str, Any]:
         lo, mid, hi = self.totals()
         return {"cohort": self.cohort, "session_hours": str(self.hours), "seconds": round(self.seconds, 1),
                 "cohort_estimate_usd": {"min": str(lo), "desired": str(mid), "max": str(hi)},
+                "over_budget": [t.team for t in self.over_budget],
                 "teams": [t.as_dict(self.hours) for t in self.teams]}
+
+    def text(self) -> str:
+        lines = [x for t in self.teams for x in t.text(self.hours)]
+        lo, mid, hi = self.totals()
+        n = len([t for t in self.teams if t.estimate is not None])
+        lines.append(f"cohort {self.cohort}, {plural(n, 'team')}, {self.hours.normalize():f} h: {fmt_usd(lo)} (min), "
+                     f"{fmt_usd(mid)} (expected), {fmt_usd(hi)} (max)")
+        over = self.over_budget
+        if over:
+            lines.append(f"! {plural(len(over), 'team')} expected over budget: {', '.join(t.team for t in over)}")
+        return "\n".join(lines)
 
 
 def plan(spec_path: Path, state_dir: Path, teams: list[str] | None = None, parallelism: int | None = None,
@@ -108,16 +169,20 @@ def _plan_team(ctx: RunContext, cohort, name: str, hours: Decimal, catalog, boar
             return TeamPlan(name, "failed", error=errs)
         doc = tf.show_plan(plan_file)
         plan_file.unlink(missing_ok=True)
-        changes = [f"{rc['change']['actions']} {rc['address']}" for rc in doc.get("resource_changes", [])
+        changes = [change_line(rc["change"]["actions"], rc["address"]) for rc in doc.get("resource_changes", [])
                    if rc["change"]["actions"] not in (["no-op"], ["read"])]
-        est = estimate_plan(doc, cohort.cohort.region, hours, catalog, team=name)
+        spec = cohort.team(name)
+        use = team_expected_use(spec)
+        est = estimate_team(doc, cohort, name, hours, catalog, use)
         previous = None
         prior = (doc.get("prior_state") or {}).get("values")
         if has_state and prior:
-            previous = estimate_plan({"planned_values": prior}, cohort.cohort.region, hours, catalog, team=name)
+            previous = estimate_team({"planned_values": prior}, cohort, name, hours, catalog,
+                                     manifests_expected_use(d / "k8s", prior))
         status = "would-change" if res.returncode == 2 else "no-changes"
         board.update(name, phase=status)
-        return TeamPlan(name, status, changes, est, previous)
+        return TeamPlan(name, status, changes, est, previous, budget_usd=spec.budget_usd, expected=use,
+                        new_team=not has_state)
     except Exception as exc:  # noqa: BLE001 - one team's failure must not stop the others
         board.update(name, phase="failed", note=str(exc)[:100])
         return TeamPlan(name, "failed", error=str(exc))

@@ -23,16 +23,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from labctl.aws.session import AwsError, AwsNotFound, AwsTarget, aws_errors
 from labctl.cost import catalog as cat
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, load_catalog
-from labctl.cost.pricing import instance_price, service_price
+from labctl.cost.money import fmt_usd
+from labctl.ops.estimates import short_address, spec_estimate
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.spec.offerings import type_info
+from labctl.text import plural
 from labctl.state import now
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
@@ -94,7 +96,7 @@ class PreflightReport:
                 lines.append(f"      fix: {c.fix}")
         verdict = "FAILED" if self.failed else "ok"
         lines.append(f"preflight {self.cohort} ({self.target}, {self.region}): {verdict} - "
-                     f"{len(self.failed)} failed, {len(self.warnings)} warnings, {len(self.checks)} checks")
+                     f"{len(self.failed)} failed, {plural(len(self.warnings), 'warning')}, {plural(len(self.checks), 'check')}")
         return "\n".join(lines)
 
 
@@ -208,33 +210,15 @@ def check_quota(cls: str, market: str, need: int, potential: int, value: float |
 
 
 def cohort_estimate(cohort: ResolvedCohort, catalog: Catalog) -> tuple[dict[str, tuple[Decimal, Decimal]], list[str]]:
-    """Per team (desired, max) over the window: nodes x hours x catalog price + the EKS fee. Simple
-    and deliberately pessimistic (no scale-down); `labctl plan` gives the full estimate."""
-    region, hours = cohort.cohort.region, cohort.cohort.window.hours
+    """Per team (expected, max) over the window, exactly as `labctl plan` prices a new team (the
+    same estimator, from the team's spec instead of a terraform plan: labctl.ops.estimates)."""
     warnings: list[str] = []
-    fee = service_price(catalog, cat.EKS_CLUSTER, region).basis
     out: dict[str, tuple[Decimal, Decimal]] = {}
     for t in cohort.teams:
-        desired = mx = (fee.unit_price * hours) if fee else Decimal(0)
-        for gname, g in t.lab.node_groups.items():
-            if g.max_size < 1:
-                continue
-            market = SPOT if g.capacity_type == "SPOT" else ON_DEMAND
-            prices = []
-            for it in g.instance_types:
-                r = instance_price(catalog, region, it, market)
-                if r.basis is None and market == SPOT:
-                    r = instance_price(catalog, region, it, ON_DEMAND)
-                if r.basis is None:
-                    warnings.append(f"{t.name}/{gname}: {r.warning or it + ': no price'}")
-                else:
-                    prices.append(r.basis.unit_price)
-            if not prices:
-                continue
-            price = prices[0] if market == ON_DEMAND else max(prices)
-            desired += price * g.desired_size * hours
-            mx += price * g.max_size * hours
-        out[t.name] = (desired.quantize(Decimal("0.01"), ROUND_CEILING), mx.quantize(Decimal("0.01"), ROUND_CEILING))
+        est, _ = spec_estimate(cohort, t, catalog)
+        _, expected, mx = est.total()
+        out[t.name] = (expected, mx)
+        warnings += [f"{t.name}/{short_address(w.address)}: {w.message}" for w in est.warnings]
     return out, sorted(set(warnings))
 
 
@@ -250,33 +234,34 @@ def check_budget(cohort: ResolvedCohort, catalog: Catalog) -> list[Check]:
                "price_warnings": warnings}
     hours = cohort.cohort.window.hours.normalize()
     checks: list[Check] = []
+    f = fmt_usd
     if cap is None:
-        checks.append(Check("budget:cap", WARN, f"no facilitator_cap_usd; team budgets total ${budgets}, the cohort "
-                                                f"may cost ${desired} as started and up to ${mx} at max size over {hours:f} h",
+        checks.append(Check("budget:cap", WARN, f"no facilitator_cap_usd; team budgets total {f(budgets)}, the cohort "
+                                                f"may cost {f(desired)} as started and up to {f(mx)} at max size over {hours:f} h",
                             "set facilitator_cap_usd in the cohort file to what you may spend", details))
     elif budgets > cap:
-        checks.append(Check("budget:cap", FAIL, f"team budgets total ${budgets}, above the cap ${cap}",
+        checks.append(Check("budget:cap", FAIL, f"team budgets total {f(budgets)}, above the cap {f(cap)}",
                             "lower teams' budget_usd (or the lab's) or raise facilitator_cap_usd", details))
     elif desired > cap:
-        checks.append(Check("budget:cap", FAIL, f"the cohort as started costs about ${desired} over {hours:f} h, above the cap ${cap}",
+        checks.append(Check("budget:cap", FAIL, f"the cohort as started costs about {f(desired)} over {hours:f} h, above the cap {f(cap)}",
                             "fewer teams, smaller starting node groups, or a shorter window", details))
     elif mx > cap:
-        checks.append(Check("budget:cap", WARN, f"as started ${desired}, but up to ${mx} if every team scales to max, above the cap ${cap}",
+        checks.append(Check("budget:cap", WARN, f"as started {f(desired)}, but up to {f(mx)} if every team scales to max, above the cap {f(cap)}",
                             "budgets alert each team and the backstop scales GPUs to zero at the window's end; "
                             "lower limits.max_nodes_per_group if that is not enough", details))
     else:
-        checks.append(Check("budget:cap", PASS, f"budgets ${budgets}, estimate ${desired} (up to ${mx}) within the cap ${cap}",
+        checks.append(Check("budget:cap", PASS, f"budgets {f(budgets)}, estimate {f(desired)} (up to {f(mx)}) within the cap {f(cap)}",
                             "", details))
-    over = [f"{k} (${d} > ${t.budget_usd})" for t in cohort.teams for k, (d, _) in est.items()
+    over = [f"{k} ({f(d)} > {f(t.budget_usd)})" for t in cohort.teams for k, (d, _) in est.items()
             if k == t.name and d > t.budget_usd]
     if over:
-        checks.append(Check("budget:teams", WARN, "the starting point costs more than the budget for: " + ", ".join(over),
+        checks.append(Check("budget:teams", WARN, "the expected cost over the session is above the budget for: " + ", ".join(over),
                             "intended in labs that teach with a budget alert (runaway-bill); otherwise raise budget_usd",
                             {"teams": over}))
     else:
-        checks.append(Check("budget:teams", PASS, "every team's starting point fits its budget", ""))
+        checks.append(Check("budget:teams", PASS, "every team's expected cost fits its budget", ""))
     if warnings:
-        checks.append(Check("budget:prices", WARN, f"{len(warnings)} price(s) missing from the catalog: {'; '.join(warnings[:3])}",
+        checks.append(Check("budget:prices", WARN, f"{plural(len(warnings), 'price')} derived or missing in the catalog: {'; '.join(warnings[:3])}",
                             "`labctl prices refresh` (real account) or pick types the catalog knows", {"warnings": warnings}))
     return checks
 

@@ -33,12 +33,13 @@ import yaml
 from pydantic import ValidationError
 
 from labctl.cost.catalog import load_catalog
-from labctl.cost.estimate import Estimate, diff_estimates, estimate_plan, render_diff
+from labctl.cost.estimate import Estimate, diff_estimates, render_diff
 from labctl.cost.money import fmt_usd
 from labctl.cost.plan import state_values
 from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, tree_fingerprint
 from labctl.ops.target import connect
+from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
 from labctl.render.manifests import render_team_manifests
 from labctl.render.terraform import tfvars, write_root
@@ -311,6 +312,7 @@ class TeamChange:
     used_saved_plan: bool = False
     refresh: bool = False
     knobs_file: str | None = None
+    spec: TeamSpec | None = field(default=None, repr=False)   # the team as planned (knobs applied)
 
     @property
     def cost_change(self) -> str:
@@ -340,7 +342,16 @@ class TeamChange:
         if self.net_change is not None and self.previous is not None:
             out["net_change_usd"] = str(self.net_change)
         out["cost_change"] = self.cost_change
+        out["disruptive"] = node_group_disruptions(self.changes)
+        out["expected_use"] = None if self.expected is None else self.expected.as_dict()
         return out
+
+    @property
+    def expected(self) -> Any:
+        """The job's pool priced at what the job needs (None: its desired size covers it)."""
+        from labctl.ops.estimates import team_expected_use
+
+        return team_expected_use(self.spec) if self.spec is not None else None
 
     def text(self) -> str:
         head = f"{self.team}: {self.status}"
@@ -349,9 +360,11 @@ class TeamChange:
         out = [head]
         if self.changes:
             out.append("terraform:")
-            out += [f"  {c}" for c in self.changes[:40]]
+            out += [f"  {change_line(*c.split(' ', 1))}" if " " in c else f"  {c}" for c in self.changes[:40]]
             if len(self.changes) > 40:
                 out.append(f"  ... {len(self.changes) - 40} more")
+        for d in node_group_disruptions(self.changes):
+            out.append(f"disruptive: {d}")
         if self.manifest_changes:
             out.append("kubernetes manifests:")
             out += [f"  {c}" for c in self.manifest_changes]
@@ -362,7 +375,9 @@ class TeamChange:
             out += [f"  {line}" for line in self.cost_change.splitlines()]
         elif self.estimate is not None:
             out.append(f"estimate over the rest of the session ({self.hours_left.normalize():f} h left): "
-                       f"{fmt_usd(self.estimate.total()[1])} at desired size")
+                       f"{fmt_usd(self.estimate.total()[1])} expected")
+        if self.estimate is not None and self.expected is not None:
+            out.append(f"  {self.expected.text()}")
         out.append(f"({self.seconds:.1f}s{', saved plan applied' if self.used_saved_plan else ''})")
         return "\n".join(out)
 
@@ -392,15 +407,39 @@ def _render(ctx: RunContext, cohort: ResolvedCohort, spec: TeamSpec) -> tuple[Pa
 
 
 def _estimates(doc: dict[str, Any], cohort: ResolvedCohort, team: str, hours: Decimal,
-               prior: dict[str, Any] | None = None) -> tuple[Estimate, Estimate | None]:
+               prior: dict[str, Any] | None = None, k8s_dir: Path | None = None) -> tuple[Estimate, Estimate | None]:
     """The team's cost over the rest of the session per ``doc`` (a plan, or a state's values as
-    planned_values), and per ``prior`` values (what stood before) when given."""
+    planned_values), and per ``prior`` values (what stood before) when given. The job's pool is
+    priced at what the job needs (labctl.ops.estimates): after the change by the team's knobs,
+    before it by the job as deployed (its manifest in ``k8s_dir``)."""
+    from labctl.ops.estimates import estimate_team, manifests_expected_use, team_expected_use
+
     catalog = load_catalog()
-    est = estimate_plan(doc, cohort.cohort.region, hours, catalog, team=team)
+    est = estimate_team(doc, cohort, team, hours, catalog, team_expected_use(cohort.team(team)))
     previous = None
     if prior:
-        previous = estimate_plan({"planned_values": prior}, cohort.cohort.region, hours, catalog, team=team)
+        before = manifests_expected_use(k8s_dir, prior) if k8s_dir is not None else None
+        previous = estimate_team({"planned_values": prior}, cohort, team, hours, catalog, before)
     return est, previous
+
+
+def node_group_disruptions(changes: list[str]) -> list[str]:
+    """What in ``changes`` ("<action> <address>") evicts running pods: a node group replaced (a
+    change of instance types or capacity type cannot be made in place) or removed."""
+    from labctl.ops.estimates import short_address
+
+    out = []
+    for c in changes:
+        action, _, address = c.partition(" ")
+        if ".aws_eks_node_group." not in address:
+            continue
+        pool = short_address(address)
+        if action in ("delete/create", "create/delete", "replace"):
+            out.append(f"replaces node group {pool}: its nodes are drained and running pods evicted "
+                       "(a job restarts from its last checkpoint, or from the start without one)")
+        elif action == "delete":
+            out.append(f"removes node group {pool}: running pods on it are evicted")
+    return out
 
 
 def _state_doc(state: dict[str, Any]) -> dict[str, Any]:
@@ -425,7 +464,8 @@ def _read_plan(tf: Any, plan_file: Path, change: TeamChange, cohort: ResolvedCoh
     change.timings["show"] = time.monotonic() - t
     change.changes = _changes(doc)
     prior = (doc.get("prior_state") or {}).get("values") if has_state else None
-    change.estimate, change.previous = _estimates(doc, cohort, change.team, change.hours_left, prior)
+    change.estimate, change.previous = _estimates(doc, cohort, change.team, change.hours_left, prior,
+                                                  plan_file.parent / "k8s")
 
 
 def _tf_error(res: Any, what: str) -> str:
@@ -462,7 +502,8 @@ def _prepare(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Path, 
     timings["init"] = time.monotonic() - t
     refresh = _refresh(ctx) and cs.has_resources(spec.name)
     change = TeamChange(cohort.id, spec.name, action, "failed", ctx.conn.target, hours_left=hours_left(cohort, at),
-                        refresh=refresh, knobs_file=str(kf) if kf.exists() else None, timings=timings)
+                        refresh=refresh, knobs_file=str(kf) if kf.exists() else None, timings=timings,
+                        spec=spec)
     change.manifest_changes, change.manifest_diff = manifest_diff(d / "k8s", files)
     return ctx, d, files, change
 
@@ -547,7 +588,7 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
             if tf_changed:
                 prior = state_values(before) if before and before.get("resources") else None
                 change.estimate, change.previous = _estimates(_state_doc(json.loads(state_file.read_text())),
-                                                              cohort, team, change.hours_left, prior)
+                                                              cohort, team, change.hours_left, prior, d / "k8s")
         if tf_changed and change.used_saved_plan:
             t = time.monotonic()
             res = tf.run(A.apply(plan_file=plan_file))
