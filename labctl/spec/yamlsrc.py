@@ -8,8 +8,8 @@ file's size (read no further than the limit), the nesting depth (checked while c
 file nested 10,000 deep never reaches Python's recursion limit) and the number of values once
 aliases are expanded (counted on the composed graph, each anchored node once, so an
 alias-expansion bomb is refused without expanding it). Each limit is far above what a real
-cohort needs: a 100-team cohort with knobs on every team is about 35 KB, 6 levels deep and
-3,000 values.
+cohort needs: a 100-team cohort with knobs on every team is about 35 KB, 8 levels deep and
+4,000 values.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         # The scanner looks ahead over every open '[' or '{' for a possible key, which is
         # quadratic in their number: stop before the composer would.
         if self.flow_level >= MAX_DEPTH:
-            raise _TooBig(self.line + 1, f"nested more than {MAX_DEPTH} levels deep; a cohort file needs about 6")
+            raise _TooBig(self.line + 1, f"nested more than {MAX_DEPTH} levels deep; a cohort file needs about 8")
         super().fetch_flow_collection_start(TokenClass)  # type: ignore[no-untyped-call]
 
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
@@ -69,7 +69,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise _TooBig(mark.line + 1, f"nested more than {MAX_DEPTH} levels deep; a cohort file needs about 6")
+                raise _TooBig(mark.line + 1, f"nested more than {MAX_DEPTH} levels deep; a cohort file needs about 8")
             return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
         finally:
             self._depth -= 1
@@ -97,12 +97,12 @@ def _check_expansion(root: yaml.Node) -> None:
                 size, height = size + s, max(height, h + 1)
                 if size > MAX_VALUES:
                     raise _TooBig(node.start_mark.line + 1, f"expands to more than {MAX_VALUES:,} values once its "
-                                  "aliases (*name) are expanded; a cohort file needs a few thousand")
+                                  "aliases (*name) are expanded; a 100-team cohort has about 4,000")
             open_.discard(key)
             done[key] = (size, height)
         if depth + height > MAX_DEPTH:
             raise _TooBig(node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep once its aliases "
-                          "(*name) are expanded; a cohort file needs about 6")
+                          "(*name) are expanded; a cohort file needs about 8")
         return size, height
 
     visit(root, 0)
