@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from labctl.aws.session import AwsError, AwsNotFound, AwsTarget, aws_errors
+from labctl.cost.items import NODE_PUBLIC_IPV4
 from labctl.naming import TAG_COHORT, TAG_TEAM
 from labctl.telemetry import prom
 from labctl.telemetry import usage as tu
@@ -135,12 +136,23 @@ class AwsInventoryCollector:
                         team, iid, "instance", self.target.region, start, end, AWS_SOURCE, inst.get("InstanceType"),
                         market, self._spot_price(inst, market, start, az), availability_zone=az,
                         pool=tags.get("labctl:pool") or pool_of(ng), attrs={"state": state, "nodegroup": ng}))
+                    if inst.get("PublicIpAddress") or end is not None and self._had_public_ip(store, iid):
+                        # a public IPv4 address is billed hourly while the instance holds it
+                        p.lifecycle.append(Lifecycle(
+                            team, iid + NODE_PUBLIC_IPV4, "ipv4", self.target.region, start, end, AWS_SOURCE,
+                            availability_zone=az, attrs={"attached_to": iid}))
+                        seen.add(iid + NODE_PUBLIC_IPV4)
         # running in the store, gone from the listing: ended, at the latest, now
         for r in store.lifecycle():
-            if r.kind == "instance" and r.source == AWS_SOURCE and r.end is None and r.resource_id not in seen:
+            if r.kind in ("instance", "ipv4") and r.source == AWS_SOURCE and r.end is None and r.resource_id not in seen:
                 p.lifecycle.append(Lifecycle(r.team, r.resource_id, r.kind, r.region, r.start, p.at, r.source,
                                              r.instance_type, r.market, r.spot_price, r.gb, r.count,
                                              r.availability_zone, r.pool, {**r.attrs, "closed": "not listed"}))
+
+    @staticmethod
+    def _had_public_ip(store: Store, iid: str) -> bool:
+        """A stopped instance lists no address any more; its open ipv4 row still needs its end."""
+        return any(r.resource_id == iid + NODE_PUBLIC_IPV4 and r.end is None for r in store.lifecycle())
 
     def _spot_price(self, inst: Mapping[str, Any], market: str, start: datetime, az: str | None) -> Decimal | None:
         """The spot price in force at launch, from real AWS only: the emulator's
@@ -166,7 +178,20 @@ class AwsInventoryCollector:
                                                  _aware(v["CreateTime"]), None, AWS_SOURCE, gb=Decimal(v.get("Size", 0)),
                                                  availability_zone=v.get("AvailabilityZone")))
 
+    def _close_unlisted(self, p: Pass, store: Store, kind: str, seen: set[str]) -> None:
+        """Recorded as existing, no longer listed: ended, at the latest, now (as instances are)."""
+        for r in store.lifecycle():
+            if r.kind == kind and r.source == AWS_SOURCE and r.end is None and r.resource_id not in seen:
+                p.lifecycle.append(Lifecycle(r.team, r.resource_id, r.kind, r.region, r.start, p.at, r.source,
+                                             gb=r.gb, availability_zone=r.availability_zone,
+                                             attrs={**r.attrs, "closed": "not listed"}))
+
     def _clusters(self, p: Pass, store: Store) -> None:
+        seen: set[str] = set()
+        self._cluster_pass(p, store, seen)
+        self._close_unlisted(p, store, "cluster", seen)
+
+    def _cluster_pass(self, p: Pass, store: Store, seen: set[str]) -> None:
         for page in self._pages("eks", "list_clusters"):
             for name in page.get("clusters", []):
                 try:
@@ -179,6 +204,7 @@ class AwsInventoryCollector:
                 team = self.team_of(tags, name)
                 if team is None:
                     continue
+                seen.add(name)
                 p.lifecycle.append(Lifecycle(team, name, "cluster", self.target.region, _aware(c["createdAt"]), None,
                                              AWS_SOURCE, attrs={"status": c.get("status", "")}))
                 for ng_page in self._pages("eks", "list_nodegroups", clusterName=name):
@@ -195,8 +221,10 @@ class AwsInventoryCollector:
                             p.samples.append(Sample(team, p.at, metric, float(sc.get(key, 0)), AWS_SOURCE, ng, attrs))
 
     def _buckets(self, p: Pass, store: Store) -> None:
+        seen: set[str] = set()
         for b in self._call("s3", "list_buckets").get("Buckets", []):
             name = b["Name"]
+            seen.add(name)
             try:
                 tags = _tags(self._call("s3", "get_bucket_tagging", Bucket=name).get("TagSet"))
             except AwsError:
@@ -209,6 +237,7 @@ class AwsInventoryCollector:
             p.lifecycle.append(Lifecycle(self.team_of(tags) or "", name, "bucket", self.target.region,
                                          _aware(b["CreationDate"]), None, AWS_SOURCE,
                                          gb=(Decimal(size) / Decimal(10**9)).quantize(Decimal("0.000001"))))
+        self._close_unlisted(p, store, "bucket", seen)
 
     def _budgets(self, p: Pass, store: Store) -> None:
         account = self._call("sts", "get_caller_identity")["Account"]

@@ -255,3 +255,33 @@ def test_cli_every_prints_guardrail_lines(tmp_path, run_cli, recorded_target, mo
     assert r.exit_code == 0, r.output
     assert "  guardrail: a: would scale-to-zero c1-a-gpu_on_demand:" in r.output
     assert "  guardrail: c1: dry run, nothing changed" in r.output
+
+
+def test_aws_collector_records_public_ipv4_per_instance_and_closes_a_deleted_bucket(tmp_path, aws):
+    from labctl.telemetry.collectors import AwsInventoryCollector, write
+
+    ec2, s3 = aws.client("ec2"), aws.client("s3")
+    ami = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"])[0]
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "labctl:cohort", "Value": COHORT},
+                                                  {"Key": "labctl:team", "Value": "a"}]}]
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m5.large", SubnetId=subnet,
+                            TagSpecifications=tags)["Instances"][0]["InstanceId"]
+    s3.create_bucket(Bucket="ckpt-a")
+    s3.put_bucket_tagging(Bucket="ckpt-a", Tagging={"TagSet": [{"Key": "labctl:cohort", "Value": COHORT},
+                                                               {"Key": "labctl:team", "Value": "a"}]})
+    collector = AwsInventoryCollector(aws, COHORT, ["a"])
+    with Store(tmp_path / "t.sqlite", COHORT) as store:
+        t0 = now()
+        write(store, collector.collect(store, t0))
+        rows = {r.resource_id: r for r in store.lifecycle("a")}
+        assert rows[iid + "-ipv4"].kind == "ipv4" and rows[iid + "-ipv4"].end is None
+        assert rows["ckpt-a"].end is None
+        ec2.terminate_instances(InstanceIds=[iid])
+        s3.delete_bucket(Bucket="ckpt-a")
+        write(store, collector.collect(store, t0 + timedelta(minutes=5)))
+        rows = {r.resource_id: r for r in store.lifecycle("a")}
+        assert rows[iid + "-ipv4"].end is not None and rows[iid].end is not None
+        assert rows["ckpt-a"].end == t0 + timedelta(minutes=5)
