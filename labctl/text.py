@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 # Words whose plural is not the word + "s".
-_IRREGULAR = {"was": "were", "is": "are", "has": "have", "warning": "warnings", "entry": "entries",
-              "resource(s)": "resources"}
+_IRREGULAR = {"entry": "entries", "was": "were"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

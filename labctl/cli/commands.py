@@ -8,6 +8,7 @@ import click
 
 from labctl.cli.context import AppContext
 from labctl.errors import ExitCode, LabctlError
+from labctl.text import plural
 
 pass_app = click.make_pass_decorator(AppContext)
 # Any path: a directory or an unreadable file is refused by the loader like any bad cohort (exit 3).
@@ -85,7 +86,7 @@ def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, par
             if t.status == "unchanged":
                 line += " (no changes)"
             if t.error:
-                line += f": {t.error}"
+                line += f": {app.with_state_dir(t.error)}"
             click.echo(line)
             for p in t.planned:
                 click.echo(f"  {p}")
@@ -93,9 +94,10 @@ def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, par
             k = report.kind
             click.echo(f"kind cluster {k.cluster} ({'created' if k.created else 'reused'}; kubeconfig {k.kubeconfig}): "
                        + ", ".join(f"{n} as {g}" for n, g in sorted(k.nodes.items())))
-        click.echo(f"{report.cohort}: {len(report.teams) - len(report.failed)}/{len(report.teams)} teams ok in {report.seconds:.0f}s")
+        click.echo(f"{report.cohort}: {len(report.teams) - len(report.failed)} of {plural(len(report.teams), 'team')} ok "
+                   f"in {report.seconds:.0f}s")
     if report.failed:
-        raise TerraformError(f"{len(report.failed)} team(s) failed: {', '.join(t.team for t in report.failed)}")
+        raise TerraformError(f"{plural(len(report.failed), 'team')} failed: {', '.join(t.team for t in report.failed)}")
 
 
 @click.command("plan")
@@ -225,8 +227,8 @@ def status(app: AppContext, cohort_ref: str, watch: bool, interval: float, count
     click.echo(f"cohort {st.cohort} ({st.target}, {st.status}); window ends {st.window_end} "
                f"({human_duration(st.seconds_left)} left)")
     for t in st.teams:
-        click.echo(f"  {t.team}: {t.status}, {t.resources} resources, cluster {t.cluster or '-'}"
-                   + (f" [{t.error}]" if t.error else ""))
+        click.echo(f"  {t.team}: {t.status}, {plural(t.resources, 'resource')}, cluster {t.cluster or '-'}"
+                   + (f" [{app.with_state_dir(t.error)}]" if t.error else ""))
         for ng in t.node_groups:
             click.echo(f"    {ng.pool:<14} {ng.capacity_type:<9} {','.join(ng.instance_types):<28} "
                        f"min {ng.min} desired {ng.desired} max {ng.max} ({ng.status})")
@@ -250,21 +252,21 @@ def down(app: AppContext, cohort_ref: str, teams: str | None, dry_run: bool, par
     else:
         for t in report.teams:
             click.echo(f"{t.team}: " + (f"drained {len(t.drained)} cluster objects, " if t.drained else "")
-                       + f"destroy {t.destroy} ({len(t.destroyed)} resources), "
+                       + f"destroy {t.destroy} ({plural(len(t.destroyed), 'resource')}), "
                        f"swept {len(t.swept)}, left {len(t.left)}" + (f" - {t.error}" if t.error else ""))
             for item in t.swept if dry_run else t.left:
                 click.echo(f"  {item}")
             if t.report:
                 click.echo(f"  report: {t.report}")
         for n in report.notes:
-            click.echo(f"note: {n}")
+            click.echo(f"note: {app.with_state_dir(n)}")
         if dry_run:
             click.echo(f"{report.cohort}: dry run, nothing changed")
         else:
             click.echo(f"{report.cohort}: " + ("clean: zero resources left" if report.clean
-                                               else f"{len(report.left)} resource(s) left"))
+                                               else f"{plural(len(report.left), 'resource')} left"))
     if not dry_run and not report.clean:
-        raise LeftoversError(f"cohort {report.cohort}: {len(report.left)} resource(s) left, "
+        raise LeftoversError(f"cohort {report.cohort}: {plural(len(report.left), 'resource')} left, "
                              f"unreadable services: {', '.join(report.unreadable) or 'none'}")
 
 
@@ -298,10 +300,10 @@ def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
         for o in result.outcomes:
             click.echo(f"{o.status}: {o.action.describe()}" + (f" ({o.reason})" if o.reason else ""))
         click.echo(f"{cohort_id}: {'would delete' if dry_run else 'deleted'} "
-                   f"{len(result.would_delete) if dry_run else len(result.deleted)} resource(s)"
+                   f"{plural(len(result.would_delete) if dry_run else len(result.deleted), 'resource')}"
                    + ("" if dry_run else f", {len(left)} left"))
     if left:
-        raise LeftoversError(f"cohort {cohort_id}: {len(left)} resource(s) left after the sweep")
+        raise LeftoversError(f"cohort {cohort_id}: {plural(len(left), 'resource')} left after the sweep")
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -10,6 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+
+# `labctl <command>` in a message: the commands that read the state directory.
+_SUGGESTED = re.compile(r"\blabctl (init|validate|render|plan|up|status|preflight|handouts|team|simulate|collect|"
+                        r"guardrail|debrief|down|sweep|reaper|log|kubeconfig|emulator|demo)\b")
 
 
 @dataclass
@@ -37,9 +43,15 @@ class AppContext:
     def follow_up(self, command: str) -> str:
         """A labctl command line to print as the next step, with --state-dir when it is not the
         default, so a copied line acts on the same cohort."""
+        return self.with_state_dir(f"labctl {command}")
+
+    def with_state_dir(self, text: str) -> str:
+        """Every `labctl <command>` that ``text`` suggests (an error's or a report's next step),
+        with --state-dir when the state directory in use is not the default."""
         if not self.state_dir_given:
-            return f"labctl {command}"
-        return f"labctl --state-dir {shlex.quote(str(self.state_dir))} {command}"
+            return text
+        flag = f"--state-dir {shlex.quote(str(self.state_dir))}"
+        return _SUGGESTED.sub(lambda m: f"labctl {flag} {m.group(1)}", text)
 
     def info(self, message: str) -> None:
         """Human progress text: to stderr when the result goes to stdout as JSON."""

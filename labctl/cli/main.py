@@ -43,9 +43,12 @@ class LabctlGroup(click.Group):
             debug = bool(ctx.obj and ctx.obj.debug) or "--debug" in sys.argv
             if debug:
                 traceback.print_exc()
-            for line in str(exc).splitlines() or [type(exc).__name__]:
+            message = str(exc) or type(exc).__name__
+            if isinstance(ctx.obj, AppContext):   # a next step it names acts on the same state dir
+                message = ctx.obj.with_state_dir(message)
+            for line in message.splitlines():
                 click.echo(f"error: {line}", err=True)
-            _json_error(ctx, str(exc) or type(exc).__name__, int(exc.exit_code), exc)
+            _json_error(ctx, message, int(exc.exit_code), exc)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)

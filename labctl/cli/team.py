@@ -12,6 +12,7 @@ import click
 
 from labctl.cli.context import AppContext
 from labctl.errors import ExitCode, LabctlError, TerraformError
+from labctl.text import plural
 
 pass_app = click.make_pass_decorator(AppContext)
 COHORT_OPT = click.option("--cohort", "cohort_ref", required=True, metavar="COHORT",
@@ -49,7 +50,7 @@ def knobs(app: AppContext, team_name: str, cohort_ref: str, reset: bool, source:
         click.echo(res.text, nl=False)
         return
     click.echo(f"{team_name}: {'wrote' if res.created else 'kept'} {res.path}")
-    click.echo(f"edit it, then: labctl team plan {team_name} --cohort {cohort_ref}")
+    click.echo(f"edit it, then: {app.follow_up(f'team plan {team_name} --cohort {cohort_ref}')}")
 
 
 @team.command("plan")
@@ -100,15 +101,14 @@ def preflight(app: AppContext, cohort_file: Path) -> None:
     if app.json:
         app.emit_json(report.as_dict())
     else:
-        click.echo(report.text())
+        click.echo(app.with_state_dir(report.text()))
     if report.failed:
-        raise PreflightFailed(f"preflight: {len(report.failed)} check(s) failed: "
+        raise PreflightFailed(f"preflight: {plural(len(report.failed), 'check')} failed: "
                               f"{', '.join(c.name for c in report.failed)}")
 
 
 @click.command("handouts")
 @click.argument("cohort_ref", metavar="COHORT")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the per-team folders (created mode 0700; files 0600).")
 @pass_app
 def handouts(app: AppContext, cohort_ref: str, out: Path) -> None:
@@ -122,7 +122,7 @@ def handouts(app: AppContext, cohort_ref: str, out: Path) -> None:
     for t in report.teams:
         click.echo(f"{t.team}: {t.folder} ({', '.join(sorted(t.files))})")
         for note in t.notes:
-            click.echo(f"  note: {note}")
+            click.echo(f"  note: {app.with_state_dir(note)}")
 
 
 ALL: list[click.Command] = [team, preflight, handouts]

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from labctl.cli.context import AppContext
+from labctl.text import plural
 
 pass_app = click.make_pass_decorator(AppContext)
 COHORT_REF = click.argument("cohort_ref", metavar="COHORT")
@@ -96,8 +97,9 @@ def collect(app: AppContext, cohort_ref: str, every: float | None, once: bool, m
         for n in r.notes:               # once per run, not every pass
             if n not in shown:
                 shown.add(n)
-                click.echo(f"note: {n}")
-        parts = ", ".join(f"{k}: {v['lifecycle']} lifecycle, {v['samples']} samples, {v['events']} events"
+                click.echo(f"note: {app.with_state_dir(n)}")
+        parts = ", ".join(f"{k}: {plural(v['lifecycle'], 'lifecycle row')}, {plural(v['samples'], 'sample')}, "
+                          f"{plural(v['events'], 'event')}"
                           for k, v in r.written.items())
         click.echo(f"{r.cohort} at {r.at[:19]}Z: {parts}")
         for u in r.unreadable:
@@ -136,7 +138,7 @@ def debrief(app: AppContext, cohort_ref: str, out: Path, billed: bool) -> None:
         app.emit_json(result)
         return
     s = result["summary"]
-    click.echo(f"{s['cohort']}: {s['teams']} teams, ${s['total_cost_usd']} ({s['basis']}), "
+    click.echo(f"{s['cohort']}: {plural(s['teams'], 'team')}, ${s['total_cost_usd']} ({s['basis']}), "
                f"{s['completed_runs']} completed runs, leader {s['leader']}")
     b = s["billed"]
     if b["included"]:

@@ -181,4 +181,4 @@ def test_preflight_cli_exits_non_zero_on_failure_and_speaks_json(tmp_path, emula
     assert {c["name"] for c in data["checks"] if c["status"] == "fail"} == {"window", "budget:cap"}
     res = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s"), "preflight", str(spec)])
     assert "FAIL  window: the window ended" in res.output and "fix:" in res.output
-    assert "error: preflight: 2 check(s) failed: window, budget:cap" in res.output
+    assert "error: preflight: 2 checks failed: window, budget:cap" in res.output

@@ -62,7 +62,8 @@ def test_out_of_limits_knobs_are_refused_in_one_line_per_problem(labctl, spec, t
                                   "g6.xlarge, g6e.xlarge)")
 
 
-def test_team_apply_before_up_says_what_to_do(labctl, spec):
+def test_team_apply_before_up_says_what_to_do(labctl, spec, tmp_path):
     res = labctl("team", "apply", "alpha", "--cohort", str(spec))
     assert res.exit_code == ExitCode.NOT_FOUND
-    assert "run `labctl up` first" in res.output
+    # the next step acts on the same state directory as the command that failed
+    assert f"run `labctl --state-dir {tmp_path / 'state'} up` first" in res.output
