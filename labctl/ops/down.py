@@ -72,8 +72,10 @@ def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
     if p.is_file():
         return load_cohort(p).id
     sd = StateDir(state_dir)
-    if sd.cohort(str(ref)).root.is_dir():
+    if "/" not in str(ref) and sd.cohort(str(ref)).root.is_dir():
         return str(ref)
+    if p.exists():
+        return load_cohort(p).id        # a directory or unreadable file: refused like any bad cohort file
     raise NotFoundError(f"{ref}: neither a cohort file nor a cohort in {state_dir}")
 
 

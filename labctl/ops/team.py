@@ -64,8 +64,10 @@ def cohort_file(ref: str | Path, state_dir: Path) -> Path:
     if p.is_file():
         return p
     copy_ = StateDir(state_dir).cohort(str(ref)).spec_copy
-    if copy_.is_file():
+    if "/" not in str(ref) and copy_.is_file():
         return copy_
+    if p.exists():
+        return p                        # a directory: the loader refuses it like any bad cohort file
     raise NotFoundError(f"{ref}: neither a cohort file nor a provisioned cohort in {state_dir} "
                         "(give the cohort file, or run `labctl up` first)")
 

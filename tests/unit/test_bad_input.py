@@ -260,3 +260,23 @@ def test_hostile_yaml_is_refused_in_under_a_second_and_200_mb(tmp_path, case):
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == ExitCode.INVALID_SPEC, proc.stderr.read()
     assert usage.ru_maxrss * 1024 < 200 * 2**20, usage.ru_maxrss
+
+
+COHORT_COMMANDS = [
+    ["validate", "{c}"], ["render", "{c}", "--out", "{d}/out"], ["plan", "{c}"], ["up", "{c}"], ["up", "{c}", "--dry-run"],
+    ["status", "{c}"], ["preflight", "{c}"], ["handouts", "{c}", "--out", "{d}/out"], ["simulate", "{c}"],
+    ["collect", "{c}"], ["guardrail", "{c}"], ["debrief", "{c}", "--out", "{d}/out"], ["down", "{c}"], ["sweep", "{c}"],
+    ["log", "{c}"], ["kubeconfig", "{c}", "team-a"], ["team", "knobs", "team-a", "--cohort", "{c}"],
+    ["team", "plan", "team-a", "--cohort", "{c}"],
+]
+
+
+@pytest.mark.parametrize("args", COHORT_COMMANDS, ids=[" ".join(a[:2]) for a in COHORT_COMMANDS])
+def test_a_directory_given_as_cohort_is_refused_by_every_command_with_exit_3(cli, tmp_path, args):
+    cohort = _mkdir(tmp_path / "cohort.yaml")
+    state = tmp_path / "state"
+    argv = [a.format(c=cohort, d=tmp_path) for a in args]
+    result = CliRunner().invoke(cli, ["--state-dir", str(state), *argv])
+    assert result.exit_code == ExitCode.INVALID_SPEC, result.output
+    assert result.output == f"error: {cohort}: is a directory, not a cohort file\n"
+    assert not state.exists() and not (tmp_path / "out").exists()
