@@ -109,6 +109,7 @@ def preflight(app: AppContext, cohort_file: Path) -> None:
 
 @click.command("handouts")
 @click.argument("cohort_ref", metavar="COHORT")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the per-team folders (created mode 0700; files 0600).")
 @pass_app
 def handouts(app: AppContext, cohort_ref: str, out: Path) -> None:
