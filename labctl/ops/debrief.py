@@ -31,7 +31,7 @@ from labctl.cost.focus import FocusContext, focus_rows, write_csv, write_parquet
 from labctl.cost.ledger import Ledger, unmetered
 from labctl.cost.reconcile import BilledReport, billing_period, reconcile
 from labctl.errors import LabctlError
-from labctl.report import html
+from labctl.report import html, lesson
 from labctl.report.model import (
     DebriefInputs,
     TeamPlan,
@@ -112,7 +112,7 @@ def load_inputs(cs: CohortState, *, as_of: datetime | None = None, catalog: Cata
     inp = DebriefInputs(cohort=cs.id, lab=lab, as_of=as_of, teams=tuple(plans), lifecycle=lifecycle,
                         samples=samples, events=events, catalog=catalog or load_catalog(),
                         window_start=start, window_end=end, generated_at=now())
-    return inp, notes
+    return lesson.with_lesson(inp, cs.root / "audit.log"), notes
 
 
 def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Ledger, *,
@@ -187,7 +187,7 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     summary = {
         "cohort": cs.id, "teams": len(data["teams"]), "as_of": data["as_of"],
         "total_cost_usd": data["totals"]["cost_usd"]["value"], "basis": data["provenance"]["cost_basis"],
-        "leader": board[0]["team"] if board else None,
+        "leader": next((r["team"] for r in board if r["rank"] == 1), None),   # none without a completed run
         "completed_runs": data["totals"]["completed_runs"]["value"],
         "warnings": len(data["warnings"]),
         "over_budget": sorted(n for n, t in data["teams"].items() if t["within_budget"] is False),

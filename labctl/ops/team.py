@@ -617,7 +617,8 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
         cs.audit("team apply", "failed" if change.status == "failed" else "ok", team=team,
                  status=change.status, changes=len(change.changes), manifests=len(change.manifest_changes),
                  saved_plan=change.used_saved_plan, seconds=round(change.seconds, 1),
-                 knobs_sha=_sha(kf.read_bytes())[:12] if kf.exists() else None)
+                 knobs_sha=_sha(kf.read_bytes())[:12] if kf.exists() else None,
+                 knobs=spec.knobs, applied_at=(at or now()).isoformat())   # in force from then: the debrief's history
     return change
 
 

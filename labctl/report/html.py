@@ -34,11 +34,12 @@ th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .fig{border:1px solid #e3e6ea;border-radius:6px;padding:6px 8px;background:#fbfcfd}.fig .k{font-size:11.5px;color:#555}
 .fig .v{font-size:17px;font-weight:600}.fig .h{font-size:10.5px;color:#777}
 svg.chart{max-width:100%;height:auto;background:#fff}svg .grid{stroke:#eceef1}svg .axis{stroke:#999}
-svg .tk{font-size:10px;fill:#555}svg .ct{font-size:12px;font-weight:600;fill:#222}svg .empty{font-size:12px;fill:#999}
+svg .tk{font-size:10px;fill:#555}svg .ph{font-size:10px;fill:#333;font-weight:600}svg .ct{font-size:12px;font-weight:600;fill:#222}svg .empty{font-size:12px;fill:#999}
 .legend{font-size:11px;display:flex;flex-wrap:wrap;gap:4px 12px;margin:4px 0 8px}.lg svg{margin-right:4px}
 .ok{color:#1b7f2a;font-weight:600}.no{color:#b3261e;font-weight:600}.na{color:#888}
-.warn{color:#8a5a00}.muted{color:#666;font-size:12px}details summary{cursor:pointer;font-weight:600}
-tr.top td{background:#f2fbf3}
+.warn{color:#8a5a00}p.why{color:#8a5a00;font-weight:600}.muted{color:#666;font-size:12px}details summary{cursor:pointer;font-weight:600}
+tr.top td{background:#f2fbf3}tr.unranked td{color:#555}
+ul.takeaways li{margin:4px 0}td.why{font-size:12px;color:#8a5a00}
 """
 
 
@@ -121,7 +122,11 @@ TEAM_FIGURES = (
     ("GPU efficiency", "gpu_efficiency"), ("idle GPU cost", "idle_gpu_cost_usd"), ("GPU node cost", "gpu_cost_usd"),
     ("GPU node-hours", "gpu_node_hours"), ("spot share of GPU hours", "spot_share_of_gpu_hours"),
     ("spot savings", "spot_savings_usd"), ("spot savings %", "spot_savings_pct"),
-    ("interruptions", "interruptions"), ("interruptions survived", "interruptions_survived"),
+    ("GPU efficiency of requested GPUs", "gpu_efficiency_of_requested"),
+    ("interruptions", "interruptions"), ("of them drills", "interruption_drills"),
+    ("interruptions survived", "interruptions_survived"), ("restarts resumed from a checkpoint", "resumed_from_checkpoint"),
+    ("cost of interruptions (work redone)", "interruption_cost_usd"), ("work kept by checkpoints", "checkpoint_saved_usd"),
+    ("GPU time spent saving checkpoints", "checkpoint_save_cost_usd"),
     ("pod evictions", "evictions"), ("job progress", "job_progress"),
     ("billed cost (Cost Explorer)", "billed_cost_usd"), ("billed - metered", "billed_minus_metered_usd"),
 )
@@ -145,12 +150,94 @@ def _billed_section(b: Mapping[str, Any]) -> str:
             f"<tbody>{rows}</tbody></table></section>")
 
 
+def _swatch(color: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="11" height="11" aria-hidden="true" '
+            f'style="margin-right:5px;vertical-align:-1px"><rect width="11" height="11" fill="{color}"/></svg>')
+
+
+def _hm(iso: str | None) -> str:
+    return "–" if iso is None else iso[11:16]
+
+
+def _lesson_section(d: Mapping[str, Any], lesson: Mapping[str, Any]) -> str:
+    """The lesson plan's phases over the class, the drills and changes in it, and the lab's takeaways."""
+    rows = "".join(f'<tr data-phase="{escape(p["phase"])}"><td>{escape(p["phase"])}</td><td>{_hm(p["start"])}–{_hm(p["end"])}'
+                   f'</td><td class="n">{p["planned_minutes"]}</td><td>{escape(p["what"])}</td></tr>'
+                   for p in lesson["phases"])
+    marks = "".join(f'<li data-marker="{escape(m["kind"])}">{_hm(m["at"])} {escape(m["label"])}</li>'
+                    for m in lesson["markers"] if m["kind"] != "interruption")
+    table = ("<table><thead><tr><th>phase</th><th>UTC</th><th>planned min</th><th>what happens</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>" if rows else '<p class="muted">No session window: no phases to show.</p>')
+    take = "".join(f"<li>{escape(x)}</li>" for x in lesson["takeaways"])
+    return (f'<section id="lesson"><h2>The lesson: phases, drills and changes</h2><p class="muted">'
+            f'{escape(lesson.get("phases_source", ""))}; laid over the window in proportion.</p>{table}'
+            + (f"<h3>Drills and applied changes</h3><ul>{marks}</ul>" if marks else "")
+            + "</section>"
+            + f'<section id="takeaways"><h2>Takeaways: lab {escape(d["lab"])}</h2>'
+            + (f'<p class="muted">What to look for, from {escape(lesson.get("takeaways_source", ""))}.</p>'
+               f'<ul class="takeaways">{take}</ul>' if take else
+               f'<p class="muted">labs/{escape(d["lab"])}/README.md has no "What to look for in the debrief" section.</p>')
+            + "</section>")
+
+
+def _choices_table(t: Mapping[str, Any]) -> str:
+    rows = []
+    for c in t["choices"]:
+        e = c["effect"]
+        if not e.get("credited", True):
+            effect = f'<span class="na">{escape(e["note"])}</span>'
+        elif e.get("same_as"):
+            effect = f'<span class="muted">counted with {escape(e["same_as"])} (shown once)</span>'
+        else:
+            effect = (f"{escape(e['label'])}: {escape(_effect(e['figure'], e['team']))}{_badge(e['basis'])}"
+                      + (f" <span class=\"muted\">vs {escape(_effect(e['figure'], e['baseline']))} for baseline team "
+                         f"{escape(e['baseline_team'])}</span>" if e['baseline_team'] else
+                         ' <span class="muted">(no team ran the baseline)</span>'))
+        rows.append(f'<tr data-knob="{escape(c["knob"])}"><td>{escape(c["knob"])}</td><td>{escape(c["lever"])}</td>'
+                    f"<td>{escape(_val(c['lab_baseline']))}</td><td>{escape(_val(c['team']))}</td><td>{effect}</td></tr>")
+    return ("<table><thead><tr><th>knob</th><th>lever</th><th>lab baseline</th><th>team</th><th>effect</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _knobs_in_force(t: Mapping[str, Any]) -> str:
+    rows = []
+    for k in t["knobs_in_force"]:
+        ch = "; ".join(f"{c['knob']} = {_val(c['team'])}" for c in k["changes"]) or "the lab as it is"
+        rows.append(f'<tr><td>{_hm(k["from"])}–{_hm(k["to"])}</td><td>{escape(k["source"])}</td><td>{escape(ch)}</td>'
+                    f'<td class="n">{_usd(k["cost_usd"])}{_badge(k["basis"])}</td><td class="n">{_pct(k["gpu_efficiency"])}</td></tr>')
+    return ("<table><thead><tr><th>UTC</th><th>from</th><th>knobs that differ from the lab</th><th>cost</th>"
+            f"<th>GPU efficiency</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _interruption_table(t: Mapping[str, Any]) -> str:
+    log = t.get("interruption_log") or []
+    if not log:
+        return ""
+    rows = "".join(f'<tr><td>{_hm(x["at"])}</td><td>{escape(x["job"])}</td><td>{escape(str(x["reason"]))}</td>'
+                   f'<td class="n">{x["resume_from_step"]}</td><td class="n">{x["lost_steps"]}</td>'
+                   f'<td class="n">{x["lost_gpu_hours"]}</td><td class="n">{x["kept_gpu_hours"]}</td></tr>' for x in log)
+    return ("<h3>Interruptions: what they cost and what checkpoints kept</h3>"
+            f'<p class="muted">Work redone: {_usd(t["interruption_cost_usd"]["value"])}; work kept by checkpoints: '
+            f'{_usd(t["checkpoint_saved_usd"]["value"])}; GPU time spent saving checkpoints: '
+            f'{_usd(t["checkpoint_save_cost_usd"]["value"])} (at the team\'s GPU cost per GPU-hour).</p>'
+            "<table><thead><tr><th>UTC</th><th>job</th><th>reason</th><th>resumed from step</th><th>steps lost</th>"
+            f"<th>GPU-h redone</th><th>GPU-h kept</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def render(d: Mapping[str, Any]) -> str:
     teams = d["teams"]
     names = [row["team"] for row in d["leaderboard"]]
+    colors = svg.team_colors(list(teams))
     x_range = None
     if d["window"]["start"] and d["window"]["end"]:
         x_range = (_ts(d["window"]["start"]), min(_ts(d["window"]["end"]), _ts(d["as_of"])))
+    lesson = d.get("lesson") or {"phases": [], "markers": [], "takeaways": []}
+    bands = [(_ts(p["start"]), _ts(p["end"]), p["phase"]) for p in lesson["phases"]]
+
+    def markers_for(team: str | None) -> list[tuple[float, str, str]]:
+        return [(_ts(m["at"]), m["label"], m["kind"]) for m in lesson["markers"]
+                if team is None and m["kind"] != "interruption"
+                or team is not None and (m.get("team") == team or team in m.get("teams", ()))]
     parts: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
@@ -176,16 +263,22 @@ def render(d: Mapping[str, Any]) -> str:
     # leaderboard
     rows = []
     for r in d["leaderboard"]:
-        rows.append(f'<tr class="{"top" if r["rank"] == 1 else ""}" data-team="{escape(r["team"])}"><td class="n">{r["rank"]}</td>'
-                    f'<td><a href="#team-{escape(r["team"])}">{escape(r["team"])}</a></td>'
+        cls = "top" if r["rank"] == 1 else ("unranked" if r["rank"] is None else "")
+        rows.append(f'<tr class="{cls}" data-team="{escape(r["team"])}"><td class="n">{r["rank"] or "–"}</td>'
+                    f'<td>{_swatch(colors[r["team"]])}<a href="#team-{escape(r["team"])}">{escape(r["team"])}</a></td>'
                     f'<td class="n">{_usd(r["cost_per_completed_run_usd"])}</td><td class="n">{r["completed_runs"]}</td>'
                     f'<td class="n">{_usd(r["cost_usd"])}</td><td class="n">{_pct(r["gpu_efficiency"])}</td>'
                     f'<td class="n">{_usd(r["idle_gpu_cost_usd"])}</td><td class="n">{_usd(r["spot_savings_usd"])}</td>'
                     f'<td class="n">{"n/a" if r["budget_used_pct"] is None else r["budget_used_pct"] + "%"}</td>'
                     f"<td>{_badge(r['basis'])}</td></tr>")
+        if r["rank"] is None:
+            rows.append(f'<tr class="unranked" data-why="{escape(r["team"])}"><td></td><td class="why" colspan="9">'
+                        f'No completed run, so not ranked: {escape(r["why_no_completed_run"] or "no reason recorded")}'
+                        "</td></tr>")
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Ranked by cost per completed training run '
-                 "(lowest first); teams without a completed run follow, by total cost. Every amount is a sum of ledger "
-                 'entries.</p><table><thead><tr><th>#</th><th>team</th><th>cost / completed run</th><th>runs</th>'
+                 "(lowest first); a team without a completed run is not ranked (the line under it says why) and follows, "
+                 "by total cost. Every amount is a sum of ledger entries.</p>"
+                 '<table><thead><tr><th>#</th><th>team</th><th>cost / completed run</th><th>runs</th>'
                  "<th>cost</th><th>GPU efficiency</th><th>idle GPU cost</th><th>spot savings</th><th>budget used</th>"
                  "<th>basis</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")
 
@@ -195,14 +288,21 @@ def render(d: Mapping[str, Any]) -> str:
     basis = d["provenance"]["cost_basis"]
     budget_rows = [(n, [(c, float(Decimal(teams[n]["cost_by_resource_usd"][c]))) for c in CATEGORIES]) for n in names]
     markers = [float(Decimal(teams[n]["budget_usd"]["value"])) if teams[n]["budget_usd"]["value"] else None for n in names]
+    budgets = sorted({m for m in markers if m is not None})
+    hlines = [(b, "budget $" + f"{b:,.2f}".rstrip("0").rstrip(".") + (" (" + ", ".join(
+        n for n, m in zip(names, markers) if m == b) + ")" if len(budgets) > 1 else " per team")) for b in budgets]
+    parts.append(_lesson_section(d, lesson))
     parts.append('<section id="cohort-charts"><h2>Cost over time and by resource, all teams' + _badge(basis) + "</h2>"
+                 + '<p class="muted">Shaded: the lesson\'s phases. Markers: the facilitator\'s drills and the knob '
+                 "changes teams applied (their own charts also mark the interruptions they met).</p>"
                  + svg.line_chart(cost_series, title="Cumulative cost per team (USD)", y_label="USD",
-                                  y_fmt=_tick_usd, x_range=x_range, width=1100, height=300,
-                                  chart_id="cohort-cost")
-                 + svg.legend(names)
+                                  y_fmt=_tick_usd, x_range=x_range, width=1100, height=320,
+                                  chart_id="cohort-cost", colors=[colors[n] for n in names], bands=bands,
+                                  markers=markers_for(None), hlines=hlines)
+                 + svg.legend(names, colors) + svg.marker_legend()
                  + svg.stacked_bars(budget_rows, title="Cost by resource per team; black tick = budget",
                                     fmt=lambda v: f"${v:,.2f}", width=1100, chart_id="cohort-cost-by-resource",
-                                    markers=markers, marker_label="budget")
+                                    markers=markers, marker_label="budget", label_colors=colors)
                  + '<div class="legend">' + "".join(
                      f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" aria-hidden="true">'
                      f'<rect width="10" height="10" fill="{svg.CATEGORY_COLORS[c]}"/></svg>{escape(c)}</span>'
@@ -216,29 +316,26 @@ def render(d: Mapping[str, Any]) -> str:
         cost_pts = [(_ts(ts), v / 1e6) for ts, v in t["series"]["cost_cumulative_micro_usd"]["points"]]
         util = t["series"]["gpu_utilisation"]
         util_pts = [(_ts(ts), v * 100) for ts, v in util["points"]]
+        budget = float(Decimal(t["budget_usd"]["value"])) if t["budget_usd"]["value"] else None
+        team_marks = markers_for(n)
         charts = (svg.line_chart([("cumulative cost", cost_pts)], title=f"{n}: cumulative cost (USD)", y_label="USD",
-                                 y_fmt=_tick_usd, x_range=x_range, chart_id=f"{n}-cost")
+                                 y_fmt=_tick_usd, x_range=x_range, chart_id=f"{n}-cost", colors=[colors[n]],
+                                 bands=bands, markers=team_marks,
+                                 hlines=[(budget, f"budget ${budget:,.0f}")] if budget is not None else ())
                   + svg.line_chart([("GPU utilisation", util_pts)],
                                    title=f"{n}: GPU utilisation (%) from {util['metric'] or 'no DCGM data'}",
                                    y_label="%", y_fmt=lambda v: f"{v:.0f}%", y_max=100, x_range=x_range,
-                                   chart_id=f"{n}-gpu-util"))
+                                   chart_id=f"{n}-gpu-util", colors=[colors[n]], bands=bands, markers=team_marks))
         bars = svg.stacked_bars([(n, [(c, float(Decimal(t["cost_by_resource_usd"][c]))) for c in CATEGORIES])],
                                 title=f"{n}: cost by resource", fmt=lambda v: f"${v:,.2f}", chart_id=f"{n}-cost-by-resource",
-                                markers=[float(Decimal(t["budget_usd"]["value"])) if t["budget_usd"]["value"] else None],
-                                marker_label="budget")
-        if t["choices"]:
-            ch_rows = "".join(
-                f"<tr><td>{escape(c['knob'])}</td><td>{escape(c['lever'])}</td><td>{escape(_val(c['lab_baseline']))}</td>"
-                f"<td>{escape(_val(c['team']))}</td><td>{escape(c['effect']['label'])}: "
-                f"{escape(_effect(c['effect']['figure'], c['effect']['team']))}{_badge(c['effect']['basis'])}"
-                + (f" <span class=\"muted\">vs {escape(_effect(c['effect']['figure'], c['effect']['baseline']))} for baseline team "
-                   f"{escape(c['effect']['baseline_team'])}</span>" if c['effect']['baseline_team'] else
-                   ' <span class="muted">(no team ran the baseline)</span>')
-                + "</td></tr>" for c in t["choices"])
-            choices = ("<table><thead><tr><th>knob</th><th>lever</th><th>lab baseline</th><th>team</th><th>effect</th>"
-                       f"</tr></thead><tbody>{ch_rows}</tbody></table>")
-        else:
-            choices = '<p class="muted">Kept the lab baseline (no knob changed).</p>'
+                                markers=[budget], marker_label="budget", label_colors=colors)
+        choices = _choices_table(t) if t["choices"] else (
+            '<p class="muted">Kept the lab baseline all class: no knob differed from the lab, in the cohort file or in '
+            "any `team apply`.</p>")
+        history = _knobs_in_force(t)
+        interruptions = _interruption_table(t)
+        why = (f'<p class="why">No completed training run: {escape(t["why_no_completed_run"])}.</p>'
+               if t.get("why_no_completed_run") else "")
         sc_rows = []
         for crit, label in (("comprehensiveness", "Comprehensiveness"), ("feasibility", "Feasibility"),
                             ("finops_alignment", "FinOps alignment")):
@@ -249,11 +346,12 @@ def render(d: Mapping[str, Any]) -> str:
         guard = "".join(f"<li>{escape(a['at'])}: {escape(a['kind'])} {escape(a['entity'])}</li>" for a in t["guardrail_actions"])
         over = t["within_budget"] is False
         parts.append(
-            f'<section id="team-{escape(n)}" class="team" data-team="{escape(n)}"><h2>{escape(n)}'
+            f'<section id="team-{escape(n)}" class="team" data-team="{escape(n)}"><h2>{_swatch(colors[n])}{escape(n)}'
             + (' <span class="no">over budget</span>' if over else "")
             + (' <span class="muted">(lab baseline)</span>' if t["baseline_team"] else "") + "</h2>"
-            + f'<div class="figs">{figs}</div><div class="grid2">{charts}</div>{bars}'
-            + f"<h3>Choices and their effect</h3>{choices}"
+            + f'{why}<div class="figs">{figs}</div><div class="grid2">{charts}</div>{bars}'
+            + f"<h3>Knobs in force, part by part</h3>{history}"
+            + f"<h3>Choices and their effect</h3>{choices}{interruptions}"
             + "<h3>Scorecard (what a tool can measure of the lesson plan's rubric)</h3>"
             + "<table><thead><tr><th>criterion</th><th>measured</th><th>checks</th><th>not measured by labctl</th>"
             + f'</tr></thead><tbody>{"".join(sc_rows)}</tbody></table>'
@@ -267,7 +365,11 @@ def render(d: Mapping[str, Any]) -> str:
         "<li>Costs: every lifecycle record (instance, cluster, volume, bucket...) priced from labctl's catalog, cut into "
         "minutes in integer micro-dollars (the ledger); the FOCUS 1.2 export (focus.csv) holds the same ledger by hour.</li>"
         f"<li>Allocation: {escape(d['provenance']['allocation'])}.</li>"
-        "<li>GPU efficiency: used / requested GPU-hours where pods are known, else the mean DCGM utilisation.</li>"
+        "<li>GPU efficiency: GPU-hours computing (DCGM engine active x GPUs) / GPU-hours of the team's GPU nodes in "
+        "the ledger, so GPUs nobody used count against it; the efficiency of requested GPUs (OpenCost: used / requested "
+        "by the pods) is shown beside it.</li>"
+        "<li>Interruptions: the work a restart redid and the work its checkpoint kept, in GPU time at the team's GPU "
+        "cost per GPU-hour; the time spent saving checkpoints likewise.</li>"
         f"<li>Scorecard thresholds: GPU efficiency ≥ {escape(th['gpu_efficiency_min'])}; idle GPU cost ≤ "
         f"{escape(th['idle_gpu_share_max'])} of GPU cost. A check is n/a where its data is missing.</li>"
         + (f"<li>Billed figures: {escape(d['billed']['source'])}; labelled <b>billed</b>, beside the ledger's, never "

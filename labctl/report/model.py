@@ -34,6 +34,7 @@ from labctl.cost.ledger import Ledger, build_ledger
 from labctl.cost.model import BILLED, Usage
 from labctl.cost.money import usd
 from labctl.cost.reconcile import BilledReport
+from labctl.report import lesson
 from labctl.telemetry import usage as tu
 from labctl.telemetry.store import Event, Lifecycle, Sample
 
@@ -69,10 +70,21 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class KnobSegment:
+    """The knobs a team had in force from ``start`` (None: from the beginning) until the next
+    segment: the choices that differ from the lab, and where they came from."""
+
+    start: datetime | None
+    source: str                     # "cohort file" | "team apply" ...
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True)
 class TeamPlan:
     name: str
     budget_usd: Decimal | None = None
     choices: tuple[Choice, ...] = ()
+    segments: tuple[KnobSegment, ...] = ()
 
     @property
     def is_baseline(self) -> bool:
@@ -92,6 +104,7 @@ class DebriefInputs:
     window_start: datetime | None = None
     window_end: datetime | None = None
     generated_at: datetime | None = None
+    takeaways: tuple[str, ...] = ()          # the lab README's "What to look for in the debrief"
 
 
 def lever_of(path: str) -> str:
@@ -230,8 +243,20 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
                 spot_gpu_hours[e.usage.team] += e.hours * e.usage.count
 
     idle = _idle_gpu(alloc, util, workloads)
+    # GPUs paid for (ledger entries of GPU instances) and GPU time spent computing (node-level
+    # DCGM engine active x the node's GPUs x the sample's interval): the team's GPU efficiency.
+    gpu_spans: dict[str, list[tuple[datetime, datetime, int]]] = defaultdict(list)
+    pool_hours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    pools = {(r.team, r.resource_id): r.pool for r in inp.lifecycle if r.pool}
+    for e in ledger.entries:
+        if cats.of(e).startswith("GPU"):
+            gpu_spans[e.usage.team].append((e.start, e.end, cats.gpus(e.usage.region, e.usage.instance_type or "")
+                                            * e.usage.count))
+            pool_hours[(e.usage.team, pools.get((e.usage.team, e.usage.resource_id), "?"))] += e.hours * e.usage.count
+    busy = _busy_gpu_hours(inp.samples)
 
     teams: dict[str, dict[str, Any]] = {}
+    facts: dict[str, dict[str, Any]] = {}
     for name in team_names:
         plan = plans.get(name, TeamPlan(name))
         k = kpis.get(name)
@@ -244,15 +269,20 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
         notices = sorted((e for e in events_by_team.get(name, []) if e.kind == tu.INTERRUPTION), key=lambda e: e.ts)
         completions = sorted(e.ts for e in events_by_team.get(name, []) if e.kind == tu.JOB_COMPLETED)
         survived = sum(1 for n in notices if any(c > n.ts for c in completions))
+        gpu_hours_paid = sum((_overlap_hours(a, b, None, None) * g for a, b, g in gpu_spans.get(name, [])), Decimal(0))
+        per_gpu_hour = (Decimal(gpu_cost.get(name, 0)) / gpu_hours_paid) if gpu_hours_paid else Decimal(0)
+        intr = _interruptions(events_by_team.get(name, []), per_gpu_hour)
         evictions = sum(1 for e in events_by_team.get(name, []) if e.kind == tu.EVICTION)
         guardrail = [e for e in events_by_team.get(name, []) if e.kind.startswith("guardrail")]
         series = util.get(name, {})
         mean_util = sum(series.values()) / len(series) if series else None
-        eff = k.gpu_efficiency if k and k.gpu_efficiency is not None else (
-            Decimal(str(round(mean_util, 4))) if mean_util is not None else None)
-        eff_how = ("used / requested GPU-hours of the team's pods (OpenCost allocation, DCGM engine active)"
-                   if k and k.gpu_efficiency is not None else
-                   f"mean of {util_metric.get(name, 'GPU')} over the team's GPUs and minutes")
+        eff = _efficiency(gpu_spans.get(name, []), busy.get(name, []))
+        eff_how = (f"GPU-hours computing ({util_metric.get(name, 'DCGM')} x GPUs, node level) / GPU-hours of the "
+                   "team's GPU nodes in the ledger: idle GPUs count against it")
+        if eff is None:
+            eff = Decimal(str(round(mean_util, 4))) if mean_util is not None else None
+            eff_how = f"mean of {util_metric.get(name, 'GPU')} over the team's GPUs and minutes (no node-level series)"
+        requested_eff = k.gpu_efficiency if k and k.gpu_efficiency is not None else None
         idle_micros, idle_how = idle.get(name, (0, "no GPU nodes"))
         spot = k.spot if k else None
         budget_micros = int(plan.budget_usd * 1_000_000) if plan.budget_usd is not None else None
@@ -282,6 +312,9 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
             "cost_per_completed_run_usd": _fig(None if cpr is None else str(cpr.quantize(Decimal("0.000001"))), "USD",
                                                cbasis, "team cost / completed runs; none when no run completed"),
             "gpu_efficiency": _fig(_dec(eff), "ratio", ubasis, eff_how),
+            "gpu_efficiency_of_requested": _fig(_dec(requested_eff), "ratio", ubasis,
+                                                "used / requested GPU-hours of the team's pods (OpenCost allocation, "
+                                                "DCGM engine active): how well the pods use the GPUs they asked for"),
             "gpu_node_hours": _fig(_dec(gpu_node_hours.get(name, Decimal(0)), 3), "h", cbasis,
                                    "hours of GPU instances in the ledger (x count)"),
             "spot_share_of_gpu_hours": _fig(_dec(spot_gpu_hours[name] / gpu_node_hours[name]) if gpu_node_hours.get(name) else None,
@@ -296,6 +329,19 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
             "interruptions": _fig(len(notices), "notices", ebasis, "spot-interruption-notice events"),
             "interruptions_survived": _fig(survived, "notices", ebasis,
                                            "notices after which the team still completed a run"),
+            "interruption_drills": _fig(sum(1 for n in notices if n.payload.get("drill")), "notices", ebasis,
+                                        "notices a facilitator's drill sent (simulation.drills)"),
+            "resumed_from_checkpoint": _fig(intr["resumed"], "restarts", ebasis,
+                                            "job restarts that resumed from a checkpoint instead of step 0"),
+            "interruption_cost_usd": _fig(_money(intr["lost_micros"]), "USD", ebasis,
+                                          "GPU time of the work the restarts redid x the team's GPU cost per GPU-hour"),
+            "checkpoint_saved_usd": _fig(_money(intr["kept_micros"]), "USD", ebasis,
+                                         "GPU time of the work checkpoints kept (it would have been redone from step 0) "
+                                         "x the team's GPU cost per GPU-hour"),
+            "checkpoint_save_cost_usd": _fig(_money(intr["saving_micros"]), "USD", ebasis,
+                                             "GPU time spent saving checkpoints (the GPU waits) in completed runs x the "
+                                             "team's GPU cost per GPU-hour"),
+            "interruption_log": intr["log"],
             "evictions": _fig(evictions, "pods", ebasis, "pod-evicted events"),
             "guardrail_actions": [{"at": _iso(e.ts), "kind": e.kind, "entity": e.entity} for e in guardrail],
             "job_progress": _fig(_dec(Decimal(str(progress[name])), 3) if name in progress else None, "ratio",
@@ -310,9 +356,17 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
             "choices": [{"knob": c.path, "lab_baseline": c.baseline, "team": c.value, "lever": c.lever}
                         for c in plan.choices],
         }
+        tev = events_by_team.get(name, [])
+        teams[name]["knobs_in_force"] = _knobs_in_force(plan, inp, per_minute.get(name, {}), gpu_spans.get(name, []),
+                                                        busy.get(name, []), cbasis)
+        teams[name]["why_no_completed_run"] = None if n_runs else _why_no_run(tev, progress.get(name))
+        facts[name] = {"pool_hours": {pool: h for (tm, pool), h in pool_hours.items() if tm == name},
+                       "scaled": any(e.kind in ("scale-down", "scale-up") for e in tev),
+                       "job_ran": bool(busy.get(name)) and any(h > 0 for _, h in busy.get(name, [])),
+                       "interrupted": bool(intr["log"])}
 
     billed_section = _billed(billed, teams)
-    _effects(teams)
+    _effects(teams, facts)
     board = _leaderboard(teams)
     _scorecards(teams)
     warnings = [{"team": w.team, "resource_id": w.resource_id, "message": w.message} for w in ledger.warnings]
@@ -349,6 +403,7 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
                                     "estimated": billed_section["estimated"]}} if billed.included else {}),
         },
         "billed": billed_section,
+        "lesson": _lesson(inp, teams),
         "leaderboard": board,
         "teams": teams,
         "rubric": {"criteria": ["comprehensiveness", "feasibility", "finops_alignment"],
@@ -438,21 +493,65 @@ def _idle_gpu(alloc: Any, util: Mapping[str, Mapping[datetime, float]], workload
 
 
 def _leaderboard(teams: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ranked by cost per completed run (lowest first); teams without a completed run follow,
-    by total cost. Both come straight from the ledger."""
+    """Teams with a completed run, ranked by cost per completed run (lowest first); then, unranked,
+    the teams without one (by total cost), each with why no job completed. Both from the ledger."""
     def key(t: dict[str, Any]) -> tuple:
         cpr = t["cost_per_completed_run_usd"]["value"]
         return (cpr is None, Decimal(cpr) if cpr is not None else Decimal(t["cost_usd"]["value"]),
                 Decimal(t["cost_usd"]["value"]), t["team"])
 
     out = []
-    for rank, t in enumerate(sorted(teams.values(), key=key), 1):
-        out.append({"rank": rank, "team": t["team"], "cost_usd": t["cost_usd"]["value"],
+    rank = 0
+    for t in sorted(teams.values(), key=key):
+        ranked = t["completed_runs"]["value"] > 0
+        rank += ranked
+        out.append({"rank": rank if ranked else None, "team": t["team"], "cost_usd": t["cost_usd"]["value"],
                     "completed_runs": t["completed_runs"]["value"],
                     "cost_per_completed_run_usd": t["cost_per_completed_run_usd"]["value"],
                     "gpu_efficiency": t["gpu_efficiency"]["value"], "idle_gpu_cost_usd": t["idle_gpu_cost_usd"]["value"],
                     "spot_savings_usd": t["spot_savings_usd"]["value"],
-                    "budget_used_pct": t["budget_used_pct"]["value"], "basis": t["cost_usd"]["basis"]})
+                    "budget_used_pct": t["budget_used_pct"]["value"], "basis": t["cost_usd"]["basis"],
+                    "why_no_completed_run": t.get("why_no_completed_run")})
+    return out
+
+
+# Events that say why a job could not run, in the order a reader should look at them.
+_BLOCKERS = ("quota-rejected", "job-refused", "autoscaler-failed", "throughput-missing", "pod-unschedulable",
+             "scale-up-timeout", "capacity-shortage")
+
+
+def _why_no_run(events: Sequence[Event], progress: float | None) -> str:
+    """One line: why no training run completed, from what the cluster reported."""
+    by_kind: dict[str, Event] = {}
+    for e in sorted(events, key=lambda e: e.ts):
+        by_kind[e.kind] = e          # the latest of each kind
+    submitted = any(e.kind == "job-submitted" for e in events)
+    for kind in _BLOCKERS:
+        e = by_kind.get(kind)
+        if e is not None:
+            msg = str(e.payload.get("message") or kind)
+            return f"{kind} ({e.entity}): {msg}" if e.entity else f"{kind}: {msg}"
+    if progress is not None and progress > 0:
+        return f"the job was still running when the class ended ({progress:.0%} of its steps done)"
+    if not submitted and events:
+        return "no training job was submitted"
+    return "no job-completed event was recorded for the team"
+
+
+def _knobs_in_force(plan: TeamPlan, inp: DebriefInputs, per_minute: Mapping[datetime, int],
+                    spans: Sequence[tuple[datetime, datetime, int]], busy: Sequence[tuple[datetime, Decimal]],
+                    basis: str) -> list[dict[str, Any]]:
+    """Each part of the class with the knobs in force then: its cost and GPU efficiency."""
+    segs = plan.segments or (KnobSegment(inp.window_start, "cohort file", plan.choices),)
+    end = min(inp.window_end, inp.as_of) if inp.window_end else inp.as_of
+    out = []
+    for i, seg in enumerate(segs):
+        lo, hi = seg.start, segs[i + 1].start if i + 1 < len(segs) else None
+        cost = sum(c for m, c in per_minute.items() if (lo is None or m >= lo) and (hi is None or m < hi))
+        out.append({"from": _iso(lo), "to": _iso(hi or end), "source": seg.source,
+                    "changes": [{"knob": c.path, "lab_baseline": c.baseline, "team": c.value, "lever": c.lever}
+                                for c in seg.choices],
+                    "cost_usd": _money(cost), "gpu_efficiency": _dec(_efficiency(spans, busy, lo, hi)), "basis": basis})
     return out
 
 
@@ -461,21 +560,59 @@ _EFFECT = {
     "right-sizing": ("gpu_cost_usd", "GPU node cost"),
     "spot instances": ("spot_savings_usd", "spot savings"),
     "auto-scaling": ("idle_gpu_cost_usd", "idle GPU cost"),
-    "checkpointing": ("interruptions_survived", "interruptions survived"),
+    "checkpointing": ("checkpoint_saved_usd", "work kept by checkpoints"),
     "job resources": ("gpu_efficiency", "GPU efficiency"),
 }
 
 
-def _effects(teams: Mapping[str, dict[str, Any]]) -> None:
+def _pool_of(path: str) -> str | None:
+    parts = path.split(".")
+    return parts[1] if parts[0] == "node_groups" and len(parts) > 1 else None
+
+
+def _credit(c: Mapping[str, Any], t: Mapping[str, Any], f: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the choice could have moved its figure, and if not, why (one line)."""
+    lever, pool = c["lever"], _pool_of(c["knob"])
+    ran = {p for p, h in f.get("pool_hours", {}).items() if h > 0}
+    if pool is not None and pool not in ran and lever != "spot instances":
+        return False, f"no effect: the {pool} pool never ran a GPU node"
+    if lever == "spot instances":
+        if not Decimal(t["spot_share_of_gpu_hours"]["value"] or 0):
+            return False, "no effect: no spot GPU node ran"
+    elif lever == "auto-scaling" and not f.get("scaled"):
+        return False, "no effect: the autoscaler never scaled a node group"
+    elif lever == "checkpointing":
+        if t["job_progress"]["value"] is None and not f.get("job_ran"):
+            return False, "no effect: no training job ran"
+        if not f.get("interrupted"):
+            return False, ("no interruption hit a running job: checkpoints only cost their saves "
+                           f"({t['checkpoint_save_cost_usd']['value'] or '0'} USD of GPU time)")
+    elif lever == "job resources" and not f.get("job_ran"):
+        return False, "no effect: no training job ran"
+    return True, ""
+
+
+def _effects(teams: Mapping[str, dict[str, Any]], facts: Mapping[str, Mapping[str, Any]]) -> None:
     """Next to each choice, the figure it moves: the team's value and the baseline team's (a team
-    of the cohort that kept the lab as it is), when there is one."""
+    of the cohort that kept the lab as it is), when there is one. Only a lever that had an effect
+    is credited (a pool that never ran moves nothing), and each figure is shown once per team:
+    further choices of the same lever (and pool) point at the first."""
     base = next((t for t in teams.values() if t["baseline_team"]), None)
-    for t in teams.values():
+    for name, t in teams.items():
+        shown: dict[tuple[str, str | None], str] = {}
         for c in t["choices"]:
             key, label = _EFFECT.get(c["lever"], ("cost_usd", "team cost"))
-            c["effect"] = {"figure": key, "label": label, "team": t[key]["value"], "basis": t[key]["basis"],
-                           "baseline_team": base["team"] if base else None,
-                           "baseline": base[key]["value"] if base else None}
+            credited, why = _credit(c, t, facts.get(name, {}))
+            group = (c["lever"], _pool_of(c["knob"]) if c["lever"] == "right-sizing" else None)
+            effect: dict[str, Any] = {"figure": key, "label": label, "credited": credited, "note": why,
+                                      "same_as": None, "team": None, "basis": t[key]["basis"],
+                                      "baseline_team": base["team"] if base else None, "baseline": None}
+            if credited and group in shown:
+                effect["same_as"] = shown[group]
+            elif credited:
+                shown[group] = c["knob"]
+                effect.update(team=t[key]["value"], baseline=base[key]["value"] if base else None)
+            c["effect"] = effect
 
 
 def _scorecards(teams: Mapping[str, dict[str, Any]]) -> None:
@@ -562,3 +699,96 @@ def ledger_for(inp: DebriefInputs, *, session_only: bool = False) -> Ledger:
         return build_ledger(within_session(usages, inp.window_start, inp.as_of), inp.catalog, as_of=inp.as_of,
                             origin=inp.window_start)
     return build_ledger(usages, inp.catalog, as_of=inp.as_of)
+
+
+def _overlap_hours(a: datetime, b: datetime, lo: datetime | None, hi: datetime | None) -> Decimal:
+    start, end = max(a, lo) if lo else a, min(b, hi) if hi else b
+    return Decimal((end - start) // timedelta(microseconds=1)) / Decimal(3_600_000_000) if end > start else Decimal(0)
+
+
+def _busy_gpu_hours(samples: Sequence[Sample]) -> dict[str, list[tuple[datetime, Decimal]]]:
+    """Per team, GPU time computing: each sample's engine active (else GPU_UTIL) x its GPUs x the
+    time to the same series' next sample (the last sample: its previous interval).
+
+    Whole-node series (the simulator's: a node entity with a ``gpus`` count) cover every GPU of
+    the node, so a team that has them is counted from them alone; otherwise (a DCGM exporter: one
+    series per GPU, named after the pod it is assigned to, else after the node) every series is
+    one GPU, pod or not."""
+    gpu_metrics = (tu.ENGINE_ACTIVE, tu.GPU_UTIL)
+    whole_node = {s.team for s in samples if s.metric in gpu_metrics and not tu.is_pod(s) and "gpus" in s.attrs}
+    series: dict[tuple[str, str, str], list[Sample]] = defaultdict(list)
+    for s in samples:
+        if s.metric in gpu_metrics and not (s.team in whole_node and tu.is_pod(s)):
+            series[(s.team, s.metric, s.entity)].append(s)
+    has_ea = {t for (t, m, _) in series if m == tu.ENGINE_ACTIVE}
+    out: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    for (team, metric, _), rows in sorted(series.items()):
+        if metric == tu.GPU_UTIL and team in has_ea:
+            continue
+        rows.sort(key=lambda s: s.ts)
+        for i, smp in enumerate(rows):
+            gap = (rows[i + 1].ts - smp.ts if i + 1 < len(rows) else
+                   smp.ts - rows[i - 1].ts if i else timedelta(minutes=1))
+            gpus = smp.attrs.get("gpus") if isinstance(smp.attrs.get("gpus"), (int, float)) else 1
+            ratio = min(max(smp.value / 100 if metric == tu.GPU_UTIL else smp.value, 0.0), 1.0)
+            out[team].append((smp.ts, Decimal(str(round(ratio * gpus, 6))) * Decimal(gap // timedelta(seconds=1)) / 3600))
+    return dict(out)
+
+
+def _efficiency(spans: Sequence[tuple[datetime, datetime, int]], busy: Sequence[tuple[datetime, Decimal]],
+                lo: datetime | None = None, hi: datetime | None = None) -> Decimal | None:
+    """GPU-hours computing / GPU-hours paid for, between ``lo`` and ``hi``; None without either."""
+    paid = sum((_overlap_hours(a, b, lo, hi) * g for a, b, g in spans), Decimal(0))
+    if not paid or not busy:
+        return None
+    used = sum((h for t, h in busy if (lo is None or t >= lo) and (hi is None or t < hi)), Decimal(0))
+    return min(used / paid, Decimal(1))
+
+
+def _interruptions(events: Sequence[Event], per_gpu_hour_micros: Decimal) -> dict[str, Any]:
+    """What interruptions cost a team and what its checkpoints saved, from the restarts they caused
+    (job-restarted: GPU-seconds redone and kept) and the saves of its completed runs."""
+    lost = kept = saving = Decimal(0)
+    resumed = 0
+    log = []
+    for e in sorted(events, key=lambda e: e.ts):
+        p = e.payload
+        if e.kind == "job-restarted":
+            lost_h = Decimal(str(p.get("lost_gpu_seconds") or 0)) / 3600
+            kept_h = Decimal(str(p.get("kept_gpu_seconds") or 0)) / 3600
+            lost += lost_h
+            if p.get("resume_from_step"):
+                resumed += 1
+                kept += kept_h
+            log.append({"at": _iso(e.ts), "job": e.entity, "reason": p.get("reason"),
+                        "resume_from_step": p.get("resume_from_step"), "lost_steps": p.get("lost_steps"),
+                        "lost_gpu_hours": _dec(lost_h, 4), "kept_gpu_hours": _dec(kept_h if p.get("resume_from_step") else Decimal(0), 4)})
+        elif e.kind == tu.JOB_COMPLETED and p.get("checkpoint_save_seconds"):
+            saving += Decimal(str(p["checkpoint_save_seconds"])) / 3600
+    return {"lost_micros": int(lost * per_gpu_hour_micros), "kept_micros": int(kept * per_gpu_hour_micros),
+            "saving_micros": int(saving * per_gpu_hour_micros), "resumed": resumed, "log": log}
+
+
+def _lesson(inp: DebriefInputs, teams: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The lesson plan on the page: its phases over the window, the lab's takeaways, and markers for
+    the facilitator's drills, the knob sets teams applied and the market's own interruptions."""
+    markers: list[dict[str, Any]] = []
+    drills: dict[tuple[datetime, str, str], set[str]] = defaultdict(set)
+    for e in inp.events:
+        if e.kind == "drill":
+            drills[(e.ts, str(e.payload.get("drill") or "drill"), e.entity)].add(e.team)
+        elif e.kind == tu.INTERRUPTION and not e.payload.get("drill"):
+            markers.append({"at": _iso(e.ts), "kind": "interruption", "team": e.team,
+                            "label": f"spot interruption ({e.entity})"})
+    for (ts, kind, entity), who in sorted(drills.items()):
+        what = "spot interruption" if kind == "interrupt" else "capacity shortage"
+        markers.append({"at": _iso(ts), "kind": "drill", "team": None, "teams": sorted(who),
+                        "label": f"drill: {what} ({entity})"})
+    for name, t in sorted(teams.items()):
+        for seg in t["knobs_in_force"][1:]:
+            markers.append({"at": seg["from"], "kind": "change", "team": name,
+                            "label": f"{name}: {seg['source']} ({len(seg['changes'])} knob(s) differ from the lab)"})
+    markers.sort(key=lambda m: (m["at"] or "", m["kind"], m.get("team") or ""))
+    return {"phases": lesson.phases(inp.window_start, inp.window_end), "phases_source": lesson.PHASES_SOURCE,
+            "takeaways": list(inp.takeaways), "takeaways_source": f"labs/{inp.lab}/README.md, What to look for in the debrief",
+            "markers": markers}

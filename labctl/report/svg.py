@@ -31,21 +31,39 @@ def _hhmm(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M")
 
 
+PHASE_FILLS = ("#efeafc", "#e6f1fb", "#e8f6ea", "#fdf3dc", "#fbe7e6")
+MARKER_COLORS = {"drill": "#c62828", "interruption": "#ef6c00", "change": "#6a1b9a"}
+CHAR_W = 6.2      # px per character of the 10 px tick font (a generous average, so labels are not clipped)
+
+
+def _text_w(text: str) -> float:
+    return len(text) * CHAR_W
+
+
 def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, title: str, y_label: str,
                y_fmt: Callable[[float], str], x_range: tuple[float, float] | None = None, y_max: float | None = None,
-               width: int = 560, height: int = 200, chart_id: str = "", step: bool = False) -> str:
-    """Time series (x in epoch seconds) as polylines on shared axes; UTC HH:MM ticks."""
-    left, right, top, bottom = 58, 12, 22, 28
-    pw, ph = width - left - right, height - top - bottom
+               width: int = 560, height: int = 200, chart_id: str = "", step: bool = False,
+               colors: Sequence[str] | None = None, bands: Sequence[tuple[float, float, str]] = (),
+               markers: Sequence[tuple[float, str, str]] = (), hlines: Sequence[tuple[float, str]] = ()) -> str:
+    """Time series (x in epoch seconds) as polylines on shared axes; UTC HH:MM ticks.
+
+    ``colors``: one per series (a team keeps its colour on every chart); ``bands``: (x0, x1, label)
+    shaded behind the plot (the lesson's phases); ``markers``: (x, label, kind) vertical lines
+    (drill, interruption, change); ``hlines``: (y, label) horizontal lines such as a budget, which
+    the y axis always reaches. Margins are sized from the labels, so none is clipped."""
     xs = [x for _, pts in series for x, _ in pts]
-    ys = [y for _, pts in series for _, y in pts]
+    ys = [y for _, pts in series for _, y in pts] + [y for y, _ in hlines]
     x0, x1 = x_range if x_range else ((min(xs), max(xs)) if xs else (0.0, 1.0))
     if x1 <= x0:
         x1 = x0 + 60
     top_y = y_max if y_max is not None else _nice_max(max(ys) if ys else 0.0)
+    y_ticks = [top_y * i / 4 for i in range(5)]
+    left = int(24 + max(_text_w(y_fmt(v)) for v in y_ticks))
+    right, top, bottom = 30, 34 if bands else 22, 28
+    pw, ph = width - left - right, height - top - bottom
 
     def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * pw
+        return left + (min(max(x, x0), x1) - x0) / (x1 - x0) * pw
 
     def sy(y: float) -> float:
         return top + ph - (min(y, top_y) / top_y) * ph
@@ -54,8 +72,15 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
            f'width="{width}" height="{height}" data-chart="{escape(chart_id)}">',
            f"<title>{escape(title)}</title>",
            f'<text x="{left}" y="14" class="ct">{escape(title)}</text>']
-    for i in range(5):
-        yv = top_y * i / 4
+    for i, (b0, b1, label) in enumerate(bands):
+        if b1 <= x0 or b0 >= x1:
+            continue
+        bx0, bx1 = sx(b0), sx(b1)
+        out.append(f'<rect class="phase" data-phase="{escape(label)}" x="{bx0:.1f}" y="{top - 12}" width="{bx1 - bx0:.1f}" '
+                   f'height="{ph + 12}" fill="{PHASE_FILLS[i % len(PHASE_FILLS)]}"><title>{escape(label)}</title></rect>')
+        if bx1 - bx0 >= _text_w(label) * 0.9 + 4:
+            out.append(f'<text x="{(bx0 + bx1) / 2:.1f}" y="{top - 3}" class="ph" text-anchor="middle">{escape(label)}</text>')
+    for yv in y_ticks:
         y = sy(yv)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" class="grid"/>')
         out.append(f'<text x="{left - 4}" y="{y + 3:.1f}" class="tk" text-anchor="end">{escape(y_fmt(yv))}</text>')
@@ -63,10 +88,24 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
         xv = x0 + (x1 - x0) * i / 4
         out.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" class="tk" text-anchor="middle">{_hhmm(xv)}</text>')
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" class="axis"/>')
-    out.append(f'<text x="12" y="{top + ph / 2:.0f}" class="tk" transform="rotate(-90 12 {top + ph / 2:.0f})" '
+    out.append(f'<text x="10" y="{top + ph / 2:.0f}" class="tk" transform="rotate(-90 10 {top + ph / 2:.0f})" '
                f'text-anchor="middle">{escape(y_label)}</text>')
     if not xs:
         out.append(f'<text x="{left + pw / 2}" y="{top + ph / 2}" class="empty" text-anchor="middle">no data</text>')
+    for yv, label in hlines:
+        y = sy(yv)
+        out.append(f'<line class="hline" data-line="{escape(label)}" x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
+                   f'stroke="#000" stroke-width="1.2" stroke-dasharray="6 3"><title>{escape(label)}</title></line>')
+        out.append(f'<text x="{left + pw - 2}" y="{y - 3:.1f}" class="tk" text-anchor="end">{escape(label)}</text>')
+    for xv, label, kind in markers:
+        if not x0 <= xv <= x1:
+            continue
+        x = sx(xv)
+        color = MARKER_COLORS.get(kind, "#444")
+        out.append(f'<line class="marker" data-marker="{escape(kind)}" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" '
+                   f'stroke="{color}" stroke-width="1.4" stroke-dasharray="3 2"><title>{escape(label)}</title></line>')
+        out.append(f'<path d="M{x - 4:.1f},{top} L{x + 4:.1f},{top} L{x:.1f},{top + 6}Z" fill="{color}">'
+                   f"<title>{escape(label)}</title></path>")
     for i, (name, pts) in enumerate(series):
         if not pts:
             continue
@@ -77,8 +116,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
                 coords.append(f"{sx(x):.1f},{sy(prev_y):.1f}")
             coords.append(f"{sx(x):.1f},{sy(y):.1f}")
             prev_y = y
-        color = PALETTE[i % len(PALETTE)]
-        dash = ' stroke-dasharray="5 3"' if (i // len(PALETTE)) % 2 else ""
+        color = colors[i] if colors else PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="5 3"' if not colors and (i // len(PALETTE)) % 2 else ""
         out.append(f'<polyline class="series" data-series="{escape(name)}" data-points="{len(pts)}" fill="none" '
                    f'stroke="{color}" stroke-width="1.6"{dash} points="{" ".join(coords)}"><title>{escape(name)}</title>'
                    f"</polyline>")
@@ -86,11 +125,28 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
     return "".join(out)
 
 
-def legend(names: Sequence[str]) -> str:
+def team_colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per team, the same on every chart of the page (by sorted name)."""
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(sorted(names))}
+
+
+def marker_legend() -> str:
+    items = []
+    for kind, color in MARKER_COLORS.items():
+        items.append(f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="18" height="10" aria-hidden="true">'
+                     f'<line x1="9" y1="0" x2="9" y2="10" stroke="{color}" stroke-width="2" stroke-dasharray="3 2"/></svg>'
+                     f"{escape(kind)}</span>")
+    items.append('<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="18" height="8" aria-hidden="true">'
+                 '<line x1="0" y1="4" x2="18" y2="4" stroke="#000" stroke-width="1.2" stroke-dasharray="6 3"/></svg>'
+                 "budget</span>")
+    return '<div class="legend">' + "".join(items) + "</div>"
+
+
+def legend(names: Sequence[str], colors: dict[str, str] | None = None) -> str:
     items = []
     for i, n in enumerate(names):
-        color = PALETTE[i % len(PALETTE)]
-        dash = ' stroke-dasharray="5 3"' if (i // len(PALETTE)) % 2 else ""
+        color = colors[n] if colors else PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="5 3"' if not colors and (i // len(PALETTE)) % 2 else ""
         items.append(f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="18" height="8" aria-hidden="true">'
                      f'<line x1="0" y1="4" x2="18" y2="4" stroke="{color}" stroke-width="2"{dash}/></svg>{escape(n)}</span>')
     return '<div class="legend">' + "".join(items) + "</div>"
@@ -98,9 +154,12 @@ def legend(names: Sequence[str]) -> str:
 
 def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], *, title: str, fmt: Callable[[float], str],
                  width: int = 560, bar_h: int = 16, chart_id: str = "",
-                 markers: Sequence[float | None] | None = None, marker_label: str = "") -> str:
-    """Horizontal stacked bars (one row per label); ``markers`` draws a tick per row (e.g. the budget)."""
-    left, right, top = 130, 70, 22
+                 markers: Sequence[float | None] | None = None, marker_label: str = "",
+                 label_colors: dict[str, str] | None = None) -> str:
+    """Horizontal stacked bars (one row per label); ``markers`` draws a tick per row (e.g. the budget);
+    ``label_colors`` puts a swatch of the row's colour (its team's) before the label."""
+    left = int(22 + max([_text_w(label) for label, _ in rows] + [60]))
+    right, top = int(12 + max([_text_w(fmt(sum(v for _, v in parts))) for _, parts in rows] + [40])), 22
     height = top + len(rows) * (bar_h + 6) + 10
     pw = width - left - right
     totals = [sum(v for _, v in parts) for _, parts in rows]
@@ -111,6 +170,9 @@ def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], *, tit
     for r, (label, parts) in enumerate(rows):
         y = top + r * (bar_h + 6)
         out.append(f'<text x="{left - 6}" y="{y + bar_h - 4}" class="tk" text-anchor="end">{escape(label)}</text>')
+        if label_colors and label in label_colors:
+            out.append(f'<rect class="swatch" x="{left - 18 - _text_w(label):.1f}" y="{y + 3}" width="10" height="10" '
+                       f'fill="{label_colors[label]}"/>')
         x = float(left)
         for name, v in parts:
             w = v / top_v * pw

@@ -86,6 +86,31 @@ def _png_pixels(path: Path) -> tuple[int, int, bytes]:
     return w, h, zlib.decompress(idat)
 
 
+def _rgb_rows(w: int, h: int, raw: bytes) -> list[bytes]:
+    """Undo PNG's per-row filters (RGB or RGBA, 8 bits) and return each row's RGB bytes."""
+    bpp = (len(raw) // h - 1) // w
+    stride, prev, rows, pos = w * bpp, bytearray(w * bpp), [], 0
+    for _ in range(h):
+        kind, line = raw[pos], bytearray(raw[pos + 1:pos + 1 + stride])
+        pos += 1 + stride
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(v for j, v in enumerate(line) if j % bpp < 3))
+        prev = line
+    return rows
+
+
 def test_charts_render_and_no_request_leaves_the_page(served):
     root, url, seen, _ = served
     netlog = root / "netlog.json"
@@ -97,6 +122,9 @@ def test_charts_render_and_no_request_leaves_the_page(served):
     assert all(int(n) > 0 and len(pts.split()) >= int(n) for n, pts in polylines)
     assert len(re.findall(r'<rect class="bar"', dom)) >= 6
     assert 'data-team="baseline"' in dom and "Leaderboard" in dom
+    # the lesson's five phases shade every time axis
+    phases = re.findall(r'<rect class="phase" data-phase="(\w+)"', dom)
+    assert phases[:5] == ["Engage", "Explore", "Explain", "Elaborate", "Evaluate"] and len(phases) >= 5 * 7
 
     # requests: the server saw only the page; the NetLog shows no other URL
     assert seen == ["/debrief.html"], seen
@@ -123,4 +151,12 @@ def test_screenshot_is_not_blank(served):
     assert (w, h) == (1280, 1800)
     # a blank page decodes to a handful of byte values; charts, text and colours give many
     assert len(set(raw)) > 64
+    # the phase bands are on screen: each phase's fill colour covers a visible area of the shot
+    from labctl.report.svg import PHASE_FILLS
+
+    rows = _rgb_rows(w, h, raw)
+    for fill in PHASE_FILLS:
+        rgb = bytes.fromhex(fill[1:])
+        pixels = sum(sum(1 for i in range(0, len(r), 3) if r[i:i + 3] == rgb) for r in rows[::4])
+        assert pixels * 4 > 2000, (fill, pixels)
     print(f"screenshot: {shot}")

@@ -4,7 +4,7 @@ and bench/bench_debrief.py.
 
 Strategies rotate like `labctl demo`'s: baseline (2 x g5.12xlarge on-demand all session, one 1-GPU
 job), rightsized (1 x g5.xlarge on-demand, scaled down after the run), spot (g5.xlarge spot with
-checkpoints, one interruption survived). Teams listed in ``no_run`` never complete a run.
+checkpoints, one drill interruption survived from a checkpoint). Teams listed in ``no_run`` never complete a run.
 """
 
 from __future__ import annotations
@@ -83,8 +83,14 @@ def write_class(state_dir: Path, cohort: str = "c1", n_teams: int = 3, hours: in
             nodes = [(f"i-{name}-s1", "g5.xlarge", "spot", Decimal("0.4380"), 5, half, 0.82),
                      (f"i-{name}-s2", "g6.xlarge", "spot", Decimal("0.3750"), half + 3, min(230, minutes), 0.78)]
             job_node, job_start, job_end = f"i-{name}-s2", 8, min(220, minutes - 8)
+            ev.append(Event(name, start + timedelta(minutes=half - 2), "drill", SRC, "gpu_spot",
+                            {"drill": "interrupt", "nodes": [f"{name}-s1"]}))
             ev.append(Event(name, start + timedelta(minutes=half - 2), "spot-interruption-notice", SRC,
-                            f"i-{name}-s1", {"notice_s": 120}))
+                            f"i-{name}-s1", {"notice_s": 120, "drill": True}))
+            ev.append(Event(name, start + timedelta(minutes=half - 2), "job-restarted", SRC, f"team-{name}/train",
+                            {"resume_from_step": 9000, "lost_steps": 0.5, "reason": "spot-interruption",
+                             "from_zero": False, "checkpointing": True, "lost_gpu_seconds": 0.1,
+                             "kept_gpu_seconds": 1800.0}))
             ev.append(Event(name, start + timedelta(minutes=half), "pod-evicted", SRC, f"team-{name}/train-0"))
         for nid, itype, market, price, s, e, ea in nodes:
             lc.append(Lifecycle(name, nid, "instance", "us-east-1", start + timedelta(minutes=s),
@@ -94,9 +100,12 @@ def write_class(state_dir: Path, cohort: str = "c1", n_teams: int = 3, hours: in
                 ts = start + timedelta(minutes=m)
                 running = job_start <= m < job_end and (nid == job_node or (strat == "spot" and m < minutes // 2))
                 busy = ea if running else 0.0
-                smp += [Sample(name, ts, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", busy, SRC, nid, {"kind": "node"}),
-                        Sample(name, ts, "DCGM_FI_DEV_GPU_UTIL", busy * 100, SRC, nid, {"kind": "node"}),
-                        Sample(name, ts, "DCGM_FI_DEV_FB_USED", 9000.0 if running else 0.0, SRC, nid, {"kind": "node"})]
+                # as the simulator writes a node: the mean over its GPUs (the 1-GPU job on one of them)
+                gpus = 4 if itype == "g5.12xlarge" else 1
+                node = {"kind": "node", "gpus": gpus}
+                smp += [Sample(name, ts, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", busy / gpus, SRC, nid, node),
+                        Sample(name, ts, "DCGM_FI_DEV_GPU_UTIL", busy * 100 / gpus, SRC, nid, node),
+                        Sample(name, ts, "DCGM_FI_DEV_FB_USED", 9000.0 if running else 0.0, SRC, nid, node)]
                 if running:
                     pod = f"team-{name}/train-0"
                     attrs = {"kind": "pod", "node": nid, "job": f"{name}-run-1"}
