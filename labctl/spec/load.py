@@ -257,12 +257,12 @@ def load_cohort(path: Path, labs_dir: Path | None = None, *, strict: bool = Fals
     ``status``, ``down`` and ``simulate`` still read it): pods that fit their pool, and a window
     no longer than the lab allows. With ``now``, a window that is over is refused too.
     """
-    src = load_yaml(path)
+    src = load_yaml(path, keep_going=True)
     data = src.data
     if not isinstance(data, dict):
         raise SpecError([Problem(src.file, src.line_of(()), "", "a cohort file must be a mapping of keys "
                                  "(cohort:, window:, lab:, teams:)")])
-    problems: list[Problem] = []
+    problems: list[Problem] = list(src.problems)     # duplicate keys hide nothing either
 
     def at(path: PathKey, msg: str) -> None:
         problems.append(Problem(src.file, src.line_of(path), _field(path), msg))

@@ -30,6 +30,8 @@ class Located:
     data: Any
     file: str
     lines: dict[PathKey, int] = field(default_factory=dict)
+    # Duplicate keys, when the caller asked to go on past them (the later value is kept).
+    problems: list[Problem] = field(default_factory=list)
 
     def line_of(self, path: PathKey) -> int | None:
         """Line of the field at ``path`` or of its nearest ancestor that has one."""
@@ -41,6 +43,7 @@ class Located:
         return self.lines.get((), None)
 
 
+DUPLICATE_KEY = "duplicate key"
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 32
 MAX_VALUES = 50_000
@@ -119,7 +122,7 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: l
                 key = str(key)
             child = (*path, key)
             if key in out:
-                problems.append(Problem(file, key_node.start_mark.line + 1, ".".join(map(str, child)), "duplicate key"))
+                problems.append(Problem(file, key_node.start_mark.line + 1, ".".join(map(str, child)), DUPLICATE_KEY))
             lines[child] = key_node.start_mark.line + 1
             out[key] = _walk(value_node, child, lines, problems, file, loader)
         return out
@@ -146,7 +149,9 @@ def field_name(path: PathKey) -> str:
     return out
 
 
-def load_yaml(path: Path, display_name: str | None = None) -> Located:
+def load_yaml(path: Path, display_name: str | None = None, *, keep_going: bool = False) -> Located:
+    """The file's data and lines. With ``keep_going``, duplicate keys are returned in
+    ``Located.problems`` instead of raised, so a caller can report them with everything else."""
     name = display_name or str(path)
     try:
         with path.open("rb") as fh:
@@ -167,10 +172,10 @@ def load_yaml(path: Path, display_name: str | None = None) -> Located:
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise SpecError([Problem(name, line, "", "is not UTF-8 text")]) from None
-    return load_yaml_text(text, name)
+    return load_yaml_text(text, name, keep_going=keep_going)
 
 
-def load_yaml_text(text: str, name: str) -> Located:
+def load_yaml_text(text: str, name: str, *, keep_going: bool = False) -> Located:
     if len(text) > MAX_FILE_BYTES:
         raise SpecError([Problem(name, None, "", f"is larger than {MAX_FILE_BYTES // 1024} KiB")])
     try:
@@ -194,6 +199,6 @@ def load_yaml_text(text: str, name: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         raise SpecError([Problem(name, mark.line + 1 if mark else None, "", f"invalid YAML: {exc.problem}")]) from None
 
-    if problems:
+    if problems and not (keep_going and all(p.message == DUPLICATE_KEY for p in problems)):
         raise SpecError(problems)
-    return Located(data=data, file=name, lines=lines)
+    return Located(data=data, file=name, lines=lines, problems=problems)
