@@ -145,3 +145,15 @@ def test_json_spec_error_lists_every_problem_with_file_line_and_field(env):
     fields = {p["field"] for p in doc["problems"]}
     assert {"cohort", "teams"} <= fields
     assert all(p["file"].endswith("bad.yaml") for p in doc["problems"])
+
+
+def test_a_usage_error_with_output_json_after_the_command_is_json_too(tmp_path):
+    # click stops parsing at the unknown option, before `-o json` given after it is applied
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "labctl", "--state-dir", str(tmp_path), "validate", "--bogus",
+                        "x.yaml", "-o", "json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == ExitCode.USAGE
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == 2 and "--bogus" in doc["error"]
