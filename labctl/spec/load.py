@@ -341,6 +341,18 @@ def load_cohort(path: Path, labs_dir: Path | None = None, *, strict: bool = Fals
             team_lab = Lab.model_validate(_deep_merge(lab_src.data, knobs))  # type: ignore[union-attr]
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, src, remap=where))
+            # The sections that are well formed still get the rules between fields: with the
+            # broken ones at the lab's values, and no rule reported about a broken section.
+            broken = {clean_loc(tuple(e["loc"]))[:1] for e in exc.errors()}
+            rest = {k: v for k, v in knobs.items() if (k,) not in broken}
+            # Every rule reads the node groups: with theirs broken, the rest would be judged
+            # against groups the team did not ask for.
+            retry = (_quietly(Lab, _deep_merge(lab_src.data, rest))  # type: ignore[union-attr]
+                     if rest != knobs and ("node_groups",) not in broken else None)
+            if retry is not None:
+                problems.extend(p for p in _lab_rules(retry, where, region_ok, fit=strict)
+                                if not any(p.field.startswith((f"teams[{i}].knobs.{b[0]}", f"{b[0]}"))
+                                           for b in broken if b))
         else:
             problems.extend(_lab_rules(team_lab, where, region_ok, fit=strict))
             if cohort is not None:

@@ -166,6 +166,10 @@ CASES: dict[str, Case] = {
     "inference that fits no node": (knobs("node_groups:\n  gpu_on_demand: {instance_types: [g5.xlarge]}\n"
                                           "inference: {enabled: true, cpu: \"3\", memory: 15Gi}"),
                                     ["cohort.yaml:16: teams[1].knobs.inference.memory: inference 'inference' requests 3 CPU, 15Gi"]),
+    "a malformed knob hides no other knob's problem": (
+        knobs("node_groups:\n  gpu_on_demand: {instance_types: [p4d.24xlarge]}\njob: {cpu: 4 cores}"),
+        ["cohort.yaml:15: teams[1].knobs.node_groups.gpu_on_demand.instance_types[0]: instance type 'p4d.24xlarge'",
+         "cohort.yaml:16: teams[1].knobs.job.cpu: '4 cores' is not a Kubernetes quantity"]),
     "every problem at once": (
         edit("target: embedded", "target: gcp").replace("- name: team-b", "- name: team-a\n    knobs:\n      node_groups:\n"
                                                         "        gpu_on_demand: {instance_types: [p4d.24xlarge]}\n"
