@@ -22,8 +22,9 @@ from typing import Any
 from labctl.cost.items import NODE_PUBLIC_IPV4, TeamItems, team_items
 from labctl.cost.plan import state_values
 from labctl.telemetry.store import Lifecycle, Store
+from labctl.telemetry.usage import PROVISIONED
 
-SOURCE = "terraform"
+SOURCE = PROVISIONED
 
 
 def items_of_state(tfstate: dict[str, Any] | None) -> TeamItems:

@@ -57,7 +57,8 @@ JOB_COMPLETED = "job-completed"
 
 # "terraform": what `up` and `down` recorded from the state (labctl.telemetry.provisioned); a
 # collector that lists the same resource knows more (a bucket's size), so it wins when present.
-SOURCE_PRECEDENCE: tuple[str, ...] = ("simulator", "aws-api", "terraform", "cluster", "dcgm")
+PROVISIONED = "terraform"
+SOURCE_PRECEDENCE: tuple[str, ...] = ("simulator", "aws-api", PROVISIONED, "cluster", "dcgm")
 
 SIMULATED, METERED, BILLED = model.SIMULATED, model.METERED, model.BILLED
 basis_of = model.basis_of      # one labelling for the debrief and FOCUS (labctl.cost.model)
@@ -90,17 +91,23 @@ def usages(rows: Iterable[Lifecycle], precedence: Sequence[str] = SOURCE_PRECEDE
             continue  # node groups, budgets...: not usage (sizes are samples, instances are priced)
         by_resource[(r.team, r.resource_id)].append(r)
     out: list[Usage] = []
+    provisioned: dict[str, int] = defaultdict(int)
     for (team, rid), group in by_resource.items():
         best = min(_rank(r.source, precedence) for r in group)
         chosen = [r for r in group if _rank(r.source, precedence) == best]
         dropped = sorted({r.source for r in group} - {r.source for r in chosen})
-        if dropped:
+        if dropped == [PROVISIONED]:
+            provisioned[chosen[0].source] += 1     # expected: `up` records what a collector also sees
+        elif dropped:
             notes.append(f"{team}/{rid}: also recorded by {', '.join(dropped)}; counted once, from {chosen[0].source}")
         for r in chosen:
             try:
                 out.append(to_usage(r))
             except ValueError as exc:
                 notes.append(f"{team}/{rid}: left out: {exc}")
+    for source, n in sorted(provisioned.items()):
+        notes.append(f"{n} resource(s) recorded by `up` from the Terraform state and by {source}: "
+                     f"counted once, from {source}")
     out.sort(key=lambda u: (u.team, u.start, u.resource_id))
     return out, notes
 

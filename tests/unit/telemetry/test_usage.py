@@ -84,3 +84,14 @@ def test_a_pod_name_that_returns_on_the_same_node_after_a_gap_leaves_the_gap_unr
 def test_a_pod_that_moves_without_a_gap_is_split_where_its_node_changes():
     ws = tu.workloads(_pod_run("n1", range(0, 5)) + _pod_run("n2", range(5, 10)), [])
     assert sorted((w.node_id, w.duration) for w in ws) == [("n1", timedelta(minutes=5)), ("n2", timedelta(minutes=5))]
+
+
+def test_a_resource_up_recorded_and_a_collector_saw_counts_once_with_one_summary_note():
+    rows = [Lifecycle("a", "cohort-a", "cluster", "us-east-1", T0, None, source)
+            for source in ("terraform", "aws-api")]
+    rows.append(Lifecycle("a", "i-1", "instance", "us-east-1", T0, None, "aws-api", "m5.large"))
+    rows += [Lifecycle("a", "i-1", "instance", "us-east-1", T0, None, "cluster", "m5.large")]
+    out, notes = tu.usages(rows)
+    assert sorted((u.resource_id, u.source) for u in out) == [("cohort-a", "aws-api"), ("i-1", "aws-api")]
+    assert notes == ["a/i-1: also recorded by cluster; counted once, from aws-api",
+                     "1 resource(s) recorded by `up` from the Terraform state and by aws-api: counted once, from aws-api"]
