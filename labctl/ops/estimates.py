@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from labctl import resources
 from labctl.cost.catalog import Catalog
 from labctl.cost.estimate import Estimate, estimate_plan
 from labctl.render import pools
@@ -168,6 +169,11 @@ def spec_plan_doc(cohort: ResolvedCohort, team: TeamSpec) -> dict[str, Any]:
             {"address": f"module.network.aws_subnet.public[{i}]", "mode": "managed", "type": "aws_subnet",
              "name": "public", "index": i, "values": {"map_public_ip_on_launch": True}} for i in range(2)]},
     ]
+    if 'module "team_key"' in (resources.terraform_dir() / "root" / "main.tf").read_text():
+        # one customer-managed KMS key per team (EKS secrets, the checkpoint bucket)
+        children.append({"address": "module.team_key", "resources": [
+            {"address": "module.team_key.aws_kms_key.this", "mode": "managed", "type": "aws_kms_key",
+             "name": "this", "values": {}}]})
     for gname, g in team.lab.node_groups.items():
         if g.max_size < 1:
             continue
