@@ -4,15 +4,13 @@ in every command's JSON (here: debrief, status --watch, plan, preflight's budget
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from decimal import Decimal
 
 from click.testing import CliRunner
 
-from labctl.state import StateDir, now
 from tests.unit.test_cli_plan import COHORT as PLAN_COHORT
 from tests.unit.test_cli_plan import _report
-from tests.unit.test_cli_watch import COHORT, LONG, _telemetry
+from tests.unit.test_cli_watch import COHORT, _telemetry, state  # noqa: F401 - the fixture
 
 MONEY_WORDS = ("usd", "cost", "price", "budget", "spend")
 
@@ -38,20 +36,11 @@ def assert_money_is_decimal_strings(doc):
             Decimal(v)
 
 
-def _state(tmp_path):
-    cs = StateDir(tmp_path).cohort(COHORT)
-    cs.root.mkdir(parents=True)
-    cs.write_meta({"cohort": COHORT, "target": "embedded", "region": "us-east-1", "all_teams": [LONG, "b"],
-                   "window_start": (now() - timedelta(hours=1)).isoformat(),
-                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up"})
-    _telemetry(cs)
-
-
-def test_json_money_is_decimal_strings_in_every_command(tmp_path, monkeypatch):
+def test_json_money_is_decimal_strings_in_every_command(state, tmp_path, monkeypatch):
     from labctl.cli.main import _register, cli
 
     _register()
-    _state(tmp_path)
+    _telemetry(state[1])
     monkeypatch.setattr("labctl.cli.telemetry.time.sleep", lambda _s: None)
 
     def run(*args):
