@@ -119,7 +119,7 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
                                                           "jobs_completed": t.jobs_completed,
                                                           "jobs_submitted": t.jobs_submitted,
                                                           "interruptions": t.interruptions} for t in sim.teams}},
-               "debrief": {k: debrief[k] for k in ("html", "json", "focus_csv")},
+               "debrief": {k: debrief[k] for k in ("html", "json", "focus_csv", "focus_parquet")},
                "teardown": torn.as_dict(),
                "artifacts": str(sd.cohort(cohort_id).root)}
     if report.failed:
