@@ -124,3 +124,40 @@ def test_a_team_whose_runs_move_is_charged_idle_only_for_what_its_nodes_did_not_
     gpu = Decimal(debrief["teams"]["rightsized"]["gpu_cost_usd"]["value"])
     idle = Decimal(debrief["teams"]["rightsized"]["idle_gpu_cost_usd"]["value"])
     assert idle / gpu < Decimal("0.3")          # passes the scorecard's idle-GPU check
+
+
+def test_plan_estimate_and_metered_cost_agree_at_steady_size(tmp_path):
+    """The gpu-baseline team at its desired size all class (its GPU group is min = desired = max,
+    no scale-down): the estimate `plan` prints for a real team's Terraform state of that lab
+    (fixtures/state_team.tfstate.json, written by real terraform) and the ledger of the simulated
+    class agree, line item by line item. The integration test does the same with `plan` itself."""
+    import json
+
+    from labctl.cost.estimate import estimate_plan
+    from labctl.cost.plan import state_values
+    from labctl.telemetry.provisioned import items_of_state
+
+    from .conftest import FIXTURES
+
+    tfstate = json.loads((FIXTURES / "state_team.tfstate.json").read_text())
+    estimate = estimate_plan({"planned_values": state_values(tfstate)}, "us-east-1", Decimal(HOURS), catalog())
+    teams = team_inputs(tmp_path, {"baseline": {}}, runs=0)
+    with Store(tmp_path / "t.sqlite", "simtest") as store:
+        run_class(teams, start=START, hours=HOURS, catalog=catalog(), estimates=estimates(), seed=1, store=store,
+                  items={"baseline": items_of_state(tfstate)})
+        rows = store.lifecycle()
+    end = START + timedelta(hours=HOURS)
+    inp = DebriefInputs("simtest", "gpu-baseline", end, (TeamPlan("baseline"),), rows, [], [], catalog(), START, end)
+    debrief = build_debrief(inp, ledger=ledger_for(inp, session_only=True))
+    metered = Decimal(debrief["teams"]["baseline"]["cost_usd"]["value"])
+    desired = estimate.total()[1]
+    assert abs(metered - desired) / desired < Decimal("0.01")
+    by_part: dict[str, Decimal] = defaultdict(Decimal)
+    for c in estimate.components:
+        if c.cost:
+            by_part[c.part] += c.cost[1]
+    shown = debrief["teams"]["baseline"]["cost_by_resource_usd"]
+    assert Decimal(shown["EKS control plane"]) == by_part["fee"]
+    assert Decimal(shown["network"]) == by_part["ipv4"]
+    assert abs(Decimal(shown["storage"]) - by_part["volumes"]) < CENT
+    assert abs(metered - desired) < CENT
