@@ -116,3 +116,26 @@ def test_ctrl_c_exits_130(state, monkeypatch):
     r = _run(tmp)
     assert r.exit_code == ExitCode.CANCELLED
     assert r.output.count(f"cohort {COHORT}, as of") == 1
+
+
+def test_on_an_80_column_terminal_the_live_view_fits_and_explains_its_marks(state, monkeypatch):
+    import io
+    import re
+
+    import rich.console
+
+    from labctl.cli.context import AppContext
+    from labctl.cli.telemetry import watch_status
+
+    tmp, cs = state
+    _telemetry(cs)
+    screen = io.StringIO()
+    real = rich.console.Console
+    monkeypatch.setattr(rich.console, "Console",
+                        lambda **kw: real(file=screen, width=80, force_terminal=True, color_system="standard"))
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    watch_status(AppContext(tmp), COHORT, 1, iterations=2)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())   # drop colours and cursor moves
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert LONG in text and "!! over budget" in text
+    assert max(len(line) for line in lines) <= 80
