@@ -91,8 +91,8 @@ def collect(app: AppContext, cohort_ref: str, every: float | None, once: bool, m
     shown: set[str] = set()
 
     def show(r) -> None:  # type: ignore[no-untyped-def]
-        if app.json:
-            app.emit_json(r.as_dict())
+        if app.json:                    # one pass: one document; --every: one line per pass (JSON Lines)
+            (app.emit_json_line if loop else app.emit_json)(r.as_dict())
             return
         for n in r.notes:               # once per run, not every pass
             if n not in shown:

@@ -62,3 +62,24 @@ def test_json_money_is_decimal_strings_in_every_command(state, tmp_path, monkeyp
     cohort = load_cohort(spec)
     assert_money_is_decimal_strings(json.loads(json.dumps(_report(cohort).as_dict())))
     assert_money_is_decimal_strings([c.as_dict() for c in check_budget(cohort, load_catalog())])
+
+
+def test_collect_every_with_output_json_writes_json_lines(tmp_path, monkeypatch):
+    from labctl.cli.main import _register, cli
+
+    _register()
+
+    class Pass:
+        def __init__(self, n):
+            self.n = n
+
+        def as_dict(self):
+            return {"cohort": "c", "pass": self.n, "written": {}}
+
+    def loop(_sd, _ref, _every, *, stop, on_pass, **_kw):
+        for n in range(3):
+            on_pass(Pass(n))
+    monkeypatch.setattr("labctl.ops.collect.collect_loop", loop)
+    r = CliRunner().invoke(cli, ["--state-dir", str(tmp_path), "-o", "json", "collect", "c", "--every", "60s"])
+    assert r.exit_code == 0, r.output
+    assert [json.loads(line)["pass"] for line in r.stdout.splitlines()] == [0, 1, 2]
