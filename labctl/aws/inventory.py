@@ -18,6 +18,10 @@ Matching rules, strongest first (each lister says which it uses):
 * **cluster reference** - Auto Scaling groups behind node groups carry ``eks:cluster-name`` and
   ``k8s.io/cluster-autoscaler/<cluster>`` (not our tags); schedules name the cluster in their
   target input; OIDC providers carry the cluster's issuer URL.
+* **pending deletion** - a KMS key cannot be deleted at once: deleting it schedules its deletion
+  (7 days at the least), during which AWS charges nothing for it and it can be used by nothing.
+  A tagged key in that state is not a leftover; it is listed apart (``Inventory.pending_deletion``)
+  so the teardown proof can say when it goes.
 * **name prefix** ``<cohort>-`` - only where tags are not available: EventBridge Scheduler
   schedules cannot be tagged at all (only schedule groups can), and budgets created without tags
   (or an endpoint without budgets ListTagsForResource). Cluster names are ``<cohort>-<team>``
@@ -73,6 +77,9 @@ class Inventory:
     cohort: str
     resources: tuple[Resource, ...]
     unreadable: tuple[str, ...] = ()
+    # The cohort's KMS keys already scheduled for deletion: not leftovers (no charge, no use), but
+    # still visible in the account until their deletion date (``Resource.name`` says it).
+    pending_deletion: tuple[Resource, ...] = ()
 
     def by_team(self) -> dict[str | None, list[Resource]]:
         out: dict[str | None, list[Resource]] = {}
@@ -91,8 +98,11 @@ def inventory(target: AwsTarget, cohort: str, team: str | None = None) -> Invent
     found = lister.run()
     if team is not None:
         found = [r for r in found if r.team == team]
+    pending = [r for r in lister.pending_deletion if team is None or r.team == team]
     found.sort(key=lambda r: (r.type, r.team or "", r.id))
-    return Inventory(cohort=cohort, resources=tuple(found), unreadable=tuple(lister.unreadable))
+    pending.sort(key=lambda r: (r.type, r.team or "", r.id))
+    return Inventory(cohort=cohort, resources=tuple(found), unreadable=tuple(lister.unreadable),
+                     pending_deletion=tuple(pending))
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -108,6 +118,7 @@ class _Lister:
     cohort: str
     team: str | None
     unreadable: list[str] = field(default_factory=list)
+    pending_deletion: list[Resource] = field(default_factory=list)
     known_teams: set[str] = field(default_factory=set)
     vpcs: set[str] = field(default_factory=set)
     subnets: set[str] = field(default_factory=set)
@@ -170,7 +181,7 @@ class _Lister:
             self.vpcs_, self.subnets_, self.eks_clusters, self.eks_nodegroups, self.autoscaling_groups,
             self.instances, self.volumes, self.launch_templates, self.internet_gateways, self.route_tables,
             self.security_groups, self.network_interfaces, self.iam_roles, self.oidc_providers,
-            self.s3_buckets, self.sns_topics, self.budgets, self.schedules,
+            self.s3_buckets, self.sns_topics, self.kms_keys, self.budgets, self.schedules,
         ]
         for step in steps:
             out.extend(step())
@@ -434,6 +445,38 @@ class _Lister:
                     continue
                 if self.ours(tags):
                     out.append(self.resource("sns", "sns:topic", arn, tags, arn=arn, name=arn.rsplit(":", 1)[-1]))
+        return out
+
+    # -- KMS ---------------------------------------------------------------------------------------
+
+    def kms_keys(self) -> list[Resource]:
+        """Tag (ListResourceTags; KMS spells its tags TagKey/TagValue). AWS managed keys (aws/...)
+        are never ours and are not asked for tags. Keys already scheduled for deletion go to
+        ``pending_deletion``, with their deletion date as their name."""
+        out = []
+        for page in self.pages("kms", "ListKeys"):
+            for k in page.get("Keys", []):
+                key_id = k["KeyId"]
+                try:
+                    meta = self.call("kms", "DescribeKey", KeyId=key_id)["KeyMetadata"]
+                    if meta.get("KeyManager") == "AWS":
+                        continue
+                    tags = _tags(self.call("kms", "ListResourceTags", KeyId=key_id).get("Tags"), "TagKey", "TagValue")
+                except AwsNotFound:
+                    continue
+                except AwsAccessDenied as e:
+                    self.unreadable.append(f"kms:key {key_id}: {e.code}")
+                    continue
+                if not self.ours(tags):
+                    continue
+                state = meta.get("KeyState", "")
+                if state in ("PendingDeletion", "PendingReplicaDeletion"):
+                    when = meta.get("DeletionDate")
+                    name = f"deleted on {when:%Y-%m-%d}" if hasattr(when, "strftime") else "pending deletion"
+                    self.pending_deletion.append(self.resource("kms", "kms:key", key_id, tags, arn=meta.get("Arn"), name=name))
+                    continue
+                out.append(self.resource("kms", "kms:key", key_id, tags, arn=meta.get("Arn"),
+                                         name=meta.get("Description") or key_id))
         return out
 
     # -- Budgets, Scheduler ------------------------------------------------------------------------

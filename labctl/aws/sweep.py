@@ -24,8 +24,11 @@ from labctl.aws.session import AwsConflict, AwsError, AwsNotFound, AwsTarget, aw
 # (resource type, what is done, whether the sweep waits for it to be gone), in dependency order.
 # Schedules and budgets first so nothing scales node groups or alerts mid-teardown; node groups
 # before their ASGs (EKS deletes its own ASG) and instances; instances before their volumes and
-# before the cluster; the cluster before the roles it uses and the OIDC provider; everything
-# inside the VPC before the VPC.
+# before the cluster; the cluster before the roles it uses and the OIDC provider; the cluster and
+# the alert topic before the KMS key that encrypts them; everything inside the VPC before the VPC.
+# A KMS key cannot be deleted at once: its deletion is scheduled (the shortest window, 7 days; AWS
+# charges nothing meanwhile), after which the inventory lists it as pending deletion, not as a
+# leftover.
 PHASES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("scheduler:schedule", ("delete",), False),
     ("budgets:budget", ("delete",), False),
@@ -38,6 +41,7 @@ PHASES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("iam:oidc-provider", ("delete",), False),
     ("iam:role", ("detach-managed-policies", "delete-inline-policies", "remove-from-instance-profiles", "delete"), False),
     ("sns:topic", ("delete",), False),
+    ("kms:key", ("schedule-deletion",), False),
     ("s3:bucket", ("delete-object-versions", "abort-multipart-uploads", "delete"), False),
     ("ec2:network-interface", ("delete",), False),
     ("ec2:route-table", ("disassociate", "delete-routes", "delete"), False),
@@ -376,6 +380,16 @@ def _topic(ex: _Executor, r: Resource) -> None:
     ex.call("sns", "DeleteTopic", TopicArn=r.id)
 
 
+KMS_DELETION_WINDOW_DAYS = 7   # the shortest AWS allows (module team-key's default too)
+
+
+def _kms_key(ex: _Executor, r: Resource) -> None:
+    meta = ex.first("kms", "DescribeKey", KeyId=r.id)["KeyMetadata"]
+    if meta.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
+        raise _Gone
+    ex.call("kms", "ScheduleKeyDeletion", KeyId=r.id, PendingWindowInDays=KMS_DELETION_WINDOW_DAYS)
+
+
 def _bucket(ex: _Executor, r: Resource) -> None:
     ex.first("s3", "HeadBucket", Bucket=r.id)
     while True:
@@ -466,6 +480,7 @@ _HANDLERS: dict[str, _Handler] = {
     "iam:oidc-provider": _Handler(_oidc),
     "iam:role": _Handler(_role),
     "sns:topic": _Handler(_topic),
+    "kms:key": _Handler(_kms_key),
     "s3:bucket": _Handler(_bucket),
     "ec2:network-interface": _Handler(_eni),
     "ec2:route-table": _Handler(_route_table),

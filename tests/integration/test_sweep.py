@@ -29,7 +29,7 @@ EXPECTED_TYPES = {
     "ec2:vpc", "ec2:subnet", "ec2:internet-gateway", "ec2:route-table", "ec2:security-group",
     "ec2:instance", "ec2:volume", "ec2:launch-template", "eks:cluster", "eks:nodegroup",
     "autoscaling:group", "iam:role", "iam:oidc-provider", "s3:bucket", "sns:topic",
-    "budgets:budget", "scheduler:schedule",
+    "budgets:budget", "scheduler:schedule", "kms:key",
 }
 
 
@@ -140,6 +140,9 @@ def build_team(t: AwsTarget, cohort: str, team: str, cidr: str, account: str) ->
     s3.delete_object(Bucket=bucket, Key="ckpt/step.pt")  # leaves a delete marker
     made.add(("s3:bucket", bucket))
 
+    # The team key (module team-key): Kubernetes secrets and the alert topic.
+    key = t.client("kms").create_key(Description=f"labctl {p}", Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()])
+    made.add(("kms:key", key["KeyMetadata"]["KeyId"]))
     topic = t.client("sns").create_topic(Name=f"{p}-budget-alerts", Tags=_kv(tags))["TopicArn"]
     made.add(("sns:topic", topic))
     t.client("budgets").create_budget(
@@ -172,6 +175,7 @@ def build_untagged(t: AwsTarget, account: str) -> None:
         "BudgetName": "other-budget", "BudgetLimit": {"Amount": "1", "Unit": "USD"}, "TimeUnit": "MONTHLY",
         "BudgetType": "COST"})
     ec2.create_launch_template(LaunchTemplateName="c1-a-untagged", LaunchTemplateData={})
+    t.client("kms").create_key(Description="labctl c1-a handmade")
 
 
 def ids(rs: list[Resource] | tuple[Resource, ...]) -> set[tuple[str, str]]:
@@ -264,6 +268,22 @@ def test_sweep_deletes_everything_of_the_cohort(story: Story) -> None:
 def test_zero_leftovers_after_sweep(story: Story) -> None:
     assert story.after.resources == ()
     assert story.after.unreadable == ()
+
+
+def test_kms_keys_are_scheduled_for_deletion_and_then_not_leftovers(story: Story, target: AwsTarget) -> None:
+    keys = {i for (kind, i) in story.c1 if kind == "kms:key"}
+    assert len(keys) == 2
+    kms = target.client("kms")
+    for key in keys:
+        meta = kms.describe_key(KeyId=key)["KeyMetadata"]
+        assert meta["KeyState"] == "PendingDeletion"
+    # Listed apart, with their team and the date they go: the proof can say so, and zero is zero.
+    before = {(r.id, r.team) for r in story.before.resources if r.type == "kms:key"}
+    assert {(r.id, r.team) for r in story.after.pending_deletion} == before
+    assert all(r.name.startswith("deleted on ") for r in story.after.pending_deletion)
+    # The foreign cohort's key and the untagged one are untouched.
+    states = {k["KeyId"]: kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
+    assert sorted(s for k, s in states.items() if k not in keys) == ["Enabled", "Enabled"]
 
 
 def test_sweeping_twice_is_fine(story: Story) -> None:
