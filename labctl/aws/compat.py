@@ -26,6 +26,11 @@ without it. ``apply()`` is idempotent and only ever runs inside the emulator pro
 9. EKS: UpdateNodegroupVersion is missing (answered 404), so a node group whose launch template
    gets a new version (a team changing its pool's disk size) cannot be updated; the node group
    now records the new template version, and the update is reported as completed (fix 7).
+10. EKS: UpdateClusterConfig answers the cluster instead of an update (the provider then has no
+   update to wait for and fails) and replaces the whole VPC config with the few fields sent, so
+   the cluster loses its subnets (then a perpetual replacement). A cohort that changes
+   ``api_access_cidrs`` after ``up`` sends exactly that; the fields sent are now merged and the
+   update is reported as completed (fix 7).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ def apply() -> None:
     _eks_describe_update()
     _launch_template_not_found_code()
     _eks_update_nodegroup_version()
+    _eks_update_cluster_config()
     _APPLIED = True
 
 
@@ -367,3 +373,40 @@ def _eks_update_nodegroup_version() -> None:
     EKSResponse.update_nodegroup_version = update_nodegroup_version
     urls.url_paths["{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$"] = \
         urls.response.dispatch
+
+
+# 10 ------------------------------------------------------------------------------------------
+def _eks_update_cluster_config() -> None:
+    import uuid
+    from datetime import datetime, timezone
+
+    from moto.core.responses import ActionResult
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.responses import EKSResponse
+
+    def update_cluster_config(self: Any) -> Any:
+        name = self._get_param("name")
+        cluster = self.eks_backend.clusters.get(name)
+        if cluster is None:
+            raise ResourceNotFoundException(clusterName=name, nodegroupName=None, fargateProfileName=None,
+                                            addonName=None, message=f"No cluster found for name: {name}.")
+        params, kind = [], "EndpointAccessUpdate"
+        vpc = self._get_param("resourcesVpcConfig") or {}
+        if vpc:
+            cluster.resources_vpc_config = {**(cluster.resources_vpc_config or {}), **vpc}
+            for key, label in (("endpointPublicAccess", "EndpointPublicAccess"),
+                               ("endpointPrivateAccess", "EndpointPrivateAccess"),
+                               ("publicAccessCidrs", "PublicAccessCidrs")):
+                if key in vpc:
+                    params.append({"type": label, "value": json.dumps(vpc[key])})
+        logging = self._get_param("logging")
+        if logging:
+            cluster.logging = logging
+            kind = "LoggingUpdate"
+            params.append({"type": "ClusterLogging", "value": json.dumps(logging)})
+        update = {"id": str(uuid.uuid4()), "status": "Successful", "type": kind, "params": params,
+                  "createdAt": datetime.now(timezone.utc), "errors": []}
+        _EKS_UPDATES[update["id"]] = update
+        return ActionResult({"update": update})
+
+    EKSResponse.update_cluster_config = update_cluster_config

@@ -234,3 +234,17 @@ def test_the_background_emulator_logs_each_replay_to_its_log_file(tmp_path):
         emu.stop_background(tmp_path)
     log = (tmp_path / "emulator.log").read_text()
     assert "emulator: attempt 2 of an answered call (CreateRole, invocation inv-bg) gets the same answer: 200 OK" in log
+
+
+def test_cluster_endpoint_access_can_be_narrowed_and_waited_for(client):
+    # A cohort that lists api_access_cidrs after `up`: the provider sends only the endpoint fields
+    # and waits for the update. The cluster keeps its subnets.
+    _, subnets = _cluster(client, "compat-cidr")
+    eks = client("eks")
+    update = eks.update_cluster_config(name="compat-cidr",
+                                       resourcesVpcConfig={"publicAccessCidrs": ["203.0.113.0/24"]})["update"]
+    got = eks.describe_update(name="compat-cidr", updateId=update["id"])["update"]
+    assert got["status"] == "Successful"
+    vpc = eks.describe_cluster(name="compat-cidr")["cluster"]["resourcesVpcConfig"]
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert sorted(vpc["subnetIds"]) == sorted(subnets)
