@@ -48,6 +48,7 @@ S3_STANDARD = "s3-standard"
 NAT_GATEWAY = "nat-gateway"
 NAT_GATEWAY_DATA = "nat-gateway-data"
 PUBLIC_IPV4 = "public-ipv4"
+KMS_KEY = "kms-key"
 DATA_TRANSFER_OUT = "data-transfer-out"
 DATA_TRANSFER_CROSS_AZ = "data-transfer-cross-az"
 
