@@ -99,6 +99,17 @@ def test_3_plan_shows_changes_and_cost_then_apply_changes_only_that_team(world):
     assert again.status == "no-changes", again.as_dict()
     audit = [json.loads(x) for x in (world["state"] / "cohorts" / "twf" / "audit.log").read_text().splitlines()]
     assert [a["command"] for a in audit if a["command"].startswith("team")][-1] == "team apply"
+    # the knobs it applied, and when: the debrief attributes the rest of the class to them
+    entry = [a for a in audit if a["command"] == "team apply"][-1]
+    assert entry["knobs"]["job"]["pool"] == "spot" and entry["knobs"]["node_groups"]["gpu_spot"]["max_size"] == 1
+    from labctl.ops.debrief import load_inputs
+
+    inp, _ = load_inputs(T.StateDir(world["state"]).cohort("twf"))
+    alpha = next(p for p in inp.teams if p.name == "alpha")
+    assert [s.source for s in alpha.segments] == ["cohort file", "team apply"]
+    first, applied_set = ({(c.path, c.value) for c in s.choices} for s in alpha.segments)
+    assert ("node_groups.gpu_spot.max_size", 0) in first and ("job.pool", "spot") not in first
+    assert ("job.pool", "spot") in applied_set and not any(p == "node_groups.gpu_spot.max_size" for p, _ in applied_set)
 
 
 def test_4_apply_without_a_plan_plans_and_applies_in_one_go_with_its_cost(world):
