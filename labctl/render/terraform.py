@@ -76,6 +76,10 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
     principals = list(getattr(c, "team_access_principal_arns", None) or [])
     if principals:
         out["team_access_principal_arns"] = principals
+    # The cluster's public endpoint is open to all unless the cohort lists addresses (same rule).
+    cidrs = [str(n) for n in getattr(c, "api_access_cidrs", None) or []]
+    if cidrs:
+        out["api_public_access_cidrs"] = cidrs
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -360,3 +361,6 @@ class Cohort(Strict):
     # empty means the account root, so the facilitator delegates by IAM policy.
     team_access_principal_arns: list[Annotated[str, StringConstraints(
         pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")]] = []
+    # Addresses (e.g. the venue's egress, 203.0.113.0/24) allowed to reach each team's public
+    # Kubernetes API endpoint; empty means from anywhere (0.0.0.0/0), still behind IAM.
+    api_access_cidrs: list[IPv4Network] = Field(default=[], max_length=40)

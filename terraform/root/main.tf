@@ -51,11 +51,19 @@ module "network" {
   cluster_name = local.name
 }
 
+module "team_key" {
+  source     = "./modules/team-key"
+  name       = local.name
+  account_id = data.aws_caller_identity.current.account_id
+}
+
 module "cluster" {
-  source             = "./modules/eks-cluster"
-  name               = local.name
-  kubernetes_version = var.kubernetes_version
-  subnet_ids         = module.network.subnet_ids
+  source              = "./modules/eks-cluster"
+  name                = local.name
+  kubernetes_version  = var.kubernetes_version
+  subnet_ids          = module.network.subnet_ids
+  secrets_kms_key_arn = module.team_key.arn
+  public_access_cidrs = var.api_public_access_cidrs
 }
 
 module "node_group" {
@@ -83,6 +91,7 @@ module "autoscaler_iam" {
   source            = "./modules/autoscaler-iam"
   name              = local.name
   cluster_name      = module.cluster.name
+  cluster_arn       = module.cluster.arn
   oidc_provider_arn = module.cluster.oidc_provider_arn
   oidc_issuer       = module.cluster.oidc_issuer
 }
@@ -100,6 +109,7 @@ module "budget" {
   account_id   = data.aws_caller_identity.current.account_id
   limit_usd    = var.budget_usd
   period_start = var.budget_period_start
+  kms_key_id   = module.team_key.arn
 }
 
 module "backstop" {

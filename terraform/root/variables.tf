@@ -105,3 +105,9 @@ variable "team_access_principal_arns" {
   type        = list(string)
   default     = []
 }
+
+variable "api_public_access_cidrs" {
+  description = "CIDR blocks allowed to reach the cluster's public API endpoint (cohort field api_access_cidrs); everywhere when the cohort lists none."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}

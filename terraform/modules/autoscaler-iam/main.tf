@@ -41,16 +41,26 @@ resource "aws_iam_role_policy" "this" {
           "ec2:DescribeInstanceTypes",
           "ec2:DescribeLaunchTemplateVersions",
           "ec2:GetInstanceTypesFromInstanceRequirements",
-          "eks:DescribeNodegroup",
         ]
         Resource = "*"
       },
       {
+        # Node groups of this cluster only (arn:...:nodegroup/<cluster>/<group>/<id>).
+        Effect   = "Allow"
+        Action   = "eks:DescribeNodegroup"
+        Resource = "${replace(var.cluster_arn, ":cluster/", ":nodegroup/")}/*"
+      },
+      {
+        # Write actions only on groups that carry both auto-discovery tags the node-group module
+        # puts on this cluster's ASGs; Auto Scaling cannot scope these actions by ARN prefix.
         Effect   = "Allow"
         Action   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
         Resource = "*"
         Condition = {
-          StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" }
+          StringEquals = {
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned"
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled"             = "true"
+          }
         }
       },
     ]

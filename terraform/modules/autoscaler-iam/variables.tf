@@ -8,6 +8,11 @@ variable "cluster_name" {
   type        = string
 }
 
+variable "cluster_arn" {
+  description = "ARN of that cluster; the autoscaler may describe only its node groups."
+  type        = string
+}
+
 variable "oidc_provider_arn" {
   description = "ARN of the cluster's IAM OIDC provider."
   type        = string

@@ -1,5 +1,7 @@
 resource "aws_sns_topic" "alerts" {
   name = "${var.name}-budget-alerts"
+  # The team's customer managed key (module team-key), whose policy lets AWS Budgets encrypt.
+  kms_master_key_id = var.kms_key_id
 }
 
 resource "aws_sns_topic_policy" "alerts" {
@@ -12,6 +14,10 @@ resource "aws_sns_topic_policy" "alerts" {
       Principal = { Service = "budgets.amazonaws.com" }
       Action    = "SNS:Publish"
       Resource  = aws_sns_topic.alerts.arn
+      # Only this account's budgets (confused-deputy guard, as the AWS Budgets guide shows).
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+      }
     }]
   })
 }

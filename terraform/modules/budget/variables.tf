@@ -33,3 +33,8 @@ variable "alert_thresholds_percent" {
   type        = list(number)
   default     = [50, 80, 100]
 }
+
+variable "kms_key_id" {
+  description = "KMS key (ARN or id; module team-key) that encrypts the alert topic. Must be a customer managed key whose policy lets budgets.amazonaws.com use it."
+  type        = string
+}

@@ -23,3 +23,19 @@ variable "oidc_thumbprints" {
   type        = list(string)
   default     = []
 }
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key (module team-key) that envelope-encrypts the cluster's Kubernetes secrets."
+  type        = string
+}
+
+variable "public_access_cidrs" {
+  description = "CIDR blocks allowed to reach the public Kubernetes API endpoint (the cohort's api_access_cidrs); 0.0.0.0/0 when the cohort lists none."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.public_access_cidrs) > 0 && alltrue([for c in var.public_access_cidrs : can(cidrnetmask(c))])
+    error_message = "public_access_cidrs must be one or more IPv4 CIDR blocks such as 203.0.113.0/24."
+  }
+}

@@ -33,10 +33,13 @@ resource "aws_launch_template" "this" {
     }
   }
 
+  # IMDSv2 only, and one hop: processes on the node reach the metadata service, pods (one hop
+  # further, in their own network namespace) do not, so no pod can take the node role's
+  # credentials. Pods that need AWS (the cluster-autoscaler) get their own role through IRSA.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
   }
 
   # default_tags reach the template itself, not what it launches: instances and their volumes
