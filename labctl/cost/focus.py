@@ -78,11 +78,12 @@ _SERVICE = {
     "nat-data": ("Amazon Virtual Private Cloud", "Networking", "Data Transfer", "NAT Gateway"),
     "transfer-out": ("AWS Data Transfer", "Networking", "Data Transfer", "Data Transfer"),
     "transfer-cross-az": ("AWS Data Transfer", "Networking", "Data Transfer", "Data Transfer"),
+    "kms-key": ("AWS Key Management Service", "Security", "Other (Security)", "KMS Key"),
 }
 _UNIT = {"hour": "Hours", "GB-month": "GB-Mo", "GB": "GB"}
 _SERVICE_CODE = {"instance": "AmazonEC2", "cluster": "AmazonEKS", "volume": "AmazonEC2", "bucket": "AmazonS3",
                  "ipv4": "AmazonVPC", "nat": "AmazonEC2", "nat-data": "AmazonEC2", "transfer-out": "AWSDataTransfer",
-                 "transfer-cross-az": "AWSDataTransfer"}
+                 "transfer-cross-az": "AWSDataTransfer", "kms-key": "awskms"}
 
 # FOCUS 1.2 column types (reference/focus-1.2.md); every other FOCUS column is a String (or JSON).
 DECIMAL_COLUMNS = frozenset({

@@ -4,7 +4,7 @@
 What labctl's Terraform creates for a team falls in two groups:
 
 - standing items: one per resource, priced while it exists (the EKS control plane, a NAT
-  gateway, an Elastic IP, the checkpoint bucket, a standalone EBS volume). `up` records each as
+  gateway, an Elastic IP, the checkpoint bucket, a standalone EBS volume, a KMS key). `up` records each as
   a lifecycle row from the moment it exists, `down` closes it (labctl.telemetry.provisioned).
 - per-node items: with every node of a node group, its root volume and, where nodes sit in
   public subnets with no NAT gateway, its public IPv4 address (AWS bills each one hourly). The
@@ -42,6 +42,8 @@ STANDING: Mapping[str, StandingRule] = {
     "aws_eip": StandingRule("ipv4", "ipv4", "public IPv4 address (Elastic IP)", cat.PUBLIC_IPV4),
     "aws_s3_bucket": StandingRule("bucket", "storage", "S3 Standard storage", cat.S3_STANDARD),
     "aws_ebs_volume": StandingRule("volume", "volume", "gp3 volume", cat.EBS_GP3),
+    # $1 per key-month, prorated hourly (catalog service "kms-key"); requests are per use
+    "aws_kms_key": StandingRule("kms-key", "key", "KMS customer managed key", "kms-key"),
 }
 
 # Resource ids of the per-node items, derived from the node's instance id.

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Literal
 
 Kind = Literal["instance", "cluster", "volume", "bucket", "ipv4", "nat", "nat-data",
-               "transfer-out", "transfer-cross-az"]
+               "transfer-out", "transfer-cross-az", "kms-key"]
 KINDS: tuple[str, ...] = ("instance", "cluster", "volume", "bucket", "ipv4", "nat", "nat-data",
-                          "transfer-out", "transfer-cross-az")
+                          "transfer-out", "transfer-cross-az", "kms-key")
 Market = Literal["on-demand", "spot"]
 
 METERED = "metered"   # computed by labctl from lifecycle x catalog

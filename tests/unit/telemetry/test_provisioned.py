@@ -49,3 +49,14 @@ def test_down_before_a_simulated_class_ends_closes_at_its_last_observation(tmp_p
         store.put_samples([Sample("alpha", T0 + timedelta(hours=4), "pods_pending", 0, "simulator")])
         closed = sync_team(store, "alpha", "us-east-1", items_of_state(None), T0 + timedelta(minutes=10))
         assert {r.end for r in closed} == {T0 + timedelta(hours=4)}
+
+
+def test_a_kms_key_in_the_state_is_a_standing_item_recorded_by_its_id(tmp_path):
+    state = {"version": 4, "resources": [{"mode": "managed", "type": "aws_kms_key", "name": "this",
+                                          "module": "module.team_key",
+                                          "instances": [{"attributes": {"id": "key-123", "key_id": "key-123"}}]}]}
+    items = items_of_state(state)
+    assert [(i.kind, i.resource_id) for i in items.standing] == [("kms-key", "key-123")]
+    with Store(tmp_path / "t.sqlite", "fx") as store:
+        rows = sync_team(store, "alpha", "us-east-1", items, T0)
+    assert [(r.kind, r.resource_id, r.start) for r in rows] == [("kms-key", "key-123", T0)]
