@@ -140,7 +140,7 @@ def test_emulator_reports_a_type_the_region_does_not_offer(tmp_path, emulator_ta
     ("", "warn", "no facilitator_cap_usd"),
     ("facilitator_cap_usd: 100\n", "fail", "team budgets total $300.00, above the cap $100.00"),
     ("facilitator_cap_usd: 50\nteams: [{name: a, budget_usd: 20}, {name: b, budget_usd: 20}]\n", "fail",
-     "the cohort as started costs about $92.83 over 4 h, above the cap $50.00"),
+     "the cohort as started costs about $92.85 over 4 h, above the cap $50.00"),
     ("facilitator_cap_usd: 93\nteams: [{name: a, budget_usd: 20}, {name: b, budget_usd: 20}]\n", "warn",
      "if every team scales to max"),
     ("facilitator_cap_usd: 2000\n", "pass", "within the cap"),
