@@ -996,7 +996,8 @@ class SimulatedCluster:
                        n.name, **attrs)
             for p in pods:
                 pu = per_pod[p.key]
-                pattrs = {"node": n.name, "job": p.owner, "gpus": p.requests.gpu, "gpu_model": n.gpu_model}
+                pattrs = {"node": n.name, "job": p.owner, "gpus": p.requests.gpu, "gpu_model": n.gpu_model,
+                          "run": self._runs_submitted}   # pod names repeat across runs; the run does not
                 ent = f"{p.namespace}/{p.name}"
                 rec.sample(team, ts, "DCGM_FI_DEV_GPU_UTIL", round(pu, 4), ent, **pattrs)
                 rec.sample(team, ts, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", round(pu / 100 * self.sim.engine_active_per_util, 6),

@@ -194,8 +194,9 @@ def _workload(team: str, entity: str, rows: list[Sample], step: timedelta, node_
     node = next((s.attrs.get("node") for s in rows if s.attrs.get("node")), None)
     if not node:
         return None
-    job = next((s.attrs.get("job") or s.attrs.get("run") for s in rows
-                if s.attrs.get("job") or s.attrs.get("run")), None)
+    # the run a job-completed event names (the simulator numbers runs), else the job's name
+    run_attr = next((s.attrs["run"] for s in rows if s.attrs.get("run") is not None), None)
+    job = run_attr if run_attr is not None else next((s.attrs["job"] for s in rows if s.attrs.get("job")), None)
     gpus_attr = next((s.attrs["gpus"] for s in rows if isinstance(s.attrs.get("gpus"), (int, float))), None)
     vals: dict[str, list[float]] = defaultdict(list)
     ea: list[float] = []

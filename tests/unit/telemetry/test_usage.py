@@ -95,3 +95,14 @@ def test_a_resource_up_recorded_and_a_collector_saw_counts_once_with_one_summary
     assert sorted((u.resource_id, u.source) for u in out) == [("cohort-a", "aws-api"), ("i-1", "aws-api")]
     assert notes == ["a/i-1: also recorded by cluster; counted once, from aws-api",
                      "1 resource(s) recorded by `up` from the Terraform state and by aws-api: counted once, from aws-api"]
+
+
+def test_runs_that_follow_each_other_on_one_node_are_told_apart_by_the_run_they_name():
+    def run(n: int, minutes: range) -> list[Sample]:
+        attrs = {"node": "n1", "job": "train", "gpus": 1, "run": n}
+        return [Sample("a", T0 + timedelta(minutes=m), tu.ENGINE_ACTIVE, 0.5, "simulator", "team-a/train-0-001", attrs)
+                for m in minutes]
+    done = [Event("a", T0 + timedelta(minutes=5), tu.JOB_COMPLETED, "simulator", "team-a/train", {"run": 1})]
+    ws = sorted(tu.workloads(run(1, range(0, 5)) + run(2, range(5, 10)), done), key=lambda w: w.start)
+    assert [(w.run_id, w.completed, w.duration) for w in ws] == [("1", True, timedelta(minutes=5)),
+                                                                 ("2", False, timedelta(minutes=5))]
