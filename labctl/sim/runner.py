@@ -12,7 +12,7 @@ interruptions, evictions and progress lost; pods that never found a node and why
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,45 @@ def _sized(items: TeamItems) -> TeamItems:
                            for i in items.standing), items.public_node_ipv4)
 
 
+# The trainer keeps this many checkpoint bodies under its prefix and deletes older ones
+# (labs/workload/trainer/checkpoint.py KEEP).
+TRAINER_KEEPS = 3
+
+
+class _CheckpointStorage:
+    """What the checkpoint bucket holds as the class goes: after each durable save, the newest
+    ``TRAINER_KEEPS`` bodies of the checkpoint size (the job's parameters x 12 B). Each change of
+    size closes the bucket's row and opens one at the new size, so the ledger prices the GB-hours
+    the bucket really held (a team that never checkpoints keeps a 0 GB bucket)."""
+
+    def __init__(self, recorder: Recorder, clock: SimClock, items: Mapping[str, TeamItems]) -> None:
+        self.recorder, self.clock = recorder, clock
+        self.bucket = {team: next((i.resource_id for i in it.standing if i.kind == "bucket" and i.resource_id), None)
+                       for team, it in items.items()}
+        self.held: dict[str, int] = {}
+
+    def update(self, c: SimulatedCluster) -> None:
+        team = c.team.team
+        bucket = self.bucket.get(team)
+        if bucket is None:
+            return
+        durable = [(j, len([s for s in j.checkpoint.values() if s > 0])) for j in c.jobs.values()]
+        held = sum(min(j.saves, TRAINER_KEEPS * max(n, 1)) * c.work.step.checkpoint_bytes(j.shape.hidden)
+                   for j, n in durable if n)
+        held = max(held, self.held.get(team, 0))       # bodies of earlier runs stay until replaced
+        if held == self.held.get(team, 0):
+            return
+        self.held[team] = held
+        now = self.clock.at(c.t)
+        rows = [r for r in self.recorder.lifecycle.values()
+                if r.team == team and r.resource_id == bucket and r.end is None]
+        for r in rows:
+            self.recorder.put_lifecycle(replace(r, end=now))
+            self.recorder.put_lifecycle(replace(r, start=now, gb=Decimal(held) / Decimal(10**9),
+                                                attrs={**r.attrs, "checkpoint_bodies": "newest "
+                                                       f"{TRAINER_KEEPS} kept by the trainer"}))
+
+
 def _h(seconds: float) -> float:
     return round(seconds / 3600, 6)
 
@@ -112,6 +151,7 @@ def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, cat
         work = WorkModel(t.simulation, resolve_rates(t.simulation, dict(estimates), catalog))
         clusters.append(SimulatedCluster(t, clock=clock, catalog=catalog, work=work,
                                          nodes=nodes(t) if nodes else pure, seed=seed, recorder=recorder))
+    storage = _CheckpointStorage(recorder, clock, {t.team: team_items[t.team] for t in teams})
     for c in clusters:
         c.start()
         c.sample()
@@ -121,6 +161,7 @@ def run_class(teams: Sequence[TeamInputs], *, start: datetime, hours: float, cat
         clock.advance(dt)
         for c in clusters:
             c.step(dt)
+            storage.update(c)
             if c.t % sample_every == 0:
                 c.sample()
     for c in clusters:

@@ -55,6 +55,10 @@ def test_each_team_cost_recomputed_from_the_lifecycle_and_catalog_to_the_cent(de
         assert Decimal(shown["cost_by_resource_usd"]["EKS control plane"]) == Decimal("0.400000")
         # a public IPv4 address per node while it ran, as `plan` counts it
         assert by_kind["ipv4"] > 0
+    # checkpoint storage: the spot team checkpoints (the trainer keeps its 3 newest bodies), the baseline does not
+    assert costs["spot"]["bucket"] > 0 and costs["baseline"]["bucket"] == 0
+    sizes = sorted({r.gb for r in inp.lifecycle if r.team == "spot" and r.kind == "bucket"})
+    assert sizes == [0, sizes[1], 2 * sizes[1], 3 * sizes[1]] and Decimal("0.3") < sizes[1] < Decimal("0.5")  # ~416 MB each
     assert debrief["warnings"] == []
 
 
