@@ -74,8 +74,8 @@ class SimReport:
 
 
 def _sized(items: TeamItems) -> TeamItems:
-    """The simulated trainer writes no checkpoint objects: a bucket holds 0 GB (a known zero, not
-    an unknown size the ledger would have to leave unpriced)."""
+    """A bucket starts the class empty: 0 GB (a known zero, not an unknown size the ledger would
+    have to leave unpriced) until the first checkpoint (:class:`_CheckpointStorage`)."""
     return TeamItems(tuple(StandingItem(i.address, i.type, i.kind, i.resource_id,
                                         Decimal(0) if i.kind == "bucket" and i.gb is None else i.gb)
                            for i in items.standing), items.public_node_ipv4)
