@@ -32,7 +32,7 @@ th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:8px}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:6px;margin:6px 0 10px}
 .fig{border:1px solid #e3e6ea;border-radius:6px;padding:6px 8px;background:#fbfcfd}.fig .k{font-size:11.5px;color:#555}
-.fig .v{font-size:17px;font-weight:600}.fig .h{font-size:10.5px;color:#777}
+.fig .v{font-size:17px;font-weight:600}.fig .h{font-size:10.5px;color:#777;overflow-wrap:anywhere}
 svg.chart{max-width:100%;height:auto;background:#fff}svg .grid{stroke:#eceef1}svg .axis{stroke:#999}
 svg .tk{font-size:10px;fill:#555}svg .ph{font-size:10px;fill:#333;font-weight:600}svg .ct{font-size:12px;font-weight:600;fill:#222}svg .empty{font-size:12px;fill:#999}
 .legend{font-size:11px;display:flex;flex-wrap:wrap;gap:4px 12px;margin:4px 0 8px}.lg svg{margin-right:4px}
@@ -115,6 +115,9 @@ def _val(v: Any) -> str:
         return ", ".join(str(x) for x in v)
     return "–" if v is None else str(v)
 
+
+# Short names of the DCGM fields, so a chart title fits its chart with a 20-character team name.
+_METRIC = {"DCGM_FI_PROF_GR_ENGINE_ACTIVE": "DCGM engine active", "DCGM_FI_DEV_GPU_UTIL": "DCGM GPU_UTIL"}
 
 TEAM_FIGURES = (
     ("cost so far", "cost_usd"), ("budget", "budget_usd"), ("budget used", "budget_used_pct"),
@@ -321,9 +324,10 @@ def render(d: Mapping[str, Any]) -> str:
         charts = (svg.line_chart([("cumulative cost", cost_pts)], title=f"{n}: cumulative cost (USD)", y_label="USD",
                                  y_fmt=_tick_usd, x_range=x_range, chart_id=f"{n}-cost", colors=[colors[n]],
                                  bands=bands, markers=team_marks,
-                                 hlines=[(budget, f"budget ${budget:,.0f}")] if budget is not None else ())
+                                 hlines=[(budget, f"budget ${budget:,.0f}")] if budget is not None else (),
+                                 hline_scale=4)
                   + svg.line_chart([("GPU utilisation", util_pts)],
-                                   title=f"{n}: GPU utilisation (%) from {util['metric'] or 'no DCGM data'}",
+                                   title=f"{n}: GPU utilisation (%), {_METRIC.get(util['metric'], 'no DCGM data')}",
                                    y_label="%", y_fmt=lambda v: f"{v:.0f}%", y_max=100, x_range=x_range,
                                    chart_id=f"{n}-gpu-util", colors=[colors[n]], bands=bands, markers=team_marks))
         bars = svg.stacked_bars([(n, [(c, float(Decimal(t["cost_by_resource_usd"][c]))) for c in CATEGORIES])],

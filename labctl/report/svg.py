@@ -44,14 +44,20 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
                y_fmt: Callable[[float], str], x_range: tuple[float, float] | None = None, y_max: float | None = None,
                width: int = 560, height: int = 200, chart_id: str = "", step: bool = False,
                colors: Sequence[str] | None = None, bands: Sequence[tuple[float, float, str]] = (),
-               markers: Sequence[tuple[float, str, str]] = (), hlines: Sequence[tuple[float, str]] = ()) -> str:
+               markers: Sequence[tuple[float, str, str]] = (), hlines: Sequence[tuple[float, str]] = (),
+               hline_scale: float | None = None) -> str:
     """Time series (x in epoch seconds) as polylines on shared axes; UTC HH:MM ticks.
 
     ``colors``: one per series (a team keeps its colour on every chart); ``bands``: (x0, x1, label)
     shaded behind the plot (the lesson's phases); ``markers``: (x, label, kind) vertical lines
     (drill, interruption, change); ``hlines``: (y, label) horizontal lines such as a budget, which
-    the y axis always reaches. Margins are sized from the labels, so none is clipped."""
+    the y axis reaches, unless one lies more than ``hline_scale`` times above the data: then the
+    axis keeps the data readable and the line is named at the top, off scale. Margins are sized
+    from the labels, so none is clipped."""
     xs = [x for _, pts in series for x, _ in pts]
+    data_top = max((y for _, pts in series for _, y in pts), default=0.0)
+    off = [(y, label) for y, label in hlines if hline_scale and data_top > 0 and y > data_top * hline_scale]
+    hlines = [h for h in hlines if h not in off]
     ys = [y for _, pts in series for _, y in pts] + [y for y, _ in hlines]
     x0, x1 = x_range if x_range else ((min(xs), max(xs)) if xs else (0.0, 1.0))
     if x1 <= x0:
@@ -97,6 +103,10 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
         out.append(f'<line class="hline" data-line="{escape(label)}" x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
                    f'stroke="#000" stroke-width="1.2" stroke-dasharray="6 3"><title>{escape(label)}</title></line>')
         out.append(f'<text x="{left + pw - 2}" y="{y - 3:.1f}" class="tk" text-anchor="end">{escape(label)}</text>')
+    for i, (yv, label) in enumerate(off):
+        # top left: a cumulative series starts at the bottom left, so the corner above it is free
+        out.append(f'<text class="hline-off" data-line="{escape(label)}" x="{left + 4}" y="{top + 10 + 12 * i}" '
+                   f'font-size="10" fill="#000">\u25b2 {escape(label)}, above this scale</text>')
     for xv, label, kind in markers:
         if not x0 <= xv <= x1:
             continue

@@ -99,7 +99,9 @@ def test_the_page_shows_phases_markers_budget_takeaways_and_one_colour_per_team(
         assert body.count('class="phase"') == 5, cid
     cost = dict(charts)["cohort-cost"]
     assert 'data-marker="drill"' in cost and 'data-marker="change"' in cost and 'class="hline"' in cost
-    assert 'class="hline"' in dict(charts)["spot-cost"]               # the budget on each team's cumulative cost
+    # the budget on each team's cumulative cost: a line, or named at the top when far above the spend
+    assert 'class="hline"' in dict(charts)["baseline-cost"]
+    assert 'class="hline-off" data-line="budget $150"' in dict(charts)["spot-cost"]
     colour = {}
     for cid, body in line_charts:
         team = cid.rsplit("-", 2)[0] if cid.endswith("gpu-util") else cid.rsplit("-", 1)[0]
