@@ -26,16 +26,41 @@ HOURS = 4
 CENT = Decimal("0.01")
 
 
-@pytest.fixture(scope="module")
-def demo_class(tmp_path_factory):
-    """The demo's three strategies (seed 7) for the demo's 4 h class, pure mode, and its debrief."""
-    tmp = tmp_path_factory.mktemp("demo")
-    teams = team_inputs(tmp, DEMO_STRATEGIES)
+def _lab_teams(tmp, lab: str, knobs: dict) -> list:
+    """team_inputs for another lab than the bundled demo's."""
+    import yaml
+
+    from labctl.sim.inputs import render_team
+    from labctl.spec.load import load_cohort
+
+    doc = {"cohort": "simtest", "target": "embedded", "region": "us-east-1", "lab": lab,
+           "window": {"start": "2026-12-01T09:00:00Z", "duration": f"{HOURS}h"},
+           "teams": [{"name": n, **({"knobs": k} if k else {})} for n, k in knobs.items()]}
+    (tmp / "cohort.yaml").write_text(yaml.safe_dump(doc))
+    cohort = load_cohort(tmp / "cohort.yaml")
+    return [render_team(cohort, t.name) for t in cohort.teams]
+
+
+CLASSES = {
+    # the demo: lab gpu-baseline, its three strategies; rightsized and spot runs move between nodes
+    "demo": lambda tmp: team_inputs(tmp, DEMO_STRATEGIES),
+    # a second lab, as the audit did: its default, and spot with checkpoints and scale-to-zero
+    "optimise-under-budget": lambda tmp: _lab_teams(tmp, "optimise-under-budget",
+                                                    {"baseline": {}, "rightsized": DEMO_STRATEGIES["rightsized"],
+                                                     "spot": DEMO_STRATEGIES["spot"]}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CLASSES))
+def demo_class(request, tmp_path_factory):
+    """A 4 h class (seed 7), pure mode, and its debrief: the demo's, and one of another lab."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    teams = CLASSES[request.param](tmp)
     with Store(tmp / "simtest" / "telemetry.sqlite", "simtest") as store:
         run_class(teams, start=START, hours=HOURS, catalog=catalog(), estimates=estimates(), seed=7, store=store)
         rows, samples, events = store.lifecycle(), store.samples_bulk(tu.REPORT_METRICS), store.events()
     end = START + timedelta(hours=HOURS)
-    inp = DebriefInputs("simtest", "gpu-baseline", end, tuple(TeamPlan(t.team) for t in teams), rows, samples,
+    inp = DebriefInputs("simtest", teams[0].lab, end, tuple(TeamPlan(t.team) for t in teams), rows, samples,
                         events, catalog(), START, end)
     ledger = ledger_for(inp, session_only=True)
     return inp, ledger, build_debrief(inp, ledger=ledger)
