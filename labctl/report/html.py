@@ -128,7 +128,7 @@ TEAM_FIGURES = (
     ("GPU efficiency of requested GPUs", "gpu_efficiency_of_requested"),
     ("interruptions", "interruptions"), ("of them drills", "interruption_drills"),
     ("interruptions survived", "interruptions_survived"), ("restarts resumed from a checkpoint", "resumed_from_checkpoint"),
-    ("cost of interruptions (work redone)", "interruption_cost_usd"), ("work kept by checkpoints", "checkpoint_saved_usd"),
+    ("cost of interruptions (time lost)", "interruption_cost_usd"), ("work kept by checkpoints", "checkpoint_saved_usd"),
     ("GPU time spent saving checkpoints", "checkpoint_save_cost_usd"),
     ("pod evictions", "evictions"), ("job progress", "job_progress"),
     ("billed cost (Cost Explorer)", "billed_cost_usd"), ("billed - metered", "billed_minus_metered_usd"),
@@ -218,13 +218,15 @@ def _interruption_table(t: Mapping[str, Any]) -> str:
         return ""
     rows = "".join(f'<tr><td>{_hm(x["at"])}</td><td>{escape(x["job"])}</td><td>{escape(str(x["reason"]))}</td>'
                    f'<td class="n">{x["resume_from_step"]}</td><td class="n">{x["lost_steps"]}</td>'
-                   f'<td class="n">{x["lost_gpu_hours"]}</td><td class="n">{x["kept_gpu_hours"]}</td></tr>' for x in log)
+                   f'<td class="n">{x["lost_gpu_hours"]}</td><td class="n">{_val(x.get("waited_minutes"))}</td>'
+                   f'<td class="n">{x["kept_gpu_hours"]}</td></tr>' for x in log)
     return ("<h3>Interruptions: what they cost and what checkpoints kept</h3>"
-            f'<p class="muted">Work redone: {_usd(t["interruption_cost_usd"]["value"])}; work kept by checkpoints: '
+            f'<p class="muted">Cost of the interruptions (work redone and the wait for a new node): '
+            f'{_usd(t["interruption_cost_usd"]["value"])}; work kept by checkpoints: '
             f'{_usd(t["checkpoint_saved_usd"]["value"])}; GPU time spent saving checkpoints: '
             f'{_usd(t["checkpoint_save_cost_usd"]["value"])} (at the team\'s GPU cost per GPU-hour).</p>'
             "<table><thead><tr><th>UTC</th><th>job</th><th>reason</th><th>resumed from step</th><th>steps lost</th>"
-            f"<th>GPU-h redone</th><th>GPU-h kept</th></tr></thead><tbody>{rows}</tbody></table>")
+            f"<th>GPU-h redone</th><th>min until it ran again</th><th>GPU-h kept</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def render(d: Mapping[str, Any]) -> str:

@@ -334,7 +334,8 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
             "resumed_from_checkpoint": _fig(intr["resumed"], "restarts", ebasis,
                                             "job restarts that resumed from a checkpoint instead of step 0"),
             "interruption_cost_usd": _fig(_money(intr["lost_micros"]), "USD", ebasis,
-                                          "GPU time of the work the restarts redid x the team's GPU cost per GPU-hour"),
+                                          "GPU time the runs lost (work redone + waiting for a new node and the "
+                                          "restore) x the team's GPU cost per GPU-hour"),
             "checkpoint_saved_usd": _fig(_money(intr["kept_micros"]), "USD", ebasis,
                                          "GPU time of the work checkpoints kept (it would have been redone from step 0) "
                                          "x the team's GPU cost per GPU-hour"),
@@ -747,13 +748,20 @@ def _efficiency(spans: Sequence[tuple[datetime, datetime, int]], busy: Sequence[
 
 def _interruptions(events: Sequence[Event], per_gpu_hour_micros: Decimal) -> dict[str, Any]:
     """What interruptions cost a team and what its checkpoints saved, from the restarts they caused
-    (job-restarted: GPU-seconds redone and kept) and the saves of its completed runs."""
+    (job-restarted: GPU-seconds redone and kept; job-resumed: how long the run waited for a node
+    and its restore, GPUs held or not) and the saves of its completed runs."""
     lost = kept = saving = Decimal(0)
     resumed = 0
-    log = []
+    log: list[dict[str, Any]] = []
     for e in sorted(events, key=lambda e: e.ts):
         p = e.payload
-        if e.kind == "job-restarted":
+        if e.kind == "job-resumed":
+            waited_h = Decimal(str(p.get("waited_s") or 0)) * int(p.get("gpus") or 1) / 3600
+            lost += waited_h
+            row = next((r for r in reversed(log) if r["job"] == e.entity and r["waited_minutes"] is None), None)
+            if row is not None:
+                row["waited_minutes"] = round(float(p.get("waited_s") or 0) / 60, 1)
+        elif e.kind == "job-restarted":
             lost_h = Decimal(str(p.get("lost_gpu_seconds") or 0)) / 3600
             kept_h = Decimal(str(p.get("kept_gpu_seconds") or 0)) / 3600
             lost += lost_h
@@ -762,7 +770,8 @@ def _interruptions(events: Sequence[Event], per_gpu_hour_micros: Decimal) -> dic
                 kept += kept_h
             log.append({"at": _iso(e.ts), "job": e.entity, "reason": p.get("reason"),
                         "resume_from_step": p.get("resume_from_step"), "lost_steps": p.get("lost_steps"),
-                        "lost_gpu_hours": _dec(lost_h, 4), "kept_gpu_hours": _dec(kept_h if p.get("resume_from_step") else Decimal(0), 4)})
+                        "lost_gpu_hours": _dec(lost_h, 4), "waited_minutes": None,
+                        "kept_gpu_hours": _dec(kept_h if p.get("resume_from_step") else Decimal(0), 4)})
         elif e.kind == tu.JOB_COMPLETED and p.get("checkpoint_save_seconds"):
             saving += Decimal(str(p["checkpoint_save_seconds"])) / 3600
     return {"lost_micros": int(lost * per_gpu_hour_micros), "kept_micros": int(kept * per_gpu_hour_micros),

@@ -158,6 +158,7 @@ class JobRun:
     succeeded: set[int] = field(default_factory=set)
     completed_at: int | None = None
     restarts: int = 0
+    restarted_at: dict[int, int] = field(default_factory=dict)   # index -> when its pod was stopped
     lost_steps: float = 0.0
     pods_created: int = 0
     blocked: str = ""               # admission refusal
@@ -616,6 +617,7 @@ class SimulatedCluster:
             self.stats.lost_steps += lost
             job.progress[pod.index] = float(kept)
             job.restarts += 1
+            job.restarted_at.setdefault(pod.index, self.t)
             # In GPU time at the rate it ran: what the restart redoes, and what it would redo
             # without a checkpoint (the kept steps): the price of the interruption and the saving.
             node = self.nodes.get(pod.node or "")
@@ -722,6 +724,13 @@ class SimulatedCluster:
             if p.node and not p.running and p.start_at is not None and p.start_at <= t:
                 p.running = True
                 self._store.patch_status("v1", "Pod", p.name, {"phase": "Running"}, p.namespace, field_manager="kubelet")
+                job = self.jobs.get((p.namespace, p.owner)) if p.owner_kind == "Job" else None
+                if job is not None and p.index in job.restarted_at:
+                    # the run computes again: how long it waited (notice, new node, start, restore)
+                    since = job.restarted_at.pop(p.index)
+                    self.rec.event(self.team.team, self.clock.at(t), "job-resumed", f"{job.namespace}/{job.name}",
+                                   from_step=job.checkpoint.get(p.index, 0), waited_s=t - since, gpus=p.requests.gpu,
+                                   node=p.node)
         self._team_actions()
         self._asg()
         self._controllers()

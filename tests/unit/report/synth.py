@@ -92,6 +92,8 @@ def write_class(state_dir: Path, cohort: str = "c1", n_teams: int = 3, hours: in
                              "from_zero": False, "checkpointing": True, "lost_gpu_seconds": 0.1,
                              "kept_gpu_seconds": 1800.0}))
             ev.append(Event(name, start + timedelta(minutes=half), "pod-evicted", SRC, f"team-{name}/train-0"))
+            ev.append(Event(name, start + timedelta(minutes=half + 5), "job-resumed", SRC, f"team-{name}/train",
+                            {"from_step": 9000, "waited_s": 420, "gpus": 1, "node": f"{name}-s2"}))
         for nid, itype, market, price, s, e, ea in nodes:
             lc.append(Lifecycle(name, nid, "instance", "us-east-1", start + timedelta(minutes=s),
                                 start + timedelta(minutes=e), SRC, itype, market, price,

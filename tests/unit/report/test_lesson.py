@@ -157,3 +157,9 @@ def test_choices_credit_only_levers_that_had_an_effect(tmp_path, catalog):
     assert right["node_groups.gpu_on_demand.instance_types"]["credited"] is True
     t = data["teams"]["spot"]
     assert t["interruption_drills"]["value"] == 1 and t["resumed_from_checkpoint"]["value"] == 1
+    # what the interruption cost: 0.1 s redone + 7 min waiting, at the team's GPU cost per GPU-hour (1-GPU nodes)
+    per_gpu_hour = Decimal(t["gpu_cost_usd"]["value"]) / Decimal(t["gpu_node_hours"]["value"])
+    assert Decimal(t["interruption_cost_usd"]["value"]) == pytest.approx(per_gpu_hour * Decimal("420.1") / 3600, rel=Decimal("0.01"))
+    assert Decimal(t["checkpoint_saved_usd"]["value"]) == pytest.approx(per_gpu_hour / 2, rel=Decimal("0.01"))   # 1800 s kept
+    [row] = t["interruption_log"]
+    assert row["waited_minutes"] == 7.0 and row["resume_from_step"] == 9000

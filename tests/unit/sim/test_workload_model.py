@@ -138,6 +138,18 @@ def test_the_demo_spot_team_meets_the_labs_drill_and_its_checkpoint_saves_the_ru
     spot = report.team("spot")
     assert spot.interruptions >= 1 and spot.jobs_completed == 2
     assert report.team("baseline").interruptions == 0 == report.team("rightsized").interruptions
+    c, rec = cluster_of(next(t for t in demo_teams if t.team == "spot"), seed=7)
+    c.start()
+    while c.t < 4 * 3600:
+        c.step(30)
+    [drill] = [e for e in rec.events if e.kind == "drill"]
+    [restart] = [e for e in rec.events if e.kind == "job-restarted"]
+    [resumed] = [e for e in rec.events if e.kind == "job-resumed"]
+    assert drill.ts == restart.ts and (drill.ts - c.clock.start).total_seconds() == 2 * 3600
+    assert restart.payload["resume_from_step"] > 0 and restart.payload["kept_gpu_seconds"] > 600
+    # it runs again once a new spot node booted (3 min), the pod started (1 min) and restored (1 min)
+    assert resumed.payload["from_step"] == restart.payload["resume_from_step"]
+    assert resumed.payload["waited_s"] == 300
 
 
 def test_the_baselines_gpus_are_mostly_idle_and_the_rightsized_teams_are_busy(demo_teams):
