@@ -197,6 +197,8 @@ def knobs_template(cohort: ResolvedCohort, team: str) -> str:
         f"  backoff_limit: {j.backoff_limit}",
         f"  total_steps: {j.total_steps}",
         f"  checkpoint_every_steps: {j.checkpoint_every_steps}    # 0: no checkpoints (a spot interruption loses all progress)",
+        f"  batch_size: {j.batch_size}    # samples per step: bigger keeps the GPU busier, each step takes longer",
+        f"  hidden_size: {j.hidden_size}    # model width: compute per step and checkpoint size",
     ]
     inf = lab.inference
     out += [

@@ -11,7 +11,8 @@ Layers (each module owns one thing; dependencies point down):
 - ``scheduler``  pure placement: requests vs allocatable, nodeSelector, taints, priority/preemption
 - ``autoscaler`` pure cluster-autoscaler model for the rendered flags (expanders, scale-down)
 - ``market``     spot interruptions from the Advisor band, spot price at launch, shortages
-- ``workload``   throughput per GPU model (calibration.json, catalog, lab overrides)
+- ``workload``   step time, GPU busy share and checkpoint saves per GPU model and Job (the model
+                 fitted to the H200 measurement in calibration.json; catalog, lab overrides)
 - ``cloud``      where nodes come from: EC2 instances in the emulator, or pure (no AWS at all)
 - ``clock``      simulated time, as fast as possible or paced at a speed-up
 - ``usage``      Lifecycle rows -> labctl.cost.model.Usage for the ledger
