@@ -140,7 +140,7 @@ def debrief(app: AppContext, cohort_ref: str, out: Path, billed: bool) -> None:
         return
     s = result["summary"]
     click.echo(f"{s['cohort']}: {plural(s['teams'], 'team')}, ${s['total_cost_usd']} ({s['basis']}), "
-               f"{s['completed_runs']} completed runs, leader {s['leader']}")
+               f"{s['completed_runs']} completed runs, leader {s['leader'] or 'none (no team completed a run)'}")
     b = s["billed"]
     if b["included"]:
         click.echo(f"  billed: ${b['total_usd']} (Cost Explorer{', estimated' if b['estimated'] else ''})")
