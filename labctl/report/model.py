@@ -233,26 +233,26 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
     gpu_cost: dict[str, int] = defaultdict(int)
     gpu_node_hours: dict[str, Decimal] = defaultdict(Decimal)
     spot_gpu_hours: dict[str, Decimal] = defaultdict(Decimal)
-    for e in ledger.entries:
-        c = cats.of(e)
-        by_cat[e.usage.team][c] += e.cost_micros
-        if c.startswith("GPU"):
-            gpu_cost[e.usage.team] += e.cost_micros
-            gpu_node_hours[e.usage.team] += e.hours * e.usage.count
-            if e.usage.market == "spot":
-                spot_gpu_hours[e.usage.team] += e.hours * e.usage.count
-
-    idle = _idle_gpu(alloc, util, workloads)
-    # GPUs paid for (ledger entries of GPU instances) and GPU time spent computing (node-level
-    # DCGM engine active x the node's GPUs x the sample's interval): the team's GPU efficiency.
+    # the GPUs paid for, as (start, end, GPUs) per team, and GPU node-hours per node group
     gpu_spans: dict[str, list[tuple[datetime, datetime, int]]] = defaultdict(list)
     pool_hours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     pools = {(r.team, r.resource_id): r.pool for r in inp.lifecycle if r.pool}
     for e in ledger.entries:
-        if cats.of(e).startswith("GPU"):
+        c = cats.of(e)
+        by_cat[e.usage.team][c] += e.cost_micros
+        if c.startswith("GPU"):
+            node_hours = e.hours * e.usage.count
+            gpu_cost[e.usage.team] += e.cost_micros
+            gpu_node_hours[e.usage.team] += node_hours
+            if e.usage.market == "spot":
+                spot_gpu_hours[e.usage.team] += node_hours
             gpu_spans[e.usage.team].append((e.start, e.end, cats.gpus(e.usage.region, e.usage.instance_type or "")
                                             * e.usage.count))
-            pool_hours[(e.usage.team, pools.get((e.usage.team, e.usage.resource_id), "?"))] += e.hours * e.usage.count
+            pool_hours[(e.usage.team, pools.get((e.usage.team, e.usage.resource_id), "?"))] += node_hours
+
+    idle = _idle_gpu(alloc, util, workloads)
+    # GPU time spent computing (DCGM engine active x GPUs x the sample's interval): over the GPUs
+    # paid for, the team's GPU efficiency
     busy = _busy_gpu_hours(inp.samples)
 
     teams: dict[str, dict[str, Any]] = {}
@@ -277,11 +277,12 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
         series = util.get(name, {})
         mean_util = sum(series.values()) / len(series) if series else None
         eff = _efficiency(gpu_spans.get(name, []), busy.get(name, []))
-        eff_how = (f"GPU-hours computing ({util_metric.get(name, 'DCGM')} x GPUs, node level) / GPU-hours of the "
-                   "team's GPU nodes in the ledger: idle GPUs count against it")
+        eff_how = (f"GPU-hours computing ({util_metric.get(name, 'DCGM')} x GPUs) / GPU-hours of the team's GPU "
+                   "nodes in the ledger: GPUs paid for and idle count against it")
         if eff is None:
             eff = Decimal(str(round(mean_util, 4))) if mean_util is not None else None
-            eff_how = f"mean of {util_metric.get(name, 'GPU')} over the team's GPUs and minutes (no node-level series)"
+            eff_how = (f"mean of {util_metric.get(name, 'GPU')} over the team's GPUs and minutes (no GPU node in the "
+                       "ledger to set it against)")
         requested_eff = k.gpu_efficiency if k and k.gpu_efficiency is not None else None
         idle_micros, idle_how = idle.get(name, (0, "no GPU nodes"))
         spot = k.spot if k else None
