@@ -174,6 +174,7 @@ class WorkModel:
         if rate is None or rate.samples_per_second <= 0:
             return None
         step0 = DEFAULT_BATCH / rate.samples_per_second
+        # an entry without a utilisation figure (0) is taken as compute-bound: no host time to carry over
         busy0 = min(max(rate.gpu_utilization_pct, 0.0), 100.0) / 100 or 1.0
         kernel0, host = step0 * busy0, step0 * (1 - busy0)
         f0, f = flops_per_step(DEFAULT_HIDDEN, DEFAULT_BATCH), flops_per_step(shape.hidden, shape.batch)
