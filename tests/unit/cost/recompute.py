@@ -19,7 +19,7 @@ import labctl
 CATALOG = Path(labctl.__file__).parent / "data" / "catalog"
 HOURS_PER_MONTH = Decimal(730)
 SERVICE_OF_KIND = {"cluster": "eks-cluster", "ipv4": "public-ipv4", "volume": "ebs-gp3", "bucket": "s3-standard",
-                   "nat": "nat-gateway"}
+                   "nat": "nat-gateway", "kms-key": "kms-key"}
 # which source's rows count when several recorded one resource (the simulated class, a collector, `up`)
 PRECEDENCE = ("simulator", "aws-api", "terraform")
 # OpenCost's default relative prices, $ per unit-hour, used as split weights (reference/pricing.md)
