@@ -146,6 +146,8 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
             "target": conn.target, "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
+            # KMS keys go only after a waiting period (no charge meanwhile): not left, but named.
+            "pending_deletion": [r.describe() for r in final.pending_deletion if (r.team or COHORT_LEVEL) == t.team],
         }, indent=2, sort_keys=True))
     if not teams and meta.get("k8s") == "kind" and not left_all:
         notes.append(_delete_kind(cohort_id))
