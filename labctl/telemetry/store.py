@@ -2,9 +2,10 @@
 
 Everything the debrief shows is derived from what is recorded here, whichever place produced it:
 the AWS inventory collector (emulator, LocalStack, real accounts), the cluster collector, a DCGM /
-Prometheus scrape, or the simulated class. Each row carries its ``source`` (e.g. ``aws-api``,
-``cluster``, ``dcgm``, ``simulator``) so a figure can say where it came from, and nothing else
-tells sources apart.
+Prometheus scrape, the simulated class, or `up`/`down` themselves (what each team's Terraform state
+holds: labctl.telemetry.provisioned). Each row carries its ``source`` (e.g. ``aws-api``,
+``cluster``, ``dcgm``, ``simulator``, ``terraform``) so a figure can say where it came from, and
+nothing else tells sources apart.
 
 Three tables:
 
