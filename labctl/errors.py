@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     LEFTOVERS = 6         # teardown finished but resources are still present
     NOT_FOUND = 7         # no such cohort / team / state in the state directory
     ENVIRONMENT = 8       # a prerequisite is missing (terraform binary, credentials, ...)
+    REFUSED = 9           # the cohort's state forbids it: torn down (re-provision on purpose), or busy with --no-wait
     CANCELLED = 130       # interrupted by the user (Ctrl-C)
 
 
@@ -74,3 +75,10 @@ class NotFoundError(LabctlError):
 
 class EnvironmentProblem(LabctlError):
     exit_code = ExitCode.ENVIRONMENT
+
+
+class RefusedError(LabctlError):
+    """The command would act on a cohort in a state that forbids it: one torn down (acting on it
+    again would re-provision GPUs by accident), or one another command holds with --no-wait."""
+
+    exit_code = ExitCode.REFUSED

@@ -21,18 +21,33 @@ import getpass
 import json
 import os
 import shutil
+import socket
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import NotFoundError
+from labctl.errors import NotFoundError, RefusedError
 
 
 _THREAD_LOCK = threading.RLock()
+
+# Whether a command that finds its cohort locked by another waits for it (the default) or is
+# refused at once (`--no-wait`); set by the CLI for the command it runs.
+LOCK_WAIT: ContextVar[bool] = ContextVar("LOCK_WAIT", default=True)
+# Cohort locks this process holds, with a count: `demo` holds one while its `up` and `down` take
+# the same lock again; threads of one command share it.
+_HELD: dict[Path, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def now() -> datetime:
@@ -43,14 +58,26 @@ def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it: a reader (or a killed run)
     sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    # A name of its own per writer; fsync before the rename, so a crash or a full disk leaves the
+    # old file or the new one, never an empty or cut-off one (rename alone does not promise that).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
 class CohortState:
     root: Path          # <state-dir>/cohorts/<cohort>
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).absolute())
 
     @property
     def id(self) -> str:
@@ -69,19 +96,51 @@ class CohortState:
 
     def meta(self) -> dict[str, Any]:
         try:
-            return json.loads((self.root / "meta.json").read_text())
+            meta = json.loads((self.root / "meta.json").read_text())
         except FileNotFoundError:
             return {}
+        except ValueError:
+            return self._recover_meta()
+        return meta if isinstance(meta, dict) else self._recover_meta()
+
+    def _recover_meta(self) -> dict[str, Any]:
+        """meta.json is unreadable (cut off by a full disk, say): set it aside and rebuild what
+        teardown needs (target, region, teams) from the cohort file `up` copied beside it, so
+        `down` and the reaper can still act. Audited."""
+        import yaml
+
+        with self._meta_lock():
+            path = self.root / "meta.json"
+            try:
+                meta = json.loads(path.read_text())
+                if isinstance(meta, dict):
+                    return meta          # another thread or process recovered it meanwhile
+            except (FileNotFoundError, ValueError):
+                pass
+            aside = path.with_name(f"meta.json.unreadable-{int(datetime.now().timestamp())}")
+            if path.exists():
+                path.replace(aside)
+            try:
+                spec = yaml.safe_load(self.spec_copy.read_text()) or {}
+            except (OSError, yaml.YAMLError):
+                spec = {}
+            spec = spec if isinstance(spec, dict) else {}
+            teams = [t["name"] for t in spec.get("teams") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
+            meta = {"cohort": self.id, "target": spec.get("target", "embedded"),
+                    "region": spec.get("region", "us-east-1"), "all_teams": teams, "status": "up",
+                    "recovered": {"at": now().isoformat(), "set_aside": str(aside),
+                                  "from": str(self.spec_copy) if spec else None}}
+            self._write_meta(meta)
+        self.audit("recover", "meta-unreadable", set_aside=str(aside))
+        return meta
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         with self._meta_lock():
             self._write_meta(meta)
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
-        # A unique temporary name per writer, then an atomic rename: readers never see half a file.
-        tmp = self.root / f".meta.json.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-        tmp.replace(self.root / "meta.json")
+        # Readers never see half a file (write_atomic: a temporary file, fsync, rename).
+        write_atomic(self.root / "meta.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
 
     @contextmanager
     def _meta_lock(self) -> Iterator[None]:
@@ -108,6 +167,78 @@ class CohortState:
             meta.setdefault("teams", {}).setdefault(team, {}).update(changes)
             self._write_meta(meta)
 
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".cohort.lock"
+
+    def lock_holder(self) -> dict[str, Any] | None:
+        """Who holds (or last held, if it died holding) the cohort lock, as recorded in the lock file."""
+        try:
+            text = self.lock_file.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            holder = json.loads(text) if text.strip() else None
+        except ValueError:
+            return None
+        return holder if isinstance(holder, dict) else None
+
+    @contextmanager
+    def exclusive(self, command: str, wait: bool | None = None,
+                  say: Callable[[str], None] = _say) -> Iterator[None]:
+        """One state-changing command per cohort at a time, across processes and machines' shells.
+
+        The kernel's flock does the locking, so a lock whose holder was killed is free at once; the
+        holder's record (pid, host, command, start) stays in the file and is reported when the next
+        command takes over. A second command waits and says for whom, or is refused (``--no-wait``).
+        """
+        key = self.lock_file
+        with _HELD_GUARD:
+            if _HELD.get(key):
+                _HELD[key] += 1
+                reentered = True
+            else:
+                reentered = False
+        if reentered:
+            try:
+                yield
+            finally:
+                with _HELD_GUARD:
+                    _HELD[key] -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = open(key, "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                who = describe_holder(self.lock_holder())
+                if not (LOCK_WAIT.get() if wait is None else wait):
+                    raise RefusedError(f"cohort {self.id} is busy: {who}; rerun without --no-wait to wait for it")
+                say(f"waiting for cohort {self.id}: {who} (Ctrl-C to stop waiting)")
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            previous = self.lock_holder()
+            if previous and not _alive_here(previous):
+                say(f"cohort {self.id}: taking over the lock left by {describe_holder(previous)}, "
+                    "which ended without releasing it (killed?)")
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "user": _who(),
+                                 "command": command, "since": now().isoformat(timespec="seconds")}))
+            fh.flush()
+            with _HELD_GUARD:
+                _HELD[key] = 1
+            try:
+                yield
+            finally:
+                with _HELD_GUARD:
+                    _HELD.pop(key, None)
+                fh.seek(0)
+                fh.truncate()
+                fh.flush()
+        finally:
+            fh.close()      # closing releases the flock
+
     def teams_with_state(self) -> list[str]:
         base = self.root / "teams"
         if not base.is_dir():
@@ -115,17 +246,37 @@ class CohortState:
         return sorted(p.name for p in base.iterdir() if p.is_dir())
 
     def has_resources(self, team: str) -> bool:
-        state = self.team_dir(team) / "terraform.tfstate"
-        try:
-            return bool(json.loads(state.read_text()).get("resources"))
-        except (FileNotFoundError, ValueError):
-            return False
+        from labctl.tf import state as tfstate
+
+        return tfstate.has_resources(tfstate.read_or_none(self.team_dir(team) / tfstate.STATE_FILE))
 
     def audit(self, command: str, result: str, **details: Any) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         entry = {"at": now().isoformat(), "who": _who(), "command": command, "result": result, **details}
         with open(self.root / "audit.log", "a") as fh:
             fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+
+def describe_holder(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "another labctl command holds its lock"
+    # Not written as "labctl <command>": that reads as a next step to run, and it is not one.
+    return (f"'{holder.get('command', '?')}' (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+            f"user {holder.get('user', '?')}, since {holder.get('since', '?')})")
+
+
+def _alive_here(holder: dict[str, Any]) -> bool:
+    """Whether the recorded holder still runs; one on another host is taken as gone (its flock,
+    which is what excludes, is already free)."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except (ProcessLookupError, ValueError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _who() -> str:
@@ -138,6 +289,11 @@ def _who() -> str:
 @dataclass(frozen=True)
 class StateDir:
     root: Path
+
+    def __post_init__(self) -> None:
+        # Paths under the state directory reach terraform (which runs in each team's directory)
+        # and files other processes read: they must not depend on the working directory.
+        object.__setattr__(self, "root", Path(self.root).absolute())
 
     def cohort(self, cohort_id: str) -> CohortState:
         return CohortState(self.root / "cohorts" / cohort_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -33,12 +34,12 @@ def validate(app: AppContext, cohort_file: Path, allow_past: bool) -> None:
         app.emit_json({"valid": True, "cohort": cohort.id, "lab": cohort.lab.name,
                        "teams": [t.name for t in cohort.teams]})
     else:
-        click.echo(f"{cohort_file}: valid (cohort {cohort.id}, lab {cohort.lab.name}, {len(cohort.teams)} teams)")
+        click.echo(f"{cohort_file}: valid (cohort {cohort.id}, lab {cohort.lab.name}, {plural(len(cohort.teams), 'team')})")
 
 
 @click.command()
 @COHORT
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path, resolve_path=True),
               help="Directory for the per-team build trees.")
 @pass_app
 def render(app: AppContext, cohort_file: Path, out: Path) -> None:
@@ -66,16 +67,18 @@ def render(app: AppContext, cohort_file: Path, out: Path) -> None:
               help="New teams created per terraform command (default: from memory; 1: one root per team). "
                    "Each team still gets its own state.")
 @ALLOW_PAST
+@click.option("--reprovision", is_flag=True,
+              help="Provision a cohort that was torn down again, on purpose (otherwise refused, exit 9).")
 @pass_app
 def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, parallelism: int | None,
-       k8s: str | None, batch_size: int | None, allow_past: bool) -> None:
+       k8s: str | None, batch_size: int | None, allow_past: bool, reprovision: bool) -> None:
     """Provision (or update) every team of a cohort, in parallel."""
     from labctl.errors import TerraformError
     from labctl.ops.up import up as do_up
 
     report = do_up(cohort_file, app.state_dir, teams=_split(teams), dry_run=dry_run,
                    parallelism=parallelism, quiet=app.json, k8s=k8s, batch_size=batch_size,
-                   allow_past=allow_past)
+                   allow_past=allow_past, reprovision=reprovision)
     if app.json:
         app.emit_json(report.as_dict())
     else:
@@ -285,10 +288,11 @@ def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
 
     cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)
     cs = StateDir(app.state_dir).existing_cohort(cohort_id)
-    target = connect_recorded(cs.meta(), app.state_dir).aws()
-    found = inventory(target, cohort_id)
-    result = execute_sweep(target, plan_sweep(found.resources), dry_run=dry_run)
-    left = [] if dry_run else list(inventory(target, cohort_id).resources)
+    with contextlib.nullcontext() if dry_run else cs.exclusive("sweep"):      # one writer per cohort
+        target = connect_recorded(cs.meta(), app.state_dir).aws()
+        found = inventory(target, cohort_id)
+        result = execute_sweep(target, plan_sweep(found.resources), dry_run=dry_run)
+        left = [] if dry_run else list(inventory(target, cohort_id).resources)
     if not dry_run:
         cs.audit("sweep", "clean" if not left else "leftovers", deleted=len(result.deleted))
     if app.json:

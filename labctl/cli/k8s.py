@@ -27,7 +27,7 @@ def _outputs(state_file: Path) -> dict:
 @click.command("kubeconfig")
 @click.argument("cohort_ref", metavar="COHORT")
 @click.argument("team")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path, resolve_path=True), default=None,
               help="Where to write it (default: ./<cohort>-<team>.kubeconfig), mode 0600.")
 @pass_app
 def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) -> None:

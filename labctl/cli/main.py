@@ -6,6 +6,7 @@ Commands live in sibling modules; each parses its arguments, calls one use case 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ import click
 from labctl import __version__
 from labctl.cli.context import AppContext
 from labctl.errors import ExitCode, LabctlError, SpecError
+from labctl.state import LOCK_WAIT
 
 
 class LabctlGroup(click.Group):
@@ -63,6 +65,17 @@ class LabctlGroup(click.Group):
             raise
         except Exception as exc:  # noqa: BLE001 - last-resort boundary of the CLI
             debug = bool(ctx.obj and ctx.obj.debug) or "--debug" in sys.argv
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # A full disk is the machine's condition, not a bug: say what could not be written
+                # and that the same command is safe to rerun once there is room.
+                if debug:
+                    traceback.print_exc()
+                where = f" writing {exc.filename}" if exc.filename else ""
+                message = (f"no space left on the device{where}; free some space and rerun the same command "
+                           "(labctl writes its own files whole or not at all)")
+                click.echo(f"error: {message}", err=True)
+                _json_error(ctx, message, int(ExitCode.ENVIRONMENT), exc)
+                ctx.exit(int(ExitCode.ENVIRONMENT))
             message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)"
             if debug:
                 traceback.print_exc()
@@ -98,21 +111,34 @@ def _argv_asks_json() -> bool:
 
 
 @click.group(cls=LabctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path, resolve_path=True), default=None,
               help="State directory (default: ./.labctl or $LABCTL_STATE_DIR).")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--no-wait", is_flag=True,
+              help="Refuse at once (exit 9) when another command holds the cohort's lock, instead of waiting.")
 @click.version_option(__version__, prog_name="labctl")
 @click.pass_context
-def cli(ctx: click.Context, state_dir: Path | None, output: str, debug: bool) -> None:  # noqa: D401
+def cli(ctx: click.Context, state_dir: Path | None, output: str, debug: bool, no_wait: bool) -> None:  # noqa: D401
     """Provision, meter and tear down hands-on GPU FinOps labs."""
-    default_state = Path(os.environ.get("LABCTL_STATE_DIR", ".labctl"))
-    ctx.obj = AppContext(state_dir=state_dir or default_state, output=output, debug=debug)
+    LOCK_WAIT.set(not no_wait)
+    default_state = Path(os.environ.get("LABCTL_STATE_DIR") or ".labctl")
+    # Resolved once, here: terraform runs in each team's directory, where a relative path to
+    # its CLI config (and so to the provider mirror) would name nothing.
+    ctx.obj = AppContext(state_dir=(state_dir or default_state).absolute(), output=output, debug=debug,
+                         state_dir_given=state_dir is not None or bool(os.environ.get("LABCTL_STATE_DIR")))
 
 
 def _set_state_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
     if value is not None:
-        ctx.find_object(AppContext).state_dir = value  # type: ignore[union-attr]
+        app = ctx.find_object(AppContext)
+        app.state_dir = value.absolute()  # type: ignore[union-attr]
+        app.state_dir_given = True  # type: ignore[union-attr]
+
+
+def _set_no_wait(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        LOCK_WAIT.set(False)
 
 
 def _set_output(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -129,8 +155,12 @@ def _with_common_options(command: click.Command) -> None:
     names = {opt for p in command.params for opt in getattr(p, "opts", [])}
     if "--state-dir" not in names:
         command.params.append(click.Option(
-            ["--state-dir"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+            ["--state-dir"], type=click.Path(file_okay=False, path_type=Path, resolve_path=True), default=None, expose_value=False,
             is_eager=True, callback=_set_state_dir, help="State directory (default: ./.labctl)."))
+    if "--no-wait" not in names:
+        command.params.append(click.Option(
+            ["--no-wait"], is_flag=True, default=False, expose_value=False, is_eager=True, callback=_set_no_wait,
+            help="Refuse at once (exit 9) when another command holds the cohort's lock."))
     if "--output" not in names:
         command.params.append(click.Option(
             ["--output", "-o"], type=click.Choice(["text", "json"]), default=None, expose_value=False,

@@ -102,7 +102,7 @@ def render_catalog(catalog: Catalog, region: str | None = None) -> str:
 
 @prices.command("show")
 @click.option("--region", default=None, help="Only this region (default: all in the catalog).")
-@click.option("--catalog-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--catalog-dir", type=click.Path(file_okay=False, path_type=Path, resolve_path=True), default=None,
               help="Catalog folder (default: the one shipped with labctl).")
 @click.pass_context
 def show(ctx: click.Context, region: str | None, catalog_dir: Path | None) -> None:
@@ -119,7 +119,7 @@ def show(ctx: click.Context, region: str | None, catalog_dir: Path | None) -> No
 @click.option("--region", required=True, help="Region whose prices to refresh, e.g. us-east-1.")
 @click.option("--instance-type", "instance_types", multiple=True,
               help="Instance type to refresh (repeatable; default: every type in the catalog).")
-@click.option("--catalog-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--catalog-dir", type=click.Path(file_okay=False, path_type=Path, resolve_path=True), default=None,
               help="Catalog folder to rewrite (default: the one shipped with labctl, so a refresh shows as a diff).")
 @click.option("--endpoint-url", default=None, hidden=True, help="AWS endpoint override (tests, LocalStack).")
 @click.option("--dry-run", is_flag=True, help="Show the API requests it would make; call and write nothing.")

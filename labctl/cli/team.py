@@ -34,7 +34,7 @@ def team() -> None:
 @click.argument("team_name", metavar="TEAM")
 @COHORT_OPT
 @click.option("--reset", is_flag=True, help="Overwrite the knobs file with the team's current values.")
-@click.option("--from", "source", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+@click.option("--from", "source", type=click.Path(dir_okay=False, exists=True, path_type=Path, resolve_path=True), default=None,
               help="Take in a team's edited copy (validated first; refused copies change nothing).")
 @click.option("--print", "print_", is_flag=True, help="Print the file's content, not only its path.")
 @pass_app
@@ -109,7 +109,7 @@ def preflight(app: AppContext, cohort_file: Path) -> None:
 
 @click.command("handouts")
 @click.argument("cohort_ref", metavar="COHORT")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path, resolve_path=True),
               help="Directory for the per-team folders (created mode 0700; files 0600).")
 @pass_app
 def handouts(app: AppContext, cohort_ref: str, out: Path) -> None:

@@ -123,7 +123,7 @@ def collect(app: AppContext, cohort_ref: str, every: float | None, once: bool, m
 
 @click.command()
 @COHORT_REF
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path, resolve_path=True),
               help="Directory for debrief.html, debrief.json and focus.csv.")
 @click.option("--billed", is_flag=True,
               help="Also read Cost Explorer (the cohort's target; a real account for target aws) and show each "

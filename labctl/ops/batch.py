@@ -12,11 +12,13 @@ import fcntl
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from labctl import resources
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, RefusedError
 from labctl.state import CohortState, write_atomic
+from labctl.tf import state as tfstate
 from labctl.tf.batch import sensitive_outputs, split_state
 
 # Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
@@ -84,12 +86,12 @@ def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
     """Split a finished batch's state into its teams' own states, then remove it. Returns the teams
     that got a state. A team that already has one (written before an interruption) keeps it."""
     st = bdir / "terraform.tfstate"
-    try:
-        text = st.read_text()
-    except FileNotFoundError:
+    if not st.exists():
         return []
-    teams = list(json.loads((bdir / "terraform.tfvars.json").read_text())["teams"])
-    state = json.loads(text) if text.strip() else {}
+    teams = batch_teams(bdir)
+    # An empty file is one terraform created and never wrote: nothing was applied. Anything else
+    # that is not a state raises StateUnreadable for recover() to handle.
+    state = (tfstate.read(st) or {}) if st.stat().st_size else {}
     written = []
     for team, part in split_state(state, teams, root_sensitive_outputs()).items():
         if cs.has_resources(team):
@@ -102,8 +104,20 @@ def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
     return written
 
 
-def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S) -> list[str]:
-    """Split every batch left with a state (an interrupted `up`) into its teams' states."""
+def batch_teams(bdir: Path) -> list[str]:
+    try:
+        return list(json.loads((bdir / "terraform.tfvars.json").read_text())["teams"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return []
+
+
+def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S,
+            on_unreadable: Callable[[str], None] | None = None) -> list[str]:
+    """Split every batch left with a state (an interrupted `up`) into its teams' states.
+
+    A batch state that cannot be read (cut off by a full disk, say) is set aside and audited. Its
+    teams' resources are then in no state: with ``on_unreadable`` (teardown, which sweeps by tag)
+    the caller is told and goes on; without it the command is refused with what to run."""
     root = batches_dir(cs)
     if not root.is_dir():
         return []
@@ -115,7 +129,19 @@ def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S) -> list[str]:
         if not wait_unlocked(st, wait_s):
             raise LabctlError(f"terraform is still applying {bdir} (its state is locked after {wait_s:.0f} s); "
                               "wait for it to finish, then run the command again")
-        teams = split_into_teams(cs, bdir)
+        try:
+            teams = split_into_teams(cs, bdir)
+        except tfstate.StateUnreadable as exc:
+            aside = tfstate.set_aside(st)
+            members = batch_teams(bdir)
+            cs.audit("recover", "unreadable", batch=bdir.name, teams=members, reason=exc.reason, set_aside=str(aside))
+            message = (f"the state of the batch that created {', '.join(members) or bdir.name} was unreadable "
+                       f"({exc.reason}) and was set aside as {aside}; what it created is in no state now")
+            if on_unreadable is None:
+                raise RefusedError(f"{message}: `labctl down {cs.id}` removes it by tag (or `labctl sweep "
+                                   f"{cs.id}`), then `labctl up` creates those teams again") from exc
+            on_unreadable(message + "; the sweep removes it by tag")
+            continue
         cs.audit("recover", "ok", batch=bdir.name, teams=teams)
         recovered += teams
     return recovered

@@ -6,10 +6,11 @@ import hashlib
 import json
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.errors import EmulatorError, SpecError, Problem
+from labctl.errors import EmulatorError, Problem, RefusedError, SpecError
 from labctl.ops.target import Connection
 from labctl.spec.load import ResolvedCohort
 from labctl.state import CohortState, StateDir
@@ -68,7 +69,8 @@ def tree_fingerprint(team_dir: Path) -> str:
     return h.hexdigest()
 
 
-def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | None = None) -> RunContext:
+def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | None = None,
+            on_unreadable: Callable[[str], None] | None = None) -> RunContext:
     from labctl.ops import batch as batches
 
     sd = StateDir(state_dir)
@@ -76,7 +78,7 @@ def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | Non
     ctx = RunContext(sd, sd.cohort(cohort_id), conn, find_terraform(), threading.Event())
     # An `up` killed mid-batch left its teams' resources in the batch's state: split it into their
     # own states before anything plans, destroys or re-creates them.
-    batches.recover(ctx.cohort_state)
+    batches.recover(ctx.cohort_state, on_unreadable=on_unreadable)
     return ctx
 
 
@@ -100,3 +102,19 @@ def check_emulator_matches(cs: CohortState, conn: Connection) -> None:
             f"cohort {cs.id!r} was provisioned on an emulator that has since restarted (its state is in memory "
             "only, so the resources in the cohort's Terraform state no longer exist); run `labctl down` to "
             "clear the stale state, then `labctl up` again")
+
+
+# What `down` leaves in meta.json: the cohort was torn down (cleanly or not).
+TORN_DOWN = ("down", "down-with-leftovers")
+
+
+def refuse_if_torn_down(cs: CohortState, action: str, source: str | Path | None = None) -> None:
+    """On AWS, acting on a torn-down cohort re-creates GPU node groups after class: a bill nobody
+    meant. Re-provisioning is done on purpose, with `up --reprovision`, never as a side effect."""
+    meta = cs.meta()
+    if meta.get("status") not in TORN_DOWN:
+        return
+    when = f" at {meta['down_at']}" if meta.get("down_at") else ""
+    ref = source or meta.get("source") or cs.id
+    raise RefusedError(f"cohort {cs.id} was torn down{when}; {action} would provision it again. "
+                       f"To provision it again on purpose: labctl up {ref} --reprovision")

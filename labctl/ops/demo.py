@@ -27,6 +27,7 @@ from labctl.ops.status import human_duration, status
 from labctl.ops.up import up
 from labctl.sim.strategies import DEMO_STRATEGIES
 from labctl.state import StateDir, now
+from labctl.text import plural
 
 # The three strategies the demo teams play (the wasteful baseline; right-sized GPUs; spot +
 # checkpointing + scale-to-zero), in the form a real EKS cluster runs them (labctl.sim.strategies
@@ -63,7 +64,9 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
     if emu.running(state_dir) is not None:
         log("demo: a background emulator is running in this state directory; the demo uses its own")
     previous = sd.cohort(cohort_id)
-    if previous.root.exists() and previous.meta().get("status") == "up":
+    if previous.root.exists():
+        # The demo's own cohort: its resources lived in the previous run's in-process emulator, so
+        # only its files are left; a torn-down one would otherwise refuse to come up again.
         log(f"demo: clearing the previous {cohort_id} run")
         sd.forget_cohort(cohort_id)
     spec_path = state_dir / f"{cohort_id}.yaml"
@@ -75,11 +78,19 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
         (state_dir / emu.STATE_FILE).write_text(json.dumps({"url": e.url, "boot_id": e.boot_id, "pid": None}))
         try:
             log(f"demo: emulator at {e.url} (in-process, memory only); cohort {cohort_id} with "
-                f"{n_teams} teams -> {spec_path}")
+                f"{plural(n_teams, 'team')} -> {spec_path}")
             report = up(spec_path, state_dir, parallelism=parallelism, quiet=quiet,
                         emulator_url=e.url, emulator_boot_id=e.boot_id)
             for t in report.teams:
                 log(f"  up {t.team}: {t.status}" + (f" - {t.error}" if t.error else ""))
+            if report.failed:
+                # Stop here: a class on a half-provisioned cohort, and a debrief of it, would only
+                # bury the one line that says what went wrong.
+                first = report.failed[0]
+                raise TerraformError(
+                    f"demo: up failed for {plural(len(report.failed), 'team')} "
+                    f"(first: {first.team}: {_first_line(first.error)}); the emulator ran in-process, so "
+                    f"nothing is left running; details in {sd.cohort(cohort_id).team_dir(first.team)}/events.jsonl")
             log(f"demo: up took {report.seconds:.0f}s ({report.parallelism} at a time)")
             st = status(cohort_id, state_dir)
             log(f"demo: status (window ends in {human_duration(st.seconds_left)})")
@@ -122,12 +133,15 @@ def demo(state_dir: Path, n_teams: int = 3, seed: int = 0, parallelism: int | No
                "debrief": {k: debrief[k] for k in ("html", "json", "focus_csv", "focus_parquet")},
                "teardown": torn.as_dict(),
                "artifacts": str(sd.cohort(cohort_id).root)}
-    if report.failed:
-        raise TerraformError(f"demo: {len(report.failed)} team(s) failed to come up")
     if not torn.clean:
-        raise LeftoversError(f"demo: teardown left {len(torn.left)} resource(s)")
+        raise LeftoversError(f"demo: teardown left {plural(len(torn.left), 'resource')}")
     return summary
 
+
+
+def _first_line(text: str | None) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[0] if lines else "no error message"
 
 
 def _team_costs(debrief_json: Path) -> dict[str, str]:

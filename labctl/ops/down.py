@@ -23,9 +23,10 @@ from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect_recorded
 from labctl.spec.load import load_cohort
-from labctl.state import CohortState, StateDir, now
+from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry.provisioned import record_team
 from labctl.tf import argv as A
+from labctl.tf import state as tfstate
 
 COHORT_LEVEL = "(cohort)"
 
@@ -84,22 +85,48 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
          cluster_factory: Any = None, drain_timeout: float | None = None) -> DownReport:
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
+    if dry_run:
+        return _down(cs, state_dir, teams, True, parallelism, quiet, reason, cluster_factory, drain_timeout)
+    with cs.exclusive("down" if reason == "down" else f"down ({reason})"):     # one writer per cohort
+        return _down(cs, state_dir, teams, False, parallelism, quiet, reason, cluster_factory, drain_timeout)
+
+
+def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bool, parallelism: int | None,
+          quiet: bool, reason: str, cluster_factory: Any, drain_timeout: float | None) -> DownReport:
+    cohort_id = cs.id
     meta = cs.meta()
     if not meta:
         raise NotFoundError(f"cohort {cohort_id!r} has no recorded deployment in {state_dir}")
     conn = connect_recorded(meta, state_dir)
-    ctx = prepare(state_dir, cohort_id, conn)
+    # Nothing unreadable may block teardown: a state cut off by a full disk is set aside (and said
+    # so), and what it held is found by the sweep, by tag.
+    notes: list[str] = []
+    ctx = prepare(state_dir, cohort_id, conn, on_unreadable=notes.append)
     known = sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state()))
     chosen = [t for t in known if not teams or t in teams]
     unknown = [t for t in (teams or []) if t not in known]
     if unknown:
-        raise NotFoundError(f"cohort {cohort_id!r} has no team(s) {', '.join(unknown)}")
+        raise NotFoundError(f"cohort {cohort_id!r} has no {'team' if len(unknown) == 1 else 'teams'} {', '.join(unknown)}")
+    for team in chosen:
+        state_file = cs.team_dir(team) / tfstate.STATE_FILE
+        try:
+            tfstate.read(state_file)
+        except tfstate.StateUnreadable as exc:
+            if dry_run:
+                notes.append(f"{team}: its Terraform state is unreadable ({exc.reason}); `down` sets it aside and sweeps")
+                continue
+            aside = tfstate.set_aside(state_file)
+            cs.audit("down", "state-unreadable", team=team, reason=exc.reason, set_aside=str(aside))
+            notes.append(f"{team}: its Terraform state was unreadable ({exc.reason}); set aside as {aside}, "
+                         "its resources are swept by tag")
     stale = conn.target == "embedded" and meta.get("emulator_boot_id") not in (None, conn.emulator_boot_id)
     started = time.monotonic()
     width = parallelism or default_parallelism(max(1, len(chosen)))
 
     if dry_run:
-        return _dry_run(ctx, cs, chosen, stale, started)
+        report = _dry_run(ctx, cs, chosen, stale, started)
+        report.notes = notes + report.notes
+        return report
 
     # Ordered drain: while the clusters still run, delete what their controllers made in the
     # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
@@ -108,7 +135,7 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     drain_timeout = DRAIN_TIMEOUT_S if drain_timeout is None else drain_timeout
     drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory,
                         timeout=drain_timeout)
-    notes = list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
+    notes += list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
     notes += [f"drain: {t}: still present after {int(drain_timeout)}s: {', '.join(r)}" for t, r in drain.remaining.items()]
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
@@ -139,16 +166,14 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     proof_at = now().isoformat()
     cs.reports_dir.mkdir(parents=True, exist_ok=True)
     for t in by_team.values():
-        path = cs.reports_dir / f"teardown-{t.team.strip('()')}.json"
-        t.report = str(path)
-        path.write_text(json.dumps({
+        t.report = str(_write_proof(cs, t, {
             "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
             "target": conn.target, "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
             # KMS keys go only after a waiting period (no charge meanwhile): not left, but named.
             "pending_deletion": [r.describe() for r in final.pending_deletion if (r.team or COHORT_LEVEL) == t.team],
-        }, indent=2, sort_keys=True))
+        }))
     if not teams and meta.get("k8s") == "kind" and not left_all:
         notes.append(_delete_kind(cohort_id))
     report = DownReport(cohort_id, False, sorted(by_team.values(), key=lambda t: t.team),
@@ -158,6 +183,25 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     cs.audit("down", "clean" if report.clean else "leftovers", reason=reason, teams=chosen,
              left=report.left)
     return report
+
+
+def _write_proof(cs: CohortState, t: TeamTeardown, proof: dict[str, Any]) -> Path:
+    """A teardown proof is evidence: a later `down` never overwrites it. One that found nothing to
+    do writes nothing and points at the proof already there; one that did something keeps the
+    earlier proof beside it, named by the time it was written."""
+    path = cs.reports_dir / f"teardown-{t.team.strip('()')}.json"
+    noop = not (t.destroyed or t.drained or t.swept or t.sweep_failed or t.left) and t.destroy != "failed"
+    if path.exists():
+        if noop and not proof["unreadable_services"]:
+            return path
+        try:
+            earlier = json.loads(path.read_text()).get("finished_at", "")
+        except ValueError:
+            earlier = ""
+        stamp = "".join(ch for ch in earlier if ch.isalnum()) or str(int(time.time()))
+        path.replace(path.with_name(f"{path.stem}.{stamp}.json"))
+    write_atomic(path, json.dumps(proof, indent=2, sort_keys=True))
+    return path
 
 
 def _delete_kind(cohort_id: str) -> str:
@@ -212,27 +256,25 @@ def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, s
     out = []
     for team in chosen:
         t = TeamTeardown(team, "would-destroy" if cs.has_resources(team) and not stale else "nothing-to-destroy")
-        state = cs.team_dir(team) / "terraform.tfstate"
         if t.destroy == "would-destroy":
-            data = json.loads(state.read_text())
-            t.destroyed = sorted(_addresses(data))
+            t.destroyed = sorted(tfstate.addresses(tfstate.read_or_none(cs.team_dir(team) / tfstate.STATE_FILE)))
         out.append(t)
     target = ctx.conn.aws()
     found = inventory(target, cs.id)
     by_team = {t.team: t for t in out}
-    for a in execute_sweep(target, plan_sweep(found.resources), dry_run=True).outcomes:
+    # Count what the real run would count: what destroy removes is not swept afterwards.
+    in_state = set().union(*(tfstate.ids(tfstate.read_or_none(cs.team_dir(t.team) / tfstate.STATE_FILE))
+                             for t in out if t.destroy == "would-destroy"))
+    orphans = [r for r in found.resources if not _known(r, in_state)]
+    for a in execute_sweep(target, plan_sweep(orphans), dry_run=True).outcomes:
         key = a.resource.team or COHORT_LEVEL
         by_team.setdefault(key, TeamTeardown(key, "n/a")).swept.append("would delete " + a.resource.describe())
     return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started)
 
 
-def _addresses(state: dict[str, Any]) -> list[str]:
-    out = []
-    for r in state.get("resources", []):
-        if r.get("mode") != "managed":
-            continue
-        base = (r.get("module") + "." if r.get("module") else "") + f"{r['type']}.{r['name']}"
-        for inst in r.get("instances", []):
-            key = inst.get("index_key")
-            out.append(base + (f"[{json.dumps(key)}]" if key is not None else ""))
-    return out
+def _known(r: Any, ids: set[str]) -> bool:
+    """Whether destroying what the states hold removes ``r``: it is in a state itself (by id, ARN,
+    name, or cluster:nodegroup), or EKS owns it for a node group in a state (the node group's Auto
+    Scaling group goes when the node group does)."""
+    owner = f"{r.tags.get('eks:cluster-name')}:{r.tags.get('eks:nodegroup-name')}"
+    return bool({r.id, r.arn, r.name, f"{r.parent}:{r.id}", owner} & ids)

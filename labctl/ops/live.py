@@ -18,6 +18,7 @@ from typing import Any
 from labctl.cost.catalog import Catalog
 from labctl.cost.money import fmt_usd, usd
 from labctl.ops.debrief import load_inputs
+from labctl.ops.common import TORN_DOWN
 from labctl.ops.down import resolve_cohort_id
 from labctl.report.model import ledger_for
 from labctl.state import StateDir
@@ -54,6 +55,7 @@ class LiveStatus:
     teams: list[TeamLive] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     has_telemetry: bool = True             # False: nothing collected or simulated yet
+    torn_down_at: str | None = None        # set once `down` ran: final figures, nothing burning
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +65,10 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
                 catalog: Catalog | None = None) -> LiveStatus:
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
-    inp, notes = load_inputs(cs, as_of=at, catalog=catalog, live=True)
+    meta = cs.meta()
+    torn_down = meta.get("down_at") if meta.get("status") in TORN_DOWN else None
+    # A torn-down cohort is shown as it ended (its final figures), not burning at a later time.
+    inp, notes = load_inputs(cs, as_of=at, catalog=catalog, live=torn_down is None)
     ledger = ledger_for(inp)
     as_of = inp.as_of
     left_h = None
@@ -76,7 +81,7 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
     for e in ledger.entries:
         u = e.usage
         sources.setdefault(u.team, set()).add(u.source)
-        if u.end is None or u.end > as_of:     # still running at as_of
+        if not torn_down and (u.end is None or u.end > as_of):     # still running at as_of
             burn[u.team] = burn.get(u.team, Fraction(0)) + e.rate.usd_per_hour
             if u.kind == "instance":
                 n = nodes.setdefault(u.team, {"on-demand": 0, "spot": 0})
@@ -89,7 +94,7 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
     out = LiveStatus(cohort_id, as_of.isoformat(), inp.window_end.isoformat() if inp.window_end else None,
                      int(left_h * 3600) if left_h is not None else None,
                      warnings=notes + [f"{w.team}/{w.resource_id}: {w.message}" for w in ledger.warnings],
-                     has_telemetry=bool(ledger.entries or inp.samples))
+                     has_telemetry=bool(ledger.entries or inp.samples), torn_down_at=torn_down)
     for team in sorted(set(budgets) | set(by_team)):
         cost = by_team.get(team, 0)
         rate = burn.get(team, Fraction(0))
@@ -97,7 +102,9 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
         if budget is None and team in collected:
             budget = Decimal(str(collected[team][0]))
         projected = None
-        if left_h is not None:
+        if torn_down:
+            projected = cost
+        elif left_h is not None:
             projected = cost + int(rate * left_h * 1_000_000)
         state = "no-budget"
         used = None
@@ -147,8 +154,12 @@ def render_lines(st: LiveStatus, width: int = 80) -> list[tuple[str, str | None]
     than its column pushes the rest of its line right."""
     mark = {"over": "!!", "at-risk": "!"}
     style = {"over": "bold red", "at-risk": "bold yellow"}
-    out: list[tuple[str, str | None]] = [
-        (f"cohort {st.cohort}, as of {st.as_of[:19]}Z, {_left(st)} left in the window", "bold")]
+    if st.torn_down_at:
+        head = (f"cohort {st.cohort}: torn down at {st.torn_down_at[:19]}Z; final figures, nothing running "
+                "(teardown proofs in the cohort's reports/)")
+    else:
+        head = f"cohort {st.cohort}, as of {st.as_of[:19]}Z, {_left(st)} left in the window"
+    out: list[tuple[str, str | None]] = [(line, "bold") for line in textwrap.wrap(head, width, subsequent_indent="  ")]
     name_w = max([len(t.team) for t in st.teams] + [4])
     if width >= WIDE:
         head = (f"{'':2} {'team':<{name_w}} {'cost':>11} {'$/h':>9} {'budget':>9} {'used':>7} {'projected':>11} "

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from labctl.cost.catalog import load_catalog
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, NotFoundError
 from labctl.sim.cloud import Ec2Nodes, NodeSource
 from labctl.sim.inputs import TeamInputs, _outputs, read_team, render_team
 from labctl.sim.runner import SimReport, run_class
@@ -30,6 +30,7 @@ from labctl.state import StateDir
 from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
 from labctl.workload import load_estimates
+from labctl.ops.common import refuse_if_torn_down
 
 
 def _cohort(spec_path: Path, strategies: Mapping[str, Mapping[str, Any]] | None, tmp: Path) -> ResolvedCohort:
@@ -55,8 +56,9 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
     """Simulate the class of a provisioned cohort (default: the whole session window)."""
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
+    refuse_if_torn_down(cs, "simulating a class")
     if meta.get("status") != "up":
-        raise LabctlError(f"cohort {cohort_id} is not up (status {meta.get('status')!r}); run `labctl up` first")
+        raise NotFoundError(f"cohort {cohort_id} is not up (status {meta.get('status')!r}); run `labctl up` first")
     cohort = _cohort(cs.spec_copy, strategies, cs.root / "simulate-cohort.yaml")
     names = teams or [t.name for t in cohort.teams]
     inputs: list[TeamInputs] = []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.aws.session import AwsError
+from labctl.errors import EmulatorError
 from labctl.ops.down import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir, now
@@ -59,7 +60,8 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
     teams_meta = meta.get("teams", {})
     conn = None
     if meta.get("status") == "up":
-        conn = connect_recorded(meta, state_dir, start_emulator=False) if _emulator_ok(meta, state_dir) else None
+        _require_emulator(cohort_id, meta, state_dir)
+        conn = connect_recorded(meta, state_dir, start_emulator=False)
     out: list[TeamStatus] = []
     for team in sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state())):
         state = _read_state(cs.team_dir(team) / "terraform.tfstate")
@@ -85,13 +87,22 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
     return CohortStatus(cohort_id, meta.get("target", "?"), meta.get("status", "unknown"), end, left, out)
 
 
-def _emulator_ok(meta: dict[str, Any], state_dir: Path) -> bool:
+def _require_emulator(cohort_id: str, meta: dict[str, Any], state_dir: Path) -> None:
+    """An embedded cohort's resources live only in the emulator's memory: with that emulator
+    stopped or restarted, its recorded state describes nothing, and showing it as up would lie."""
     if meta.get("target") != "embedded":
-        return True
+        return
     from labctl.aws import emulator
 
     info = emulator.running(state_dir)
-    return info is not None and info.boot_id == meta.get("emulator_boot_id")
+    if info is None:
+        why = "the embedded emulator that holds it is not running"
+    elif info.boot_id != meta.get("emulator_boot_id"):
+        why = "the embedded emulator restarted since `up`, and its resources went with the old one"
+    else:
+        return
+    raise EmulatorError(f"cohort {cohort_id}: {why}; `labctl down {cohort_id}` sets its state aside and "
+                        f"proves nothing is left, `labctl up` provisions it again")
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from labctl.cost.estimate import Estimate, diff_estimates, render_diff
 from labctl.cost.money import fmt_usd
 from labctl.cost.plan import state_values
 from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
-from labctl.ops.common import RunContext, check_emulator_matches, prepare, tree_fingerprint
+from labctl.ops.common import RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint
 from labctl.ops.target import connect
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
@@ -520,6 +520,7 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
     """
     t0 = time.monotonic()
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
+    refuse_if_torn_down(cs, f"planning team {team}")
     ctx, d, files, change = _prepare(cohort, spec, cs, kf, state_dir, "plan", at, emulator_url, emulator_boot_id, t0)
     timings, refresh, hours = change.timings, change.refresh, change.hours_left
     has_state = cs.has_resources(team)
@@ -563,6 +564,14 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
     if not cs.meta():
         raise NotFoundError(f"cohort {cohort.id} is not provisioned in {state_dir}; run `labctl up` first")
+    with cs.exclusive(f"team apply {team}"):      # one writer per cohort
+        refuse_if_torn_down(cs, f"applying team {team}")
+        return _team_apply(cohort, spec, cs, kf, state_dir, team, at, emulator_url, emulator_boot_id, t0)
+
+
+def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Path, state_dir: Path, team: str,
+                at: datetime | None, emulator_url: str | None, emulator_boot_id: str | None,
+                t0: float) -> TeamChange:
     ctx, d, files, change = _prepare(cohort, spec, cs, kf, state_dir, "apply", at, emulator_url, emulator_boot_id, t0)
     timings, refresh = change.timings, change.refresh
     has_state = cs.has_resources(team)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.ops.common import RunContext, check_emulator_matches, prepare, select_teams
+from labctl.ops.common import RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams
 from labctl.ops import batch as batches
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
@@ -71,9 +71,26 @@ class UpReport:
 def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
        parallelism: int | None = None, quiet: bool = False, emulator_url: str | None = None,
        emulator_boot_id: str | None = None, k8s: str | None = None, batch_size: int | None = None,
-       allow_past: bool = False) -> UpReport:
+       allow_past: bool = False, reprovision: bool = False) -> UpReport:
     # All validation before anything is touched; a window that is over only when asked for.
     cohort = validate_cohort(spec_path, now=None if allow_past else now())
+    args = (spec_path, state_dir, teams, dry_run, parallelism, quiet, emulator_url, emulator_boot_id, k8s,
+            batch_size, reprovision)
+    from labctl.ops.clusters import check_k8s_mode
+
+    # Before the lock (which creates the cohort's directory): a refused mode touches nothing.
+    check_k8s_mode(k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s"), cohort.cohort.target)
+    if dry_run:
+        return _up(cohort, *args)
+    with StateDir(state_dir).cohort(cohort.id).exclusive("up"):     # one writer per cohort
+        return _up(cohort, *args)
+
+
+def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[str] | None, dry_run: bool,
+        parallelism: int | None, quiet: bool, emulator_url: str | None, emulator_boot_id: str | None,
+        k8s: str | None, batch_size: int | None, reprovision: bool) -> UpReport:
+    if not dry_run and not reprovision:
+        refuse_if_torn_down(StateDir(state_dir).cohort(cohort.id), "`up`", spec_path)
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
     from labctl.ops.clusters import check_k8s_mode, deploy_kind

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.ops.down import DownReport, down
-from labctl.state import StateDir, now
+from labctl.state import LOCK_WAIT, StateDir, now
+from labctl.text import plural
 
 # A cohort is reaped while it may still hold resources: after `up`, or when a previous
 # teardown left something behind (the next pass tries again).
@@ -35,13 +36,22 @@ def reap_once(state_dir: Path, dry_run: bool = False, quiet: bool = True,
     for cohort_id in expired(state_dir):
         log(f"reaper: window of cohort {cohort_id} has ended; tearing down{' (dry run)' if dry_run else ''}")
         try:
-            report = down(cohort_id, state_dir, dry_run=dry_run, quiet=quiet, reason="reaper: window ended")
+            # Never wait behind another command (a facilitator's `up` or `down`): the next pass retries.
+            token = LOCK_WAIT.set(False)
+            try:
+                report = down(cohort_id, state_dir, dry_run=dry_run, quiet=quiet, reason="reaper: window ended")
+            finally:
+                LOCK_WAIT.reset(token)
         except LabctlError as exc:
-            log(f"reaper: {cohort_id}: {exc}")
+            log(f"reaper: {cohort_id}: {exc}; the next pass tries again")
             results[cohort_id] = str(exc)
             continue
+        except Exception as exc:  # noqa: BLE001 - one cohort's failure must not stop the others' teardown
+            log(f"reaper: {cohort_id}: failed ({type(exc).__name__}: {exc}); the next pass tries again")
+            results[cohort_id] = f"{type(exc).__name__}: {exc}"
+            continue
         results[cohort_id] = report
-        verdict = "clean" if report.clean else f"{len(report.left)} resource(s) left"
+        verdict = "clean" if report.clean else f"{plural(len(report.left), 'resource')} left"
         log(f"reaper: {cohort_id}: {verdict}")
     return results
 

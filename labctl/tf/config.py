@@ -19,11 +19,12 @@ _CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "/usr/local/sh
 
 def detect_mirror(explicit: str | Path | None = None, environ: dict[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
+    # Absolute: the CLI config that names the mirror is read by terraform in each team's directory.
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser().absolute()
     if env.get(MIRROR_ENV):
         value = env[MIRROR_ENV]
-        return None if value in ("", "none", "off") else Path(value).expanduser()
+        return None if value in ("", "none", "off") else Path(value).expanduser().absolute()
     for cand in _CANDIDATES:
         p = Path(cand).expanduser()
         if (p / "registry.terraform.io" / "hashicorp").is_dir():

@@ -73,7 +73,9 @@ class Terraform:
         env.update({
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
-            "TF_CLI_CONFIG_FILE": str(self.cli_config),
+            # Absolute: terraform runs in the team's directory, where a relative path names nothing
+            # and terraform would silently fall back to the online registry.
+            "TF_CLI_CONFIG_FILE": str(Path(self.cli_config).absolute()),
             "CHECKPOINT_DISABLE": "1",
         })
         if self.gogc:

@@ -135,6 +135,7 @@ def test_5_down_dry_run_changes_nothing(world, cli):
     assert plan["dry_run"] is True
     assert any("aws_eks_cluster" in a for a in plan["teams"]["alpha"]["destroyed"])
     assert len(inventory(world["target"], "life").resources) == before
+    world["dry_run"] = plan
 
 
 def test_6_down_with_deleted_state_still_ends_at_zero(world, cli):
@@ -154,3 +155,37 @@ def test_6_down_with_deleted_state_still_ends_at_zero(world, cli):
     report = json.loads((world["state"] / "cohorts" / "life" / "reports" / "teardown-alpha.json").read_text())
     assert report["clean"] is True and report["final_inventory"] == []
     assert inventory(world["target"], "life").resources == ()
+    # The dry run counted what the real run did for the team whose state was intact: what its
+    # destroy removes, and only what is left for the sweep after that (not everything twice).
+    dry = world["dry_run"]["teams"]["beta"]
+    assert len(dry["destroyed"]) == len(proof["teams"]["beta"]["destroyed"]) > 0
+    assert len(dry["swept"]) == len(proof["teams"]["beta"]["swept"])
+
+
+def test_7_a_second_down_keeps_the_first_proof(world, cli):
+    reports = world["state"] / "cohorts" / "life" / "reports"
+    first = {p.name: p.read_bytes() for p in reports.glob("teardown-*.json")}
+    res = cli("down", "life", "--output", "json")
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout)
+    assert again["clean"] is True
+    assert again["teams"]["beta"]["destroy"] == "nothing-to-destroy"
+    assert again["teams"]["beta"]["report"] == str(reports / "teardown-beta.json")
+    assert {p.name: p.read_bytes() for p in reports.glob("teardown-*.json")} == first
+    assert json.loads(first["teardown-beta.json"])["destroy"] == "destroyed"
+
+
+def test_8_a_torn_down_cohort_is_not_provisioned_again_by_accident(world, cli):
+    for args in (("up", str(world["spec"]), "--allow-past", "--teams", "beta"),
+                 ("up", str(world["spec"]), "--allow-past"),
+                 ("team", "plan", "beta", "--cohort", str(world["spec"])),
+                 ("team", "apply", "beta", "--cohort", str(world["spec"]))):
+        res = cli(*args)
+        assert res.exit_code == ExitCode.REFUSED, (args, res.output)
+        lines = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and "torn down" in lines[0], res.output
+        assert f"labctl up {world['spec']} --reprovision" in lines[0] or "--reprovision" in lines[0]
+    assert inventory(world["target"], "life").resources == ()
+    res = cli("status", "life", "--output", "json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["status"] == "down"

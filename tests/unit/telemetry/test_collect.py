@@ -171,7 +171,10 @@ def test_cli_embedded_note_in_text_and_json(tmp_path, run_cli, recorded_target):
     _cohort(tmp_path / "state", target="embedded", teams=("a",))
     text = run_cli("collect", COHORT)
     assert text.exit_code == 0, text.output
-    assert text.output.count("note: " + SIMULATED_NOTE.format(cohort=COHORT)) == 1
+    # The next step it names acts on the same state directory (given with --state-dir here).
+    note = SIMULATED_NOTE.format(cohort=COHORT).replace(
+        "`labctl simulate`", f"`labctl --state-dir {tmp_path / 'state'} simulate`")
+    assert text.output.count("note: " + note) == 1
     as_json = run_cli("--output", "json", "collect", COHORT)
     assert json.loads(as_json.output)["notes"] == [SIMULATED_NOTE.format(cohort=COHORT)]
     assert json.loads(as_json.output)["guardrail"] is None          # a single pass: off unless asked

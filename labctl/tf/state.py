@@ -1,0 +1,93 @@
+"""The one reader of Terraform state files (``terraform.tfstate``, version 4).
+
+A state file labctl finds may be missing (nothing applied yet), whole, or unreadable: cut off by a
+full disk or a killed writer, or emptied. Unreadable is a known condition, never a crash: the
+caller decides, and teardown in particular sets the file aside and sweeps by tag, because a state
+that cannot be read must never stand between a cohort and its teardown (docs/runbook.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "terraform.tfstate"
+
+
+class StateUnreadable(Exception):
+    """A state file exists but is not a Terraform state (invalid JSON, empty, or not an object)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: unreadable Terraform state ({reason})")
+        self.path = path
+        self.reason = reason
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """The state at ``path``; None when there is none. Raises StateUnreadable."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise StateUnreadable(path, f"not text: {exc.reason}") from exc
+    if not text.strip():
+        raise StateUnreadable(path, "empty file")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise StateUnreadable(path, f"invalid JSON at byte {getattr(exc, 'pos', '?')} of {len(text)}: "
+                                    "truncated (disk full? killed mid-write?)") from exc
+    if not isinstance(doc, dict):
+        raise StateUnreadable(path, "not a JSON object")
+    return doc
+
+
+def read_or_none(path: Path) -> dict[str, Any] | None:
+    """The state, or None when it is missing or unreadable (for readers that only show things)."""
+    try:
+        return read(path)
+    except StateUnreadable:
+        return None
+
+
+def set_aside(path: Path, why: str = "unreadable") -> Path:
+    """Rename a state out of terraform's way, keeping it for inspection; returns the new path."""
+    dest = path.with_name(f"{path.name}.{why}-{int(time.time())}")
+    path.replace(dest)
+    return dest
+
+
+def managed_instances(state: dict[str, Any] | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(address, attributes) of every managed resource instance in the state."""
+    for r in (state or {}).get("resources", []):
+        if r.get("mode") != "managed":
+            continue
+        base = (r.get("module") + "." if r.get("module") else "") + f"{r['type']}.{r['name']}"
+        for inst in r.get("instances", []):
+            key = inst.get("index_key")
+            yield base + (f"[{json.dumps(key)}]" if key is not None else ""), inst.get("attributes") or {}
+
+
+def has_resources(state: dict[str, Any] | None) -> bool:
+    return bool((state or {}).get("resources"))
+
+
+def addresses(state: dict[str, Any] | None) -> list[str]:
+    return [address for address, _ in managed_instances(state)]
+
+
+def ids(state: dict[str, Any] | None) -> set[str]:
+    """Every id, ARN and name the state records: what a destroy of it removes."""
+    out: set[str] = set()
+    for _, attrs in managed_instances(state):
+        out.update(str(attrs[k]) for k in ("id", "arn", "name") if attrs.get(k))
+    return out
+
+
+def outputs(state: dict[str, Any] | None) -> dict[str, Any]:
+    """The root module's output values by name."""
+    return {k: v.get("value") for k, v in (state or {}).get("outputs", {}).items()}
