@@ -179,10 +179,13 @@ class _Categories:
             return "EKS control plane"
         if u.kind in ("volume", "bucket"):
             return "storage"
+        if u.kind == "kms-key":
+            return "encryption keys"
         return "network"
 
 
-CATEGORIES = ("GPU nodes (on-demand)", "GPU nodes (spot)", "CPU nodes", "EKS control plane", "storage", "network")
+CATEGORIES = ("GPU nodes (on-demand)", "GPU nodes (spot)", "CPU nodes", "EKS control plane", "storage", "network",
+              "encryption keys")
 
 
 def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,

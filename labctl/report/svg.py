@@ -14,7 +14,8 @@ from html import escape
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 CATEGORY_COLORS = {"GPU nodes (on-demand)": "#d62728", "GPU nodes (spot)": "#2ca02c", "CPU nodes": "#1f77b4",
-                   "EKS control plane": "#9467bd", "storage": "#8c564b", "network": "#7f7f7f"}
+                   "EKS control plane": "#9467bd", "storage": "#8c564b", "network": "#7f7f7f",
+                   "encryption keys": "#bcbd22"}
 
 
 def _nice_max(v: float) -> float:

@@ -190,3 +190,15 @@ def test_plan_estimate_and_metered_cost_agree_at_steady_size(tmp_path):
     assert Decimal(shown["network"]) == by_part["ipv4"]
     assert abs(Decimal(shown["storage"]) - by_part["volumes"]) < CENT
     assert abs(metered - desired) < CENT
+
+
+def test_a_kms_key_is_its_own_line_in_the_debrief_not_network(tmp_path):
+    from labctl.telemetry.store import Lifecycle
+
+    end = START + timedelta(hours=HOURS)
+    rows = [Lifecycle("t", "key-1", "kms-key", "us-east-1", START, None, "terraform"),
+            Lifecycle("t", "t-cluster", "cluster", "us-east-1", START, None, "terraform")]
+    inp = DebriefInputs("c", "gpu-baseline", end, (TeamPlan("t"),), rows, [], [], catalog(), START, end)
+    shown = build_debrief(inp, ledger=ledger_for(inp, session_only=True))["teams"]["t"]["cost_by_resource_usd"]
+    assert Decimal(shown["encryption keys"]) == audit.row_cost(rows[0], START, end).quantize(Decimal("0.000001"))
+    assert Decimal(shown["network"]) == 0
