@@ -291,11 +291,8 @@ def estimate_plan(plan_json: Mapping[str, Any], region: str, hours: Decimal, cat
             continue
         t = r.type
         rule = STANDING.get(t)
-        if t in ("aws_eks_cluster", "aws_eip") and rule is not None:
+        if t in ("aws_eks_cluster", "aws_eip", "aws_kms_key") and rule is not None:   # hourly while it exists
             comps.append(_hourly(r.address, rule.part, rule.label, service_price(catalog, rule.service, region),
-                                 (1, 1, 1), hours, {}, warnings))
-        elif t == "aws_kms_key":   # module team-key; not (yet) a lifecycle item of the ledger
-            comps.append(_hourly(r.address, "key", "KMS customer managed key", service_price(catalog, cat.KMS_KEY, region),
                                  (1, 1, 1), hours, {}, warnings))
         elif t == "aws_eks_node_group":
             comps.extend(_node_group(plan, r, region, hours, catalog, warnings))

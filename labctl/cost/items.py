@@ -43,7 +43,7 @@ STANDING: Mapping[str, StandingRule] = {
     "aws_s3_bucket": StandingRule("bucket", "storage", "S3 Standard storage", cat.S3_STANDARD),
     "aws_ebs_volume": StandingRule("volume", "volume", "gp3 volume", cat.EBS_GP3),
     # $1 per key-month, prorated hourly (catalog service "kms-key"); requests are per use
-    "aws_kms_key": StandingRule("kms-key", "key", "KMS customer managed key", "kms-key"),
+    "aws_kms_key": StandingRule("kms-key", "key", "KMS customer managed key", cat.KMS_KEY),
 }
 
 # Resource ids of the per-node items, derived from the node's instance id.

@@ -38,7 +38,7 @@ _SERVICE_OF_KIND = {
     "nat-data": cat.NAT_GATEWAY_DATA,
     "transfer-out": cat.DATA_TRANSFER_OUT,
     "transfer-cross-az": cat.DATA_TRANSFER_CROSS_AZ,
-    "kms-key": "kms-key",
+    "kms-key": cat.KMS_KEY,
 }
 
 
