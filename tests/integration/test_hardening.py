@@ -55,7 +55,7 @@ def world(tmp_path_factory):
         return res
 
     up("203.0.113.0/24")
-    yield {"target": target, "cli": cli, "up": up}
+    yield {"target": target, "cli": cli, "up": up, "state": state}
     emulator.stop_background(state)
 
 
@@ -142,3 +142,7 @@ def test_down_proves_zero_with_the_key_pending_deletion(world):
     assert after.resources == ()
     assert [r.arn for r in after.pending_deletion] == [key]
     assert t.client("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    proof = json.loads((world["state"] / "cohorts" / "hard" / "reports" / "teardown-a.json").read_text())
+    assert proof["clean"] and proof["final_inventory"] == []
+    [pending] = proof["pending_deletion"]
+    assert pending.startswith(f"kms:key {after.pending_deletion[0].id} (deleted on ")
