@@ -1,5 +1,9 @@
 """One error tree for labctl and the exit codes the CLI returns (documented in the README).
 
+Every error labctl raises on purpose is defined here, with the exit code that says what kind of
+problem it is; adapters and use cases import them from here (and a few re-export them under the
+names their callers know, e.g. ``labctl.k8s.interface.NotFound``).
+
 A ``LabctlError`` is something the user can act on: the CLI prints its message as one line
 (or one line per problem for ``SpecError``) and exits with its code; a traceback is shown
 only with ``--debug``. Anything else escaping a command is a bug and exits with INTERNAL.
@@ -22,6 +26,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 7         # no such cohort / team / state in the state directory
     ENVIRONMENT = 8       # a prerequisite is missing (terraform binary, credentials, ...)
     REFUSED = 9           # the cohort's state forbids it: torn down (re-provision on purpose), or busy with --no-wait
+    CLUSTER = 10          # a Kubernetes cluster (EKS or kind) could not be reached or refused a request
     CANCELLED = 130       # interrupted by the user (Ctrl-C)
 
 
@@ -82,3 +87,107 @@ class RefusedError(LabctlError):
     again would re-provision GPUs by accident), or one another command holds with --no-wait."""
 
     exit_code = ExitCode.REFUSED
+
+
+class UsageError(LabctlError):
+    """A command used in a way it refuses, beyond what click checks (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class FileExists(UsageError):
+    """`init` onto an existing file without --force: nothing written."""
+
+
+# --------------------------------------------------------------------- bad input (exit 3)
+
+class UnknownLab(LabctlError):
+    """--lab names no lab; the message lists the labs there are."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
+class RenderError(LabctlError):
+    """A template or a value that cannot be rendered into a valid manifest (it came from the
+    cohort or lab file)."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
+class WorkloadSettingError(LabctlError):
+    """A workload setting (from a lab or cohort file) that the contract rejects."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
+class CatalogError(LabctlError):
+    """A catalog file is malformed; the message names the file, line and column."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
+# ------------------------------------------------------------- the outside world (exit 8, 10)
+
+class PreflightFailed(EnvironmentProblem):
+    """At least one preflight check failed (details printed above)."""
+
+
+class PricingError(EnvironmentProblem):
+    """A live price API answered something that cannot be used as a price."""
+
+
+class CapacityError(EnvironmentProblem):
+    """The market has no capacity for this type now (InsufficientInstanceCapacity)."""
+
+
+_MESSAGE_MAX = 240
+
+
+class AwsError(EnvironmentProblem):
+    """An AWS API call failed. ``code`` is AWS's error code (or a connection problem)."""
+
+    def __init__(self, service: str, operation: str, code: str, message: str) -> None:
+        self.service = service
+        self.operation = operation
+        self.code = code
+        short = message if len(message) <= _MESSAGE_MAX else message[: _MESSAGE_MAX - 3] + "..."
+        super().__init__(f"{service} {operation}: {code}: {short}" if short else f"{service} {operation}: {code}")
+
+
+class AwsNotFound(AwsError):
+    """The resource does not exist (any more): for a deletion, that is success."""
+
+
+class AwsConflict(AwsError):
+    """Something still depends on the resource, or it is busy (DependencyViolation, ResourceInUse)."""
+
+
+class AwsAccessDenied(AwsError):
+    """The credentials may not do this (or are missing / expired)."""
+
+
+class AwsThrottled(AwsError):
+    """Rate limited after botocore's own retries."""
+
+
+class AwsUnavailable(AwsError):
+    """The endpoint could not be reached."""
+
+
+class ClusterError(LabctlError):
+    """The cluster refused or failed a request; the message carries a truncated body only. Not a
+    bug in labctl: an unreachable cluster is exit 10, not 1."""
+
+    exit_code = ExitCode.CLUSTER
+
+
+class ClusterNotFound(ClusterError):
+    pass
+
+
+class ClusterConflict(ClusterError):
+    """Server-side apply found fields owned by another manager (re-apply with force=True)."""
+
+
+class ClusterUnreachable(ClusterError):
+    pass

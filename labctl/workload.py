@@ -21,17 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from labctl.errors import EnvironmentProblem, ExitCode, LabctlError
+from labctl.errors import EnvironmentProblem, LabctlError, WorkloadSettingError
 from labctl.resources import labs_dir
 
 CONTRACT_FILE = "env-contract.json"
 ESTIMATES_FILE = "calibration.json"
 
 
-class WorkloadSettingError(LabctlError):
-    """A workload setting (from a lab or cohort file) that the contract rejects."""
-
-    exit_code = ExitCode.INVALID_SPEC
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, Row
 from labctl.cost.model import BilledCost
-from labctl.errors import EnvironmentProblem, LabctlError
+from labctl.errors import EnvironmentProblem, PricingError
 
 # The Price List Query API has endpoints in these regions only.
 PRICING_ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
@@ -36,10 +36,6 @@ SOURCE_SPOT = "AWS EC2 DescribeSpotPriceHistory (Linux/UNIX, {region}, per-AZ ra
 SOURCE_SPECS = "AWS EC2 DescribeInstanceTypes ({region})"
 
 
-class PricingError(LabctlError):
-    """A live price API answered something that cannot be used as a price."""
-
-    exit_code = EnvironmentProblem.exit_code
 
 
 # --------------------------------------------------------------------------- request builders

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from labctl.errors import EmulatorError, ExitCode, LabctlError
+from labctl.errors import (AwsAccessDenied, AwsConflict, AwsError, AwsNotFound, AwsThrottled,  # noqa: F401 - re-exported
+                           AwsUnavailable, EmulatorError, ExitCode)
 
 TargetKind = Literal["embedded", "localstack", "aws"]
 
 FAKE_CREDENTIAL = "testing"
 # Services whose API has one global endpoint; their clients are pinned to us-east-1 on AWS.
 GLOBAL_SERVICES = frozenset({"iam", "budgets"})
-_MESSAGE_MAX = 240
 
 
 @dataclass(frozen=True)
@@ -75,39 +75,8 @@ class AwsTarget:
 # ------------------------------------------------------------------------------ error family
 
 
-class AwsError(LabctlError):
-    """An AWS API call failed. ``code`` is AWS's error code (or a connection problem)."""
-
-    exit_code = ExitCode.ENVIRONMENT
-
-    def __init__(self, service: str, operation: str, code: str, message: str) -> None:
-        self.service = service
-        self.operation = operation
-        self.code = code
-        short = message if len(message) <= _MESSAGE_MAX else message[: _MESSAGE_MAX - 3] + "..."
-        super().__init__(f"{service} {operation}: {code}: {short}" if short else f"{service} {operation}: {code}")
-
-
-class AwsNotFound(AwsError):
-    """The resource does not exist (any more): for a deletion, that is success."""
-
-
-class AwsConflict(AwsError):
-    """Something still depends on the resource, or it is busy (DependencyViolation, ResourceInUse)."""
-
-
-class AwsAccessDenied(AwsError):
-    """The credentials may not do this (or are missing / expired)."""
-
-
-class AwsThrottled(AwsError):
-    """Rate limited after botocore's own retries."""
-
-
-class AwsUnavailable(AwsError):
-    """The endpoint could not be reached."""
-
-    exit_code = ExitCode.ENVIRONMENT
+# The family itself lives in labctl.errors (one tree); aws_errors() below maps botocore's errors
+# onto it.
 
 
 class EmulatorUnavailable(AwsUnavailable, EmulatorError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from labctl.cli.context import AppContext
-from labctl.errors import ExitCode, LabctlError
+from labctl.errors import FileExists
 from labctl.text import plural
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -328,10 +328,6 @@ def reaper(app: AppContext, interval: float, once: bool, dry_run: bool) -> None:
     r.run(app.state_dir, interval_s=interval, log=log)
 
 
-class FileExists(LabctlError):
-    """`init` onto an existing file without --force: a usage error (exit 2), nothing written."""
-
-    exit_code = ExitCode.USAGE
 
 
 @click.command("init")

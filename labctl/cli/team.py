@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from labctl.cli.context import AppContext
-from labctl.errors import ExitCode, LabctlError, TerraformError
+from labctl.errors import PreflightFailed, TerraformError
 from labctl.text import plural
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -19,10 +19,6 @@ COHORT_OPT = click.option("--cohort", "cohort_ref", required=True, metavar="COHO
                           help="The cohort file, or the id of a provisioned cohort in the state directory.")
 
 
-class PreflightFailed(LabctlError):
-    """At least one preflight check failed (details printed above)."""
-
-    exit_code = ExitCode.ENVIRONMENT
 
 
 @click.group("team")

@@ -34,7 +34,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from labctl.errors import ExitCode, LabctlError
+from labctl.errors import CatalogError
 
 ON_DEMAND = "on-demand"
 SPOT = "spot"
@@ -60,10 +60,6 @@ HOURS_PER_MONTH = Decimal(730)
 INTERRUPTION_BANDS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 
 
-class CatalogError(LabctlError):
-    """A catalog file is malformed; the message names the file, line and column."""
-
-    exit_code = ExitCode.INVALID_SPEC
 
 
 # --------------------------------------------------------------------------- typed view

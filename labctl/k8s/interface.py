@@ -17,27 +17,17 @@ from typing import (
     runtime_checkable,
 )
 
-from labctl.errors import LabctlError
+from labctl.errors import ClusterConflict, ClusterError, ClusterNotFound, ClusterUnreachable  # noqa: F401 - re-exported
 
 FIELD_MANAGER = "labctl"
 Propagation = Literal["Foreground", "Background", "Orphan"]
 Obj = dict[str, Any]
 
 
-class ClusterError(LabctlError):
-    """The cluster refused or failed a request; the message carries a truncated body only."""
-
-
-class NotFound(ClusterError):
-    pass
-
-
-class Conflict(ClusterError):
-    """Server-side apply found fields owned by another manager (re-apply with force=True)."""
-
-
-class Unreachable(ClusterError):
-    pass
+# The cluster's errors live in labctl.errors (one tree); the names the adapters use:
+NotFound = ClusterNotFound
+Conflict = ClusterConflict
+Unreachable = ClusterUnreachable
 
 
 @dataclass(frozen=True)

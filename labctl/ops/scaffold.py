@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from labctl import resources
-from labctl.errors import ExitCode, LabctlError
+from labctl.errors import UnknownLab
 from labctl.spec.load import load_lab
 from labctl.spec.offerings import type_info
 from labctl.state import now
@@ -13,10 +13,6 @@ from labctl.state import now
 SESSION = timedelta(hours=4)
 
 
-class UnknownLab(LabctlError):
-    """--lab names no lab; the message lists the labs there are."""
-
-    exit_code = ExitCode.INVALID_SPEC
 
 
 def available_labs() -> list[str]:

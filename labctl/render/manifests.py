@@ -22,7 +22,7 @@ import jinja2
 import yaml
 
 from labctl import naming, resources
-from labctl.errors import LabctlError
+from labctl.errors import RenderError
 from labctl.render import pools
 from labctl.render.consistency import discovery_tags
 from labctl.spec.load import ResolvedCohort, TeamSpec
@@ -59,8 +59,6 @@ DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 POOL_PRIORITIES = {"gpu_spot": 50, "gpu_on_demand": 10, "system": 1}
 
 
-class RenderError(LabctlError):
-    """A template or a value that cannot be rendered into a valid manifest."""
 
 
 def _json(value: Any) -> str:

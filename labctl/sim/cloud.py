@@ -18,8 +18,6 @@ from labctl.errors import LabctlError
 from labctl.sim.inputs import PoolSpec, TeamInputs
 
 
-class CapacityError(LabctlError):
-    """The market has no capacity for this type now (InsufficientInstanceCapacity)."""
 
 
 class NodeSource(Protocol):

@@ -50,7 +50,8 @@ from labctl.render.consistency import parse_quantity
 from labctl.sim import autoscaler as ca
 from labctl.sim import market
 from labctl.sim.clock import SimClock
-from labctl.sim.cloud import CapacityError, NodeSource
+from labctl.errors import CapacityError
+from labctl.sim.cloud import NodeSource
 from labctl.sim.inputs import PoolSpec, TeamInputs
 from labctl.sim.record import SOURCE, Recorder
 from labctl.sim.scheduler import (

@@ -104,6 +104,13 @@ def drive(code: int, run, files, mp, json_out: bool):
             raise RefusedError("cohort codes was torn down; team plan would provision it again")
         mp.setattr("labctl.ops.team.team_plan", torn_down)
         return run(*o, "team", "plan", "alpha", "--cohort", str(files["good"]))
+    if code == 10:
+        from labctl.errors import ClusterUnreachable
+
+        def unreachable(*_a, **_k):
+            raise ClusterUnreachable("cluster codes-alpha: connection refused (https://127.0.0.1:1)")
+        mp.setattr("labctl.ops.status.status", unreachable)
+        return run(*o, "status", str(files["good"]))
     if code == 130:
         mp.setattr("labctl.ops.validate.validate_cohort", _interrupt)
         return run(*o, "validate", str(files["good"]))
