@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from labctl import __version__
+from labctl.cli import progress
 from labctl.cli.context import AppContext
 from labctl.errors import ExitCode, LabctlError, SpecError
 from labctl.state import LOCK_WAIT
@@ -122,6 +123,7 @@ def _argv_asks_json() -> bool:
 def cli(ctx: click.Context, state_dir: Path | None, output: str, debug: bool, no_wait: bool) -> None:  # noqa: D401
     """Provision, meter and tear down hands-on GPU FinOps labs."""
     LOCK_WAIT.set(not no_wait)
+    progress.install()          # the use cases report progress; only the CLI draws it
     default_state = Path(os.environ.get("LABCTL_STATE_DIR") or ".labctl")
     # Resolved once, here: terraform runs in each team's directory, where a relative path to
     # its CLI config (and so to the provider mirror) would name nothing.

@@ -1,14 +1,16 @@
-"""Live per-team progress (rich) for long terraform runs; plain lines when not a terminal."""
+"""Progress of long terraform runs, as state and events: what phase each team is in, how many of
+its planned resources are done. The use cases update a Board; they never draw. Drawing is the
+CLI's (labctl/cli/progress.py registers a renderer: a live table on a terminal, plain lines
+otherwise); with no renderer registered (a library caller, a test) nothing is shown.
+"""
 
 from __future__ import annotations
 
-import sys
 import threading
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from typing import Protocol
 
 
 @dataclass
@@ -17,6 +19,20 @@ class TeamLine:
     done: int = 0
     planned: int = 0
     note: str = ""
+
+
+class Renderer(Protocol):
+    """What shows a Board: told when it opens, after every change, and when it closes."""
+
+    def open(self, board: Board) -> None: ...
+
+    def changed(self, board: Board, team: str, phase_changed: bool) -> None: ...
+
+    def close(self, board: Board) -> None: ...
+
+
+# Set by the CLI for the command it runs: makes a Renderer for each Board.
+RENDERER: ContextVar[Callable[[Board], Renderer] | None] = ContextVar("RENDERER", default=None)
 
 
 @dataclass
@@ -29,20 +45,17 @@ class Board:
     def __post_init__(self) -> None:
         self.lines = {t: TeamLine() for t in self.teams}
         self._lock = threading.Lock()
-        self._console = Console(stderr=True)
-        self._live: Live | None = None
-        self._tty = self._console.is_terminal and not self.quiet
+        factory = RENDERER.get()
+        self._renderer: Renderer | None = None if self.quiet or factory is None else factory(self)
 
     def __enter__(self) -> Board:
-        if self._tty:
-            self._live = Live(self._table(), console=self._console, refresh_per_second=4, transient=False)
-            self._live.__enter__()
+        if self._renderer is not None:
+            self._renderer.open(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.update(self._table())
-            self._live.__exit__(None, None, None)
+        if self._renderer is not None:
+            self._renderer.close(self)
 
     def update(self, team: str, *, phase: str | None = None, done: int | None = None,
                planned: int | None = None, note: str | None = None) -> None:
@@ -57,19 +70,5 @@ class Board:
                 line.planned = planned
             if note is not None:
                 line.note = note
-            if self._live is not None:
-                self._live.update(self._table())
-            elif changed_phase and not self.quiet:
-                extra = f" ({line.note})" if line.note else ""
-                print(f"[{self.title}] {team}: {line.phase}{extra}", file=sys.stderr, flush=True)
-
-    def _table(self) -> Table:
-        t = Table(title=self.title, expand=False)
-        t.add_column("team")
-        t.add_column("phase")
-        t.add_column("resources", justify="right")
-        t.add_column("note", overflow="fold")
-        for name, line in self.lines.items():
-            res = f"{line.done}/{line.planned}" if line.planned else "-"
-            t.add_row(name, line.phase, res, line.note[:80])
-        return t
+            if self._renderer is not None:
+                self._renderer.changed(self, team, changed_phase)
