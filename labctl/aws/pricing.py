@@ -25,6 +25,7 @@ from typing import Any
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, Row
 from labctl.cost.model import BilledCost
 from labctl.errors import EnvironmentProblem, PricingError
+from labctl.aws.session import aws_errors
 
 # The Price List Query API has endpoints in these regions only.
 PRICING_ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
@@ -225,7 +226,15 @@ class RefreshResult:
 
 def refresh_catalog(catalog: Catalog, region: str, instance_types: Sequence[str], *, pricing_client: Any,
                     ec2_client: Any, now: datetime) -> RefreshResult:
-    """Query the three APIs for ``instance_types`` in ``region`` and merge the answers."""
+    """Query the three APIs for ``instance_types`` in ``region`` and merge the answers. A failed
+    call is an :class:`~labctl.errors.AwsError` (botocore's errors do not leave aws/)."""
+    with aws_errors("pricing", "refresh"):
+        return _refresh_catalog(catalog, region, instance_types, pricing_client=pricing_client,
+                                ec2_client=ec2_client, now=now)
+
+
+def _refresh_catalog(catalog: Catalog, region: str, instance_types: Sequence[str], *, pricing_client: Any,
+                     ec2_client: Any, now: datetime) -> RefreshResult:
     observed = now.astimezone(timezone.utc).date()
     od_rows: list[Row] = []
     missing: list[str] = []

@@ -10,7 +10,7 @@ import click
 
 from labctl.cli.context import AppContext
 from labctl.cost.catalog import Catalog, InstanceType, Price, default_catalog_dir, load_catalog, write_catalog
-from labctl.errors import EnvironmentProblem
+from labctl.errors import AwsError, EnvironmentProblem
 
 prices = click.Group("prices", help="Show or refresh the price catalog (every figure with its source and date).")
 
@@ -148,13 +148,11 @@ def refresh(ctx: click.Context, region: str, instance_types: tuple[str, ...], ca
             for req in plan["requests"]:
                 click.echo(f"  {req['api']} {req['params'].get('Filters', req['params'].get('InstanceTypes'))}")
         return
-    from botocore.exceptions import BotoCoreError, ClientError
-
     pricing_client, ec2_client = live.make_clients(region, endpoint_url=endpoint_url)
     try:
         result = live.refresh_catalog(catalog, region, types, pricing_client=pricing_client,
                                       ec2_client=ec2_client, now=now)
-    except (BotoCoreError, ClientError) as exc:
+    except AwsError as exc:
         raise EnvironmentProblem(f"price refresh for {region} failed: {exc}") from exc
     changed = write_catalog(result.catalog, folder)
     summary = {

@@ -51,6 +51,15 @@ G5_RECORD = {"InstanceType": "g5.xlarge", "VCpuInfo": {"DefaultVCpus": 4}, "Memo
                                    "MemoryInfo": {"SizeInMiB": 22888}}], "TotalGpuMemoryInMiB": 22888}}
 
 
+@pytest.fixture(autouse=True)
+def registered():
+    """The commands carry --output and --state-dir once the CLI registered them (as `labctl` does
+    at start), whichever test of the session runs first."""
+    from labctl.cli.main import _register
+
+    _register()
+
+
 @pytest.fixture
 def clients(monkeypatch):
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
@@ -186,6 +195,30 @@ def test_prices_refresh_command_writes_a_reviewable_catalog(clients, monkeypatch
                                         "--catalog-dir", str(folder), "--output", "json"], obj=AppContext(state_dir=tmp_path))
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["changed_files"] == []
+
+
+def test_prices_refresh_api_failure_is_one_line_and_exit_8_catalog_untouched(clients, monkeypatch, tmp_path):
+    """A refused API call is the outside world's problem (exit 8), said in one line; the
+    botocore error is mapped inside aws/, not by the CLI."""
+    from labctl.cli.main import _register, cli
+
+    _register()
+    folder = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), folder)
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    pricing_client, ec2_client = clients
+    stub = Stubber(pricing_client)
+    stub.add_client_error("get_products", service_error_code="AccessDeniedException",
+                          service_message="not authorized to perform pricing:GetProducts")
+    stub.activate()
+    monkeypatch.setattr(live, "make_clients", lambda region, **kw: (pricing_client, ec2_client))
+    result = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s"), "prices", "refresh", "--region",
+                                      "us-east-1", "--instance-type", "g5.xlarge", "--catalog-dir", str(folder)])
+    assert result.exit_code == 8, result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "price refresh for us-east-1 failed" in errors[0]
+    assert "AccessDeniedException" in errors[0] and "Traceback" not in result.output
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before
 
 
 def test_prices_refresh_dry_run_calls_nothing(monkeypatch, tmp_path):
