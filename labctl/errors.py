@@ -89,6 +89,19 @@ class RefusedError(LabctlError):
     exit_code = ExitCode.REFUSED
 
 
+class StateUnreadable(LabctlError):
+    """A Terraform state file exists but is not one (cut off by a full disk or a killed writer,
+    emptied): teardown sets it aside and sweeps; anything that would build on it is refused."""
+
+    exit_code = ExitCode.REFUSED
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: unreadable Terraform state ({reason}); `labctl down` sets it aside and "
+                         "sweeps what it described by tag")
+        self.path = path
+        self.reason = reason
+
+
 class UsageError(LabctlError):
     """A command used in a way it refuses, beyond what click checks (exit 2)."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -16,14 +15,6 @@ SIMULATED = ("cohort {cohort} runs on the embedded target: its cluster is simula
              "so there is no Kubernetes API and no kubeconfig to hand out")
 
 
-def _outputs(state_file: Path) -> dict:
-    try:
-        state = json.loads(state_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {k: v.get("value") for k, v in state.get("outputs", {}).items()}
-
-
 @click.command("kubeconfig")
 @click.argument("cohort_ref", metavar="COHORT")
 @click.argument("team")
@@ -32,7 +23,8 @@ def _outputs(state_file: Path) -> dict:
 @pass_app
 def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) -> None:
     """Write TEAM's kubeconfig (EKS or kind targets); COHORT is a cohort file or id."""
-    from labctl.k8s.kubeconfig import eks_kubeconfig, write_kubeconfig
+    from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
+    from labctl.tf import state as tfstate
     from labctl.ops.down import resolve_cohort_id
     from labctl.state import StateDir
 
@@ -55,13 +47,10 @@ def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) ->
 
         kind.ensure_cluster(cohort_id, dest, create=False)
     else:
-        o = _outputs(cs.team_dir(team) / "terraform.tfstate")
-        if not o.get("cluster_endpoint"):
+        config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), meta, f"{cohort_id}-{team}")
+        if config is None:
             raise NotFoundError(f"team {team} of cohort {cohort_id} has no cluster yet (run `labctl up` first)")
-        write_kubeconfig(dest, eks_kubeconfig(o["cluster_name"], o["cluster_endpoint"],
-                                              o.get("cluster_certificate_authority") or "",
-                                              meta.get("region", "us-east-1"), meta.get("aws_profile"),
-                                              meta.get("endpoint_url") if target == "localstack" else None))
+        write_kubeconfig(dest, config)
     if app.json:
         app.emit_json({"cohort": cohort_id, "team": team, "simulated": False, "kubeconfig": str(dest)})
     else:

@@ -37,6 +37,18 @@ def eks_kubeconfig(cluster_name: str, endpoint: str, ca_base64: str, region: str
     }
 
 
+def team_eks_kubeconfig(outputs: dict[str, Any], meta: dict[str, Any], default_name: str) -> dict[str, Any] | None:
+    """A team's EKS kubeconfig from its Terraform outputs and what `up` recorded of its cohort
+    (region, profile, target, endpoint); None when its state has no cluster endpoint yet. The one
+    builder behind `labctl kubeconfig` and `collect`."""
+    if not outputs.get("cluster_endpoint"):
+        return None
+    return eks_kubeconfig(outputs.get("cluster_name") or default_name, outputs["cluster_endpoint"],
+                          outputs.get("cluster_certificate_authority") or "", meta.get("region", "us-east-1"),
+                          meta.get("aws_profile"),
+                          meta.get("endpoint_url") if meta.get("target") == "localstack" else None)
+
+
 def write_kubeconfig(path: Path, config: dict[str, Any] | str) -> Path:
     """Write with mode 0600 from the first byte (never world-readable, even briefly)."""
     text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)

@@ -10,7 +10,6 @@ running the loop gets warnings and scale-to-zero without a second command.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from labctl.telemetry.collectors import (
     write,
 )
 from labctl.telemetry.store import Store
+from labctl.tf import state as tfstate
 
 ClusterFactory = Callable[[Path], Any]
 """kubeconfig path -> an object with the cluster interface (labctl.k8s.interface.Cluster)."""
@@ -81,19 +81,12 @@ def _why(exc: Exception) -> str:
 
 def _eks_kubeconfig(cs: CohortState, meta: Mapping[str, Any], team: str) -> Path:
     """Write the team's EKS kubeconfig (as `labctl kubeconfig` does) into its state folder, mode 0600."""
-    from labctl.k8s.kubeconfig import eks_kubeconfig, write_kubeconfig
+    from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
 
-    try:
-        state = json.loads((cs.team_dir(team) / "terraform.tfstate").read_text())
-    except (FileNotFoundError, ValueError):
-        state = {}
-    o = {k: (v or {}).get("value") for k, v in (state.get("outputs") or {}).items()}
-    if not o.get("cluster_endpoint"):
+    config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), dict(meta), f"{cs.id}-{team}")
+    if config is None:
         raise NotFoundError("no cluster endpoint in its Terraform state (not provisioned yet, or the target has no EKS)")
-    return write_kubeconfig(cs.team_dir(team) / "collect.kubeconfig", eks_kubeconfig(
-        o.get("cluster_name") or f"{cs.id}-{team}", o["cluster_endpoint"], o.get("cluster_certificate_authority") or "",
-        meta.get("region", "us-east-1"), meta.get("aws_profile"),
-        meta.get("endpoint_url") if meta.get("target") == "localstack" else None))
+    return write_kubeconfig(cs.team_dir(team) / "collect.kubeconfig", config)
 
 
 def _kind_kubeconfig(cs: CohortState) -> Path:

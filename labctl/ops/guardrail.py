@@ -22,6 +22,7 @@ from labctl.ops.down import resolve_cohort_id
 from labctl.ops.live import live_status
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Event, Store
+from labctl.tf import state as tfstate
 
 DEFAULT_THRESHOLD_PCT = Decimal(90)
 DEFAULT_REWARN_AFTER = timedelta(minutes=30)
@@ -61,11 +62,8 @@ class GuardrailReport:
 def gpu_nodegroups(cs: Any, team: str, eks: Any, cluster: str) -> list[str]:
     """GPU node groups of a team: Terraform's outputs when present, else the cluster's node groups
     whose name ends in a GPU pool (``...-gpu_on_demand`` / ``...-gpu-spot``)."""
-    import json
-
     try:
-        outputs = json.loads((cs.team_dir(team) / "terraform.tfstate").read_text()).get("outputs", {})
-        groups = (outputs.get("node_groups") or {}).get("value") or {}
+        groups = tfstate.team_outputs(cs.team_dir(team)).get("node_groups") or {}
         names = [g["name"] for pool, g in sorted(groups.items()) if pool.startswith("gpu")]
         if names:
             return names

@@ -16,7 +16,6 @@ prints folder and file names only.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from labctl.k8s.kubeconfig import eks_kubeconfig
 from labctl.ops.team import cohort_file, knobs_path, knobs_template
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import StateDir
+from labctl.tf import state as tfstate
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -72,13 +72,6 @@ def write_private(path: Path, text: str) -> Path:
     tmp.replace(path)
     return path
 
-
-def _outputs(state_file: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(state_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {k: v.get("value") for k, v in state.get("outputs", {}).items()}
 
 
 def _readme(cohort: ResolvedCohort, team: str, lab_handout: str | None) -> str:
@@ -153,7 +146,7 @@ def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> Handou
         h.files += ["knobs.yaml", "README.md"]
         if lab_handout is None:
             h.notes.append(f"lab {cohort.lab.name} has no handout.md")
-        outputs = _outputs(cs.team_dir(team) / "terraform.tfstate")
+        outputs = tfstate.team_outputs(cs.team_dir(team))
         h.role_arn = outputs.get("team_role_arn")
         access, config, notes = _access(cohort, team, h.role_arn, target)
         write_private(folder / "access.md", access)

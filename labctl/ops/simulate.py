@@ -23,7 +23,7 @@ import yaml
 from labctl.cost.catalog import load_catalog
 from labctl.errors import LabctlError, NotFoundError
 from labctl.sim.cloud import Ec2Nodes, NodeSource
-from labctl.sim.inputs import TeamInputs, _outputs, read_team, render_team
+from labctl.sim.inputs import TeamInputs, read_team, render_team
 from labctl.sim.runner import SimReport, run_class
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import StateDir
@@ -31,6 +31,7 @@ from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
 from labctl.workload import load_estimates
 from labctl.ops.common import refuse_if_torn_down
+from labctl.tf import state as tfstate
 
 
 def _cohort(spec_path: Path, strategies: Mapping[str, Mapping[str, Any]] | None, tmp: Path) -> ResolvedCohort:
@@ -66,7 +67,7 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
         spec = cohort.team(name)
         d = cs.team_dir(name)
         if strategies and name in strategies:
-            inputs.append(render_team(cohort, name, _outputs(d)))
+            inputs.append(render_team(cohort, name, tfstate.team_outputs(d) or None))
         else:
             inputs.append(read_team(d, spec.lab.simulation, spec.knobs))
     start = datetime.fromisoformat(meta["window_start"])

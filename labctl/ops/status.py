@@ -3,7 +3,6 @@ as EKS reports them now) and the time left before the window ends and teardown s
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from labctl.errors import EmulatorError
 from labctl.ops.down import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir, now
+from labctl.tf import state as tfstate
 
 
 @dataclass
@@ -64,7 +64,7 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
         conn = connect_recorded(meta, state_dir, start_emulator=False)
     out: list[TeamStatus] = []
     for team in sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state())):
-        state = _read_state(cs.team_dir(team) / "terraform.tfstate")
+        state = tfstate.team_state(cs.team_dir(team)) or {}
         outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
         ts = TeamStatus(team=team, status=teams_meta.get(team, {}).get("status", "not deployed"),
                         resources=sum(len(r.get("instances", [])) for r in state.get("resources", [])
@@ -104,12 +104,6 @@ def _require_emulator(cohort_id: str, meta: dict[str, Any], state_dir: Path) -> 
     raise EmulatorError(f"cohort {cohort_id}: {why}; `labctl down {cohort_id}` sets its state aside and "
                         f"proves nothing is left, `labctl up` provisions it again")
 
-
-def _read_state(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def human_duration(seconds: int | None) -> str:

@@ -49,6 +49,7 @@ from labctl.spec.models import Lab
 from labctl.spec.yamlsrc import PathKey, load_yaml, load_yaml_text
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.tf import argv as A
+from labctl.tf import state as tfstate
 
 KNOBS_FILE = "knobs.yaml"
 SAVED_PLAN = "team.tfplan"
@@ -397,11 +398,10 @@ def _load(cohort_ref: str | Path, state_dir: Path, team: str) -> tuple[ResolvedC
 
 
 def _render(ctx: RunContext, cohort: ResolvedCohort, spec: TeamSpec) -> tuple[Path, dict[str, Any], dict[str, str]]:
-    from labctl.ops.up import _outputs
-
     d = ctx.cohort_state.team_dir(spec.name)
     variables = tfvars(cohort, spec, ctx.conn.provider)
-    files = render_team_manifests(cohort, spec, _outputs(d), s3_endpoint_url=ctx.conn.endpoint_url or "")
+    files = render_team_manifests(cohort, spec, tfstate.team_outputs(d) or None,
+                                  s3_endpoint_url=ctx.conn.endpoint_url or "")
     problems = [replace(p, file=f"{spec.name}/k8s/{p.file}")
                 for p in validate_team(files, variables, spec.lab.kubernetes_version)]
     if problems:
@@ -542,7 +542,7 @@ def team_plan(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime |
     elif has_state:
         # Nothing to change in Terraform: price what the state holds, read from the state file
         # itself rather than `terraform show` (which starts the provider again for ~3 s).
-        change.estimate, _ = _estimates(_state_doc(json.loads((d / "terraform.tfstate").read_text())),
+        change.estimate, _ = _estimates(_state_doc(tfstate.read(d / tfstate.STATE_FILE) or {}),
                                         cohort, team, hours)
     change.status = "would-change" if (res.returncode == 2 or mchanges) else "no-changes"
     # Remember what was planned from; a no-op plan is remembered too, so that `team apply` of a
@@ -590,7 +590,7 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
             # of plan, show and apply: ~10 s less here). Its event stream lists the changes; the
             # cost difference is the state before priced against the state after.
             state_file = d / "terraform.tfstate"
-            before = json.loads(state_file.read_text()) if has_state else None
+            before = tfstate.read(state_file) if has_state else None
             t = time.monotonic()
             res = tf.run(A.apply(refresh=refresh))
             timings["apply"] = time.monotonic() - t
@@ -600,7 +600,7 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
             tf_changed = bool(change.changes)
             if tf_changed:
                 prior = state_values(before) if before and before.get("resources") else None
-                change.estimate, change.previous = _estimates(_state_doc(json.loads(state_file.read_text())),
+                change.estimate, change.previous = _estimates(_state_doc(tfstate.read(state_file) or {}),
                                                               cohort, team, change.hours_left, prior, d / "k8s")
         if tf_changed and change.used_saved_plan:
             t = time.monotonic()

@@ -21,6 +21,7 @@ from labctl.render.terraform import ProviderSettings, tfvars
 from labctl.sim.scheduler import Taint
 from labctl.spec.load import ResolvedCohort
 from labctl.spec.models import Simulation
+from labctl.tf import state as tfstate
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,7 @@ def read_team(team_dir: Path, simulation: Simulation, knobs: dict[str, Any] | No
 
 
 def _outputs(team_dir: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((team_dir / "terraform.tfstate").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return {k: v.get("value") for k, v in state.get("outputs", {}).items()} or None
+    return tfstate.team_outputs(team_dir) or None
 
 
 def render_team(cohort: ResolvedCohort, team: str, outputs: dict[str, Any] | None = None) -> TeamInputs:

@@ -14,7 +14,6 @@ node: :func:`node_companions`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from labctl.cost.items import NODE_PUBLIC_IPV4, TeamItems, team_items
 from labctl.cost.plan import state_values
 from labctl.telemetry.store import Lifecycle, Store
 from labctl.telemetry.usage import PROVISIONED
+from labctl.tf import state as tfstate
 
 SOURCE = PROVISIONED
 
@@ -35,10 +35,7 @@ def items_of_state(tfstate: dict[str, Any] | None) -> TeamItems:
 
 
 def read_state(team_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((team_dir / "terraform.tfstate").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    return tfstate.team_state(team_dir)
 
 
 def standing_rows(team: str, region: str, items: TeamItems, at: datetime, source: str = SOURCE, *,

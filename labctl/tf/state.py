@@ -14,16 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from labctl import errors
+
 STATE_FILE = "terraform.tfstate"
 
 
-class StateUnreadable(Exception):
-    """A state file exists but is not a Terraform state (invalid JSON, empty, or not an object)."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: unreadable Terraform state ({reason})")
-        self.path = path
-        self.reason = reason
+# A state file that exists but is not a Terraform state (invalid JSON, empty, not an object).
+StateUnreadable = errors.StateUnreadable
 
 
 def read(path: Path) -> dict[str, Any] | None:
@@ -91,3 +88,13 @@ def ids(state: dict[str, Any] | None) -> set[str]:
 def outputs(state: dict[str, Any] | None) -> dict[str, Any]:
     """The root module's output values by name."""
     return {k: v.get("value") for k, v in (state or {}).get("outputs", {}).items()}
+
+
+def team_state(team_dir: Path) -> dict[str, Any] | None:
+    """A team root's state; None when it has none or it is unreadable (readers that only show)."""
+    return read_or_none(team_dir / STATE_FILE)
+
+
+def team_outputs(team_dir: Path) -> dict[str, Any]:
+    """A team root's output values by name ({} before its first apply)."""
+    return outputs(team_state(team_dir))

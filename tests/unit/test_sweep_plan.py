@@ -38,6 +38,7 @@ EXPECTED_ORDER = [
     ("iam:oidc-provider", ("delete",)),
     ("iam:role", ("detach-managed-policies", "delete-inline-policies", "remove-from-instance-profiles", "delete")),
     ("sns:topic", ("delete",)),
+    ("kms:key", ("schedule-deletion",)),           # after the topic and cluster it encrypts for
     ("s3:bucket", ("delete-object-versions", "abort-multipart-uploads", "delete")),
     ("ec2:network-interface", ("delete",)),
     ("ec2:route-table", ("disassociate", "delete-routes", "delete")),
