@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from labctl import naming
 from labctl.errors import Problem, SpecError
 from labctl.ops.target import LOCALSTACK_DEFAULT, provider_settings
-from labctl.render.k8s_validate import validate_team
+from labctl.render.k8s_validate import ShapeCache
 from labctl.render.manifests import render_team_manifests
 from labctl.render.terraform import tfvars
 from labctl.spec.load import ResolvedCohort, load_cohort
@@ -32,18 +34,34 @@ def validate_cohort(path: Path, *, now: datetime | None = None) -> ResolvedCohor
     The spec's checks are meant to leave the manifests nothing to find; if the manifests still
     disagree, the line points at the team in the user's file and names the manifest object.
     """
+    return validate_and_render(path, now=now)[0]
+
+
+def validate_and_render(path: Path, *, now: datetime | None = None
+                        ) -> tuple[ResolvedCohort, dict[str, tuple[dict[str, str], dict[str, Any]]]]:
+    """:func:`validate_cohort`, also returning what it rendered: team -> (manifests, tfvars).
+
+    Teams of one shape (the same manifests and tfvars but for their own names; see
+    k8s_validate.shape) are validated once: a 100-team cohort has a handful of shapes.
+    """
     cohort = load_cohort(path, strict=True, now=now)
     endpoint = placeholder_endpoint(cohort)
     settings = provider_settings(cohort.cohort.target)
-    src = load_yaml(path)
+    src = None      # the file's line map, composed only when there is a problem to place
+    shapes = ShapeCache()
+    rendered: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
     problems = []
     for i, team in enumerate(cohort.teams):
         files = render_team_manifests(cohort, team, None, s3_endpoint_url=endpoint or "")
-        for p in validate_team(files, tfvars(cohort, team, settings), team.lab.kubernetes_version):
+        variables = tfvars(cohort, team, settings)
+        rendered[team.name] = (files, variables)
+        own = [naming.bucket_name(cohort.cohort.cohort, team.name), *team.members]
+        for p in shapes.validate_team(team.name, own, files, variables, team.lab.kubernetes_version):
             where = f" ({p.field})" if p.field else ""
+            src = src or load_yaml(path)
             problems.append(Problem(src.file, src.line_of(("teams", i)), f"teams[{i}]",
                                     f"team {team.name}: its Kubernetes manifests would be refused: "
                                     f"{p.message} [in {p.file}{where}]"))
     if problems:
         raise SpecError(problems)
-    return cohort
+    return cohort, rendered

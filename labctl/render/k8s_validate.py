@@ -15,6 +15,7 @@ A kind without a schema (a custom resource) is an error unless the caller allow-
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -257,3 +258,65 @@ def validate_team(files: dict[str, str], tfvars: dict, k8s_version: str,
     problems += validate_schema(docs, k8s_version, allow_unschematized)
     problems += consistency.check(docs, tfvars)
     return problems
+
+
+# -- many teams: each distinct shape validated once ---------------------------------------------
+
+_TEAM_TOKEN = "\x00team\x00"      # never in rendered YAML or JSON text (JSON escapes NUL)
+
+
+def shape(team: str, own_names: Iterable[str], files: Mapping[str, str], tfvars: Mapping[str, Any],
+          k8s_version: str, allow_unschematized: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """A team's manifests and tfvars with its own names taken out: teams of one shape differ
+    only in those names.
+
+    Why that is enough to share a verdict: the checks read a team's names only to compare them
+    with each other (namespace against namespace, cluster name against the tfvars' cohort-team),
+    never for their spelling; the spelling is the spec's business (DNS-1123 labels, AWS name
+    lengths, checked per team before anything renders). ``own_names`` are the team's other own
+    values (its checkpoint bucket's hashed name, its members), each replaced by a token of its
+    position, so two teams share a shape only if theirs stand in the same places. The team's name is
+    replaced where it stands as a word of its own (between characters that cannot be part of a
+    name), so a name that happens to occur inside fixed text (a team called ``gpu``) only
+    makes that team a shape of its own, never mistaken for another.
+    """
+    # The name as templates may spell it: plain, regex-escaped (the autoscaler's priority
+    # patterns), and that inside a JSON string.
+    spellings = sorted({team, re.escape(team), json.dumps(re.escape(team))[1:-1]}, key=len, reverse=True)
+    word = re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, spellings))})(?![a-z0-9])")
+
+    owns = sorted(((own, f"\x00own{i}\x00") for i, own in enumerate(own_names) if own), key=lambda o: -len(o[0]))
+
+    def norm(text: str) -> str:
+        for own, token in owns:
+            text = text.replace(own, token)
+        return word.sub(_TEAM_TOKEN, text)
+
+    h = hashlib.sha256()
+    h.update(f"{k8s_version}\0{sorted(allow_unschematized)}\0".encode())
+    for rel in sorted(files):
+        h.update(f"{rel}\0{norm(files[rel])}\0".encode())
+    h.update(norm(json.dumps(tfvars, sort_keys=True)).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class ShapeCache:
+    """Clean verdicts by shape (:func:`shape`). Only a clean verdict is shared: a team with a
+    problem is always validated itself, so every problem names its own file, line and object."""
+
+    clean: set[str] = field(default_factory=set)
+    validated: int = 0           # teams validated in full
+    shared: int = 0              # teams that took a verdict of their shape
+
+    def validate_team(self, team: str, own_names: Iterable[str], files: dict[str, str], tfvars: dict,
+                      k8s_version: str, allow_unschematized: frozenset[tuple[str, str]] = frozenset()) -> list[Problem]:
+        key = shape(team, own_names, files, tfvars, k8s_version, allow_unschematized)
+        if key in self.clean:
+            self.shared += 1
+            return []
+        self.validated += 1
+        problems = validate_team(files, tfvars, k8s_version, allow_unschematized)
+        if not problems:
+            self.clean.add(key)
+        return problems

@@ -292,7 +292,8 @@ def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: di
         except jinja2.TemplateError as exc:
             raise RenderError(f"k8s/{template}: {exc}") from exc
         try:
-            docs = [d for d in yaml.safe_load_all(text)]
+            # libyaml's parser when installed: the pure-Python one was most of validating 100 teams
+            docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]
         except yaml.YAMLError as exc:
             raise RenderError(f"k8s/{template} rendered invalid YAML for team {team.name}: {exc}") from exc
         if not docs or any(not isinstance(d, dict) for d in docs):
