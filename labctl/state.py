@@ -250,11 +250,33 @@ class CohortState:
 
         return tfstate.has_resources(tfstate.read_or_none(self.team_dir(team) / tfstate.STATE_FILE))
 
+    def audit_entries(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The audit log's entries, oldest first (the last ``limit`` with a limit). A line that is
+        not JSON (a write cut off by a full disk) is kept as what it is, not dropped or fatal."""
+        try:
+            lines = [ln for ln in (self.root / "audit.log").read_text().splitlines() if ln.strip()]
+        except FileNotFoundError:
+            return []
+        if limit:
+            lines = lines[-limit:]
+        out = []
+        for ln in lines:
+            try:
+                entry = json.loads(ln)
+            except ValueError:
+                entry = None
+            out.append(entry if isinstance(entry, dict) else {"result": "unreadable line", "line": ln[:200]})
+        return out
+
     def audit(self, command: str, result: str, **details: Any) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         entry = {"at": now().isoformat(), "who": _who(), "command": command, "result": result, **details}
-        with open(self.root / "audit.log", "a") as fh:
-            fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        line = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode()
+        with open(self.root / "audit.log", "ab+") as fh:
+            # A previous write cut off mid-line (a full disk) must not swallow this entry.
+            if fh.seek(0, os.SEEK_END) and (fh.seek(-1, os.SEEK_END), fh.read(1))[1] != b"\n":
+                line = b"\n" + line
+            fh.write(line)
 
 
 def describe_holder(holder: dict[str, Any] | None) -> str:

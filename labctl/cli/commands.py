@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
@@ -136,17 +135,15 @@ def log_cmd(app: AppContext, cohort_ref: str, limit: int | None) -> None:
     from labctl.state import StateDir
 
     cs = StateDir(app.state_dir).existing_cohort(resolve_cohort_id(cohort_ref, app.state_dir))
-    path = cs.root / "audit.log"
-    entries = [_json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    if limit:
-        entries = entries[-limit:]
+    entries = cs.audit_entries(limit)
     if app.json:
         app.emit_json(entries)
         return
     for e in entries:
         extra = {k: v for k, v in e.items() if k not in ("at", "who", "command", "result")}
         details = " ".join(f"{k}={_json.dumps(v, sort_keys=True)}" for k, v in sorted(extra.items()))
-        click.echo(f"{e['at']}  {e['who']:<10} {e['command']:<10} {e['result']:<10} {details}")
+        click.echo(f"{e.get('at', '?')}  {e.get('who', '?'):<10} {e.get('command', '?'):<10} "
+                   f"{e.get('result', '?'):<10} {details}")
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -279,35 +276,19 @@ def down(app: AppContext, cohort_ref: str, teams: str | None, dry_run: bool, par
 @pass_app
 def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
     """Find every resource tagged with the cohort (per service) and delete it."""
-    from labctl.aws.inventory import inventory
-    from labctl.aws.sweep import execute_sweep, plan_sweep
     from labctl.errors import LeftoversError
-    from labctl.ops.down import resolve_cohort_id
-    from labctl.ops.target import connect_recorded
-    from labctl.state import StateDir
+    from labctl.ops.sweep import sweep as do_sweep
 
-    cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)
-    cs = StateDir(app.state_dir).existing_cohort(cohort_id)
-    with contextlib.nullcontext() if dry_run else cs.exclusive("sweep"):      # one writer per cohort
-        target = connect_recorded(cs.meta(), app.state_dir).aws()
-        found = inventory(target, cohort_id)
-        result = execute_sweep(target, plan_sweep(found.resources), dry_run=dry_run)
-        left = [] if dry_run else list(inventory(target, cohort_id).resources)
-    if not dry_run:
-        cs.audit("sweep", "clean" if not left else "leftovers", deleted=len(result.deleted))
+    report = do_sweep(cohort_ref, app.state_dir, dry_run=dry_run)
     if app.json:
-        app.emit_json({"cohort": cohort_id, "dry_run": dry_run,
-                       "actions": [{"status": o.status, "resource": o.resource.describe(), "team": o.resource.team,
-                                    "reason": o.reason} for o in result.outcomes],
-                       "left": [r.describe() for r in left], "unreadable": list(found.unreadable)})
+        app.emit_json(report.as_dict())
     else:
-        for o in result.outcomes:
+        for o in report.result.outcomes:
             click.echo(f"{o.status}: {o.action.describe()}" + (f" ({o.reason})" if o.reason else ""))
-        click.echo(f"{cohort_id}: {'would delete' if dry_run else 'deleted'} "
-                   f"{plural(len(result.would_delete) if dry_run else len(result.deleted), 'resource')}"
-                   + ("" if dry_run else f", {len(left)} left"))
-    if left:
-        raise LeftoversError(f"cohort {cohort_id}: {plural(len(left), 'resource')} left after the sweep")
+        click.echo(f"{report.cohort}: {'would delete' if dry_run else 'deleted'} {plural(report.count, 'resource')}"
+                   + ("" if dry_run else f", {len(report.left)} left"))
+    if report.left:
+        raise LeftoversError(f"cohort {report.cohort}: {plural(len(report.left), 'resource')} left after the sweep")
 
 
 @click.command()

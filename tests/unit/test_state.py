@@ -24,3 +24,17 @@ def test_audit_log_appends_json_lines(tmp_path):
     cs.audit("down", "clean")
     lines = (cs.root / "audit.log").read_text().splitlines()
     assert len(lines) == 2 and '"command": "up"' in lines[0] and '"result": "clean"' in lines[1]
+
+
+def test_log_shows_the_audit_log_even_with_a_line_cut_off_by_a_full_disk(run_cli, tmp_path):
+    cs = StateDir(tmp_path / "state").cohort("c")
+    cs.audit("up", "ok", teams=["a"])
+    with open(cs.root / "audit.log", "a") as fh:
+        fh.write('{"at": "2026-12-04T10:00:00+00:00", "who": "ana", "comm')      # no room for the rest
+    cs.audit("down", "clean")
+    res = run_cli("log", "c", state_dir=tmp_path / "state")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert len(lines) == 3 and " up " in lines[0] and "unreadable line" in lines[1] and " down " in lines[2]
+    res = run_cli("log", "c", "--limit", "1", "--output", "json", state_dir=tmp_path / "state")
+    assert [e["command"] for e in __import__("json").loads(res.output)] == ["down"]
