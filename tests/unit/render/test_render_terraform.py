@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from labctl import resources
 from labctl.ops.render import render
+from labctl.render.terraform import write_root
 
 GOLDEN = Path(__file__).parent / "golden"
 COHORT = """\
@@ -50,6 +54,44 @@ def test_render_is_deterministic_and_copies_static_root_and_modules(tmp_path):
     for rel in files_a:
         assert (a / rel).read_bytes() == (b / rel).read_bytes()
     assert (a / "baseline" / "modules" / "node-group" / "main.tf").exists()
+    pkg = resources.terraform_dir()
+    for f in (pkg / "root").glob("*.tf"):      # the root as it is: its module calls say ./modules/<name>
+        assert (a / "baseline" / f.name).read_bytes() == f.read_bytes()
+
+
+def test_the_modules_are_written_once_per_cohort_and_every_team_root_links_to_them(tmp_path):
+    out = _render(tmp_path)
+    pkg = resources.terraform_dir() / "modules"
+    module_files = sorted(p.relative_to(pkg) for p in pkg.rglob("*") if p.is_file())
+    copies = [p for p in out.rglob("main.tf") if p.parent.name == "node-group"]
+    assert copies == [out / "_modules" / "node-group" / "main.tf"]           # one copy, not one per team
+    for team in ("baseline", "spot-team"):
+        link = out / team / "modules"
+        assert link.is_symlink() and os.readlink(link) == os.path.join("..", "_modules")   # relative: the tree can move
+        assert sorted(p.relative_to(link) for p in link.rglob("*") if p.is_file()) == module_files
+
+
+def test_a_root_written_with_its_own_module_copy_is_moved_onto_the_cohorts(tmp_path):
+    cohort = tmp_path / "cohort"
+    team = cohort / "teams" / "t1"
+    (team / "modules" / "network").mkdir(parents=True)
+    (team / "modules" / "network" / "main.tf").write_text("# the old per-team copy\n")
+    changed = write_root(team, {"team": "t1"})
+    assert (team / "modules").is_symlink() and team / "modules" in changed
+    assert (cohort / "modules" / "network" / "main.tf").read_bytes() == \
+        (resources.terraform_dir() / "modules" / "network" / "main.tf").read_bytes()
+    assert write_root(team, {"team": "t1"}) == []             # a second render changes nothing
+
+
+def test_teams_rendered_at_once_from_threads_share_one_complete_copy(tmp_path):
+    teams = [tmp_path / "c" / "teams" / f"t{i}" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda d: write_root(d, {"team": d.name}), teams))
+    pkg = resources.terraform_dir() / "modules"
+    for p in pkg.rglob("*"):
+        if p.is_file():
+            assert (tmp_path / "c" / "modules" / p.relative_to(pkg)).read_bytes() == p.read_bytes()
+    assert not [p for p in (tmp_path / "c").rglob("*.tmp")]
 
 
 def test_switched_off_pool_is_not_created_and_gpu_pools_are_tainted(tmp_path):
