@@ -14,7 +14,7 @@ from labctl.ops.target import LOCALSTACK_DEFAULT, provider_settings
 from labctl.render.k8s_validate import ShapeCache
 from labctl.render.manifests import render_team_manifests
 from labctl.render.terraform import tfvars
-from labctl.spec.load import ResolvedCohort, load_cohort
+from labctl.spec.load import ResolvedCohort, TeamSpec, load_cohort
 from labctl.spec.yamlsrc import load_yaml
 
 # Rendering must not depend on a running emulator: its URL is only known at `up` time, so a
@@ -52,11 +52,18 @@ def validate_and_render(path: Path, *, now: datetime | None = None
     rendered: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
     problems = []
     for i, team in enumerate(cohort.teams):
-        files = render_team_manifests(cohort, team, None, s3_endpoint_url=endpoint or "")
+        # Parsed back (a template bug is a RenderError, as in every render) once per shape: a
+        # shape-mate's text differs only in names the templates quote as JSON strings.
+        files = render_team_manifests(cohort, team, None, s3_endpoint_url=endpoint or "", parse_back=False)
         variables = tfvars(cohort, team, settings)
         rendered[team.name] = (files, variables)
         own = [naming.bucket_name(cohort.cohort.cohort, team.name), *team.members]
-        for p in shapes.validate_team(team.name, own, files, variables, team.lab.kubernetes_version):
+
+        def parse_back(team: TeamSpec = team) -> None:
+            render_team_manifests(cohort, team, None, s3_endpoint_url=endpoint or "")
+
+        for p in shapes.validate_team(team.name, own, files, variables, team.lab.kubernetes_version,
+                                      new_shape=parse_back):
             where = f" ({p.field})" if p.field else ""
             src = src or load_yaml(path)
             problems.append(Problem(src.file, src.line_of(("teams", i)), f"teams[{i}]",

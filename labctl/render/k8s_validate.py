@@ -18,7 +18,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
@@ -310,11 +310,16 @@ class ShapeCache:
     shared: int = 0              # teams that took a verdict of their shape
 
     def validate_team(self, team: str, own_names: Iterable[str], files: dict[str, str], tfvars: dict,
-                      k8s_version: str, allow_unschematized: frozenset[tuple[str, str]] = frozenset()) -> list[Problem]:
+                      k8s_version: str, allow_unschematized: frozenset[tuple[str, str]] = frozenset(),
+                      *, new_shape: Callable[[], object] | None = None) -> list[Problem]:
+        """The team's problems; ``new_shape`` runs first when the team is validated in full (the
+        caller's own per-shape checks)."""
         key = shape(team, own_names, files, tfvars, k8s_version, allow_unschematized)
         if key in self.clean:
             self.shared += 1
             return []
+        if new_shape is not None:
+            new_shape()
         self.validated += 1
         problems = validate_team(files, tfvars, k8s_version, allow_unschematized)
         if not problems:

@@ -273,13 +273,15 @@ def _inference(inf: Any, labels: Any) -> dict[str, Any]:
 
 
 def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: dict | None = None,
-                          *, s3_endpoint_url: str = "") -> dict[str, str]:
+                          *, s3_endpoint_url: str = "", parse_back: bool = True) -> dict[str, str]:
     """Relative path -> YAML text for one team; deterministic (same inputs, same bytes).
 
     ``tf_outputs`` are the team's Terraform outputs when known (after `up`); before that the
     autoscaler's IRSA role is a placeholder ARN in account 000000000000, marked with the
     ``labctl.io/placeholder`` annotation. The autoscaler file is left out when the lab (or the
     team) switches the autoscaler off, the inference file unless they switch inference on.
+    ``parse_back=False`` skips parsing the text back: only for a caller that checks it itself
+    (validating a cohort parses one team of each shape; see labctl.ops.validate).
     """
     ctx = context(cohort, team, tf_outputs, s3_endpoint_url=s3_endpoint_url)
     env = environment()
@@ -291,6 +293,9 @@ def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: di
             text = env.get_template(template).render(ctx)
         except jinja2.TemplateError as exc:
             raise RenderError(f"k8s/{template}: {exc}") from exc
+        files[rel] = text
+        if not parse_back:
+            continue
         try:
             # libyaml's parser when installed: the pure-Python one was most of validating 100 teams
             docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]
@@ -298,7 +303,6 @@ def render_team_manifests(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: di
             raise RenderError(f"k8s/{template} rendered invalid YAML for team {team.name}: {exc}") from exc
         if not docs or any(not isinstance(d, dict) for d in docs):
             raise RenderError(f"k8s/{template} rendered an empty or non-mapping document for team {team.name}")
-        files[rel] = text
     return files
 
 
