@@ -92,6 +92,8 @@ def up(app: AppContext, cohort_file: Path, teams: str | None, dry_run: bool, par
             click.echo(line)
             for p in t.planned:
                 click.echo(f"  {p}")
+            for r in t.reconciled:      # what an interrupted apply had left outside the state
+                click.echo(f"  {r}")
         if report.kind is not None:
             k = report.kind
             click.echo(f"kind cluster {k.cluster} ({'created' if k.created else 'reused'}; kubeconfig {k.kubeconfig}): "
@@ -251,9 +253,11 @@ def down(app: AppContext, cohort_ref: str, teams: str | None, dry_run: bool, par
         app.emit_json(report.as_dict())
     else:
         for t in report.teams:
+            before = f" ({len(t.swept_before)} in no state, before destroying)" if t.swept_before else ""
+            elsewhere = f", removed meanwhile by another command {len(t.removed_elsewhere)}" if t.removed_elsewhere else ""
             click.echo(f"{t.team}: " + (f"drained {len(t.drained)} cluster objects, " if t.drained else "")
                        + f"destroy {t.destroy} ({plural(len(t.destroyed), 'resource')}), "
-                       f"swept {len(t.swept)}, left {len(t.left)}" + (f" - {t.error}" if t.error else ""))
+                       f"swept {len(t.swept)}{before}{elsewhere}, left {len(t.left)}" + (f" - {t.error}" if t.error else ""))
             for item in t.swept if dry_run else t.left:
                 click.echo(f"  {item}")
             if t.report:
@@ -294,7 +298,7 @@ def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
 @click.command()
 @click.option("--interval", type=click.FloatRange(1, 3600), default=60.0, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
-@click.option("--dry-run", is_flag=True, help="Say which cohorts would be torn down.")
+@click.option("--dry-run", is_flag=True, help="Say which cohorts would be torn down, and what of each; change nothing.")
 @pass_app
 def reaper(app: AppContext, interval: float, once: bool, dry_run: bool) -> None:
     """Tear down every cohort whose session window has ended (foreground loop for a service manager)."""

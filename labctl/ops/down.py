@@ -1,14 +1,19 @@
 """`labctl down`: destroy every team in parallel, sweep what Terraform forgot, prove zero is left.
 
-Order per cohort: terraform destroy per team (falling back to -refresh=false when refreshing
-fails), then one sweep over every resource type the modules create, found by the cohort tag per
-service, then a final inventory. Each team gets a teardown report: what was destroyed, what was
-swept, and what is left (an empty list when clean).
+Order per cohort: drain the clusters; sweep what carries the cohort's tags but is in no state (an
+interrupted apply's last creations: a subnet terraform does not know keeps its VPC from being
+deleted, and terraform would retry that delete for twenty minutes); terraform destroy per team,
+bounded in time (DESTROY_TIMEOUT_S; falling back to -refresh=false when refreshing fails); one
+sweep over every resource type the modules create, found by the cohort tag per service, for
+whatever is left; then a final inventory. Each team gets a teardown report: what was destroyed,
+what was swept before and after, what another command removed meanwhile, and what is left (an
+empty list when clean). Ctrl-C or SIGTERM stops terraform gracefully and exits 130.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -18,7 +23,9 @@ from typing import Any
 from labctl.aws.inventory import inventory
 from labctl.aws.sweep import execute_sweep, plan_sweep
 from labctl.errors import NotFoundError
+from labctl.ops import reconcile
 from labctl.ops.common import RunContext, prepare
+from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect_recorded
@@ -30,13 +37,21 @@ from labctl.tf import state as tfstate
 
 COHORT_LEVEL = "(cohort)"
 
+# How long one team's `terraform destroy` may run before labctl stops it (SIGINT, state saved) and
+# leaves the rest to the sweep. An emulator deletes everything in seconds: 5 minutes means
+# terraform is retrying something that will not go (DependencyViolation on a VPC). On AWS an
+# EKS cluster and its node groups take 10-20 minutes to delete: 45 minutes leaves room for that.
+DESTROY_TIMEOUT_S = {"embedded": 300.0, "localstack": 300.0, "aws": 2700.0}
+
 
 @dataclass
 class TeamTeardown:
     team: str
-    destroy: str                       # destroyed | nothing-to-destroy | failed | skipped-stale-state
+    destroy: str                       # destroyed | nothing-to-destroy | failed | timed-out | interrupted | skipped-stale-state
     destroyed: list[str] = field(default_factory=list)
-    swept: list[str] = field(default_factory=list)
+    swept: list[str] = field(default_factory=list)           # by the sweeps before and after destroy
+    swept_before: list[str] = field(default_factory=list)    # in no state: swept before destroying
+    removed_elsewhere: list[str] = field(default_factory=list)   # gone meanwhile, by another command
     sweep_failed: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     error: str | None = None
@@ -87,12 +102,16 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     if dry_run:
         return _down(cs, state_dir, teams, True, parallelism, quiet, reason, cluster_factory, drain_timeout)
-    with cs.exclusive("down" if reason == "down" else f"down ({reason})"):     # one writer per cohort
-        return _down(cs, state_dir, teams, False, parallelism, quiet, reason, cluster_factory, drain_timeout)
+    cancel = threading.Event()
+    with interruptible(cancel, f"labctl down {cohort_id}"):
+        with cs.exclusive("down" if reason == "down" else f"down ({reason})"):     # one writer per cohort
+            return _down(cs, state_dir, teams, False, parallelism, quiet, reason, cluster_factory, drain_timeout,
+                         cancel)
 
 
 def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bool, parallelism: int | None,
-          quiet: bool, reason: str, cluster_factory: Any, drain_timeout: float | None) -> DownReport:
+          quiet: bool, reason: str, cluster_factory: Any, drain_timeout: float | None,
+          cancel: threading.Event | None = None) -> DownReport:
     cohort_id = cs.id
     meta = cs.meta()
     if not meta:
@@ -102,6 +121,8 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     # so), and what it held is found by the sweep, by tag.
     notes: list[str] = []
     ctx = prepare(state_dir, cohort_id, conn, on_unreadable=notes.append)
+    if cancel is not None:
+        ctx.cancel = cancel         # the signal handler's event reaches every terraform run
     known = sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state()))
     chosen = [t for t in known if not teams or t in teams]
     unknown = [t for t in (teams or []) if t not in known]
@@ -137,9 +158,26 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
                         timeout=drain_timeout)
     notes += list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
     notes += [f"drain: {t}: still present after {int(drain_timeout)}s: {', '.join(r)}" for t, r in drain.remaining.items()]
+
+    # What is tagged but in no state goes first: terraform cannot delete a VPC around a subnet it
+    # does not know. Everything listed now is accounted for at the end (destroyed, swept, or
+    # removed meanwhile by another command).
+    target = conn.aws()
+    before = inventory(target, cohort_id)
+    in_scope = [r for r in before.resources if not teams or r.team in chosen]
+    state_ids = {t: set() if stale else tfstate.ids(tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE))
+                 for t in chosen}
+    all_ids = set().union(*state_ids.values()) if state_ids else set()
+    first = reconcile.orphans(in_scope, all_ids, for_teardown=True)
+    swept_before = execute_sweep(target, plan_sweep(first), dry_run=False) if first else None
+    timeout = DESTROY_TIMEOUT_S.get(conn.target, DESTROY_TIMEOUT_S["aws"])
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
-            results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board), chosen))
+            try:
+                results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board, timeout), chosen))
+            except KeyboardInterrupt:
+                ctx.cancel.set()        # each terraform gets SIGINT; the pool waits for them to stop
+                raise
     by_team = {r.team: r for r in results}
     for t in chosen:   # what the destroy removed leaves the lifecycle (labctl.telemetry.provisioned)
         record_team(cs.root, cs.team_dir(t), t, meta.get("region", "us-east-1"), now())
@@ -147,19 +185,35 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
         if team in by_team:
             by_team[team].drained = objs
 
-    target = conn.aws()
     found = inventory(target, cohort_id)
     resources = [r for r in found.resources if not teams or r.team in chosen]
     sweep = execute_sweep(target, plan_sweep(resources), dry_run=False)
-    for o in sweep.outcomes:
-        t = by_team.setdefault(o.resource.team or COHORT_LEVEL, TeamTeardown(o.resource.team or COHORT_LEVEL, "n/a"))
-        if o.status == "deleted":
-            t.swept.append(o.resource.describe())
-        elif o.status == "failed":
-            t.sweep_failed.append(f"{o.resource.describe()}: {o.reason}")
+    gone_elsewhere: list[Any] = []
+    for when, result in (("before", swept_before), ("after", sweep)):
+        for o in result.outcomes if result is not None else ():
+            t = by_team.setdefault(o.resource.team or COHORT_LEVEL, TeamTeardown(o.resource.team or COHORT_LEVEL, "n/a"))
+            if o.status == "deleted":
+                t.swept.append(o.resource.describe())
+                if when == "before":
+                    t.swept_before.append(o.resource.describe())
+            elif o.status == "failed":
+                t.sweep_failed.append(f"{o.resource.describe()}: {o.reason}")
+            elif o.status == "already-gone":
+                gone_elsewhere.append(o.resource)
 
     final = inventory(target, cohort_id)
     left_all = [r for r in final.resources if not teams or r.team in chosen]
+    # What terraform creates, listed at the start, gone at the end, and neither destroyed (in a
+    # state) nor swept here: another command removed it meanwhile (a `labctl sweep` from another
+    # shell, the console). What EKS made for a node group goes with it and is not counted.
+    still = {(r.type, r.id) for r in final.resources} | {(r.type, r.id) for r in final.pending_deletion}
+    for r in [*(r for r in in_scope if r.type in reconcile.MODULE_TYPES), *gone_elsewhere]:
+        key = r.team or COHORT_LEVEL
+        t = by_team.setdefault(key, TeamTeardown(key, "n/a"))
+        if ((r.type, r.id) in still or r.describe() in t.swept or r.describe() in t.removed_elsewhere
+                or reconcile.known(r, state_ids.get(r.team or "", set()))):
+            continue
+        t.removed_elsewhere.append(r.describe())
     for r in left_all:
         key = r.team or COHORT_LEVEL
         by_team.setdefault(key, TeamTeardown(key, "n/a")).left.append(r.describe())
@@ -169,6 +223,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
         t.report = str(_write_proof(cs, t, {
             "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
             "target": conn.target, "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
+            "swept_before_destroy": t.swept_before, "removed_elsewhere": t.removed_elsewhere,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
             # KMS keys go only after a waiting period (no charge meanwhile): not left, but named.
@@ -190,7 +245,8 @@ def _write_proof(cs: CohortState, t: TeamTeardown, proof: dict[str, Any]) -> Pat
     do writes nothing and points at the proof already there; one that did something keeps the
     earlier proof beside it, named by the time it was written."""
     path = cs.reports_dir / f"teardown-{t.team.strip('()')}.json"
-    noop = not (t.destroyed or t.drained or t.swept or t.sweep_failed or t.left) and t.destroy != "failed"
+    noop = (not (t.destroyed or t.drained or t.swept or t.sweep_failed or t.left or t.removed_elsewhere)
+            and t.destroy not in ("failed", "timed-out"))
     if path.exists():
         if noop and not proof["unreadable_services"]:
             return path
@@ -216,7 +272,8 @@ def _delete_kind(cohort_id: str) -> str:
     return f"kind cluster {kind.cluster_name(cohort_id)} {'deleted' if gone else 'was already gone'}"
 
 
-def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, board: Board) -> TeamTeardown:
+def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, board: Board,
+                  timeout_s: float | None = None) -> TeamTeardown:
     d = cs.team_dir(team)
     if not cs.has_resources(team):
         board.update(team, phase="nothing to destroy")
@@ -238,10 +295,25 @@ def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, boar
             board.update(team, done=len(destroyed))
 
     board.update(team, phase="destroy")
-    res = tf.run(A.destroy(), on_event=on_event)
-    if not res.ok:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    def destroy(refresh: bool = True):  # type: ignore[no-untyped-def]
+        bound = {} if deadline is None else {"timeout_s": max(1.0, deadline - time.monotonic())}
+        return tf.run(A.destroy(refresh=refresh), on_event=on_event, **bound)
+
+    res = destroy()
+    if not res.ok and not (res.timed_out or res.cancelled):
         board.update(team, phase="destroy (no refresh)")
-        res = tf.run(A.destroy(refresh=False), on_event=on_event)
+        res = destroy(refresh=False)
+    if res.cancelled:
+        board.update(team, phase="interrupted")
+        return TeamTeardown(team, "interrupted", destroyed=destroyed, error="interrupted")
+    if res.timed_out:
+        err = (f"terraform destroy did not finish within {timeout_s:.0f} s (stopped; its state saved); "
+               "the sweep removes the rest")
+        board.update(team, phase="destroy timed out; sweeping")
+        cs.set_team(team, status="destroy-failed", error=err, at=now().isoformat())
+        return TeamTeardown(team, "timed-out", destroyed=destroyed, error=err)
     if not res.ok:
         err = "; ".join(e.one_line() for e in res.progress.errors[:3]) or "terraform destroy failed"
         board.update(team, phase="destroy failed; sweeping", note=err[:120])
@@ -272,9 +344,4 @@ def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, s
     return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started)
 
 
-def _known(r: Any, ids: set[str]) -> bool:
-    """Whether destroying what the states hold removes ``r``: it is in a state itself (by id, ARN,
-    name, or cluster:nodegroup), or EKS owns it for a node group in a state (the node group's Auto
-    Scaling group goes when the node group does)."""
-    owner = f"{r.tags.get('eks:cluster-name')}:{r.tags.get('eks:nodegroup-name')}"
-    return bool({r.id, r.arn, r.name, f"{r.parent}:{r.id}", owner} & ids)
+_known = reconcile.known       # whether destroying what the states hold removes a resource

@@ -1,14 +1,17 @@
 """`labctl up`: render, init and apply every team in parallel, with live progress.
 
 A failing team is reported and the others finish; a second `up` changes nothing and says so; an
-`up` killed mid-apply is resumed by running `up` again (terraform persists state as it goes, and
-the next run plans from it).
+`up` killed mid-apply is resumed by running `up` again: terraform saved its state as it went, and
+what it created after its last save is found by tag and name and imported or deleted before the
+team is applied again (labctl.ops.reconcile), so nothing exists twice. Ctrl-C or SIGTERM stops
+terraform gracefully, releases the cohort lock and exits 130 (labctl.ops.interrupt).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -18,6 +21,8 @@ from typing import Any
 from labctl.errors import LabctlError
 from labctl.ops.common import RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams
 from labctl.ops import batch as batches
+from labctl.ops import reconcile
+from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect
@@ -28,6 +33,7 @@ from labctl.render.manifests import render_team_manifests, write_manifests
 from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
+from labctl.tf import state as tfstate
 from labctl.tf.batch import team_of, write_batch_root
 from labctl.tf.events import Progress
 from labctl.tf.runner import Result
@@ -42,6 +48,8 @@ class TeamOutcome:
     error: str | None = None
     seconds: float = 0.0
     planned: list[str] = field(default_factory=list)
+    # What an interrupted apply had left outside the state, and what was done about it.
+    reconciled: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,13 +90,16 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
     check_k8s_mode(k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s"), cohort.cohort.target)
     if dry_run:
         return _up(cohort, *args)
-    with StateDir(state_dir).cohort(cohort.id).exclusive("up"):     # one writer per cohort
-        return _up(cohort, *args)
+    cancel = threading.Event()
+    with interruptible(cancel, f"labctl up {spec_path}"):
+        with StateDir(state_dir).cohort(cohort.id).exclusive("up"):     # one writer per cohort
+            return _up(cohort, *args, cancel=cancel)
 
 
 def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[str] | None, dry_run: bool,
         parallelism: int | None, quiet: bool, emulator_url: str | None, emulator_boot_id: str | None,
-        k8s: str | None, batch_size: int | None, reprovision: bool) -> UpReport:
+        k8s: str | None, batch_size: int | None, reprovision: bool,
+        cancel: threading.Event | None = None) -> UpReport:
     if not dry_run and not reprovision:
         refuse_if_torn_down(StateDir(state_dir).cohort(cohort.id), "`up`", spec_path)
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
@@ -99,6 +110,8 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     check_k8s_mode(k8s, cohort.cohort.target)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
     ctx = prepare(state_dir, cohort.id, conn)
+    if cancel is not None:
+        ctx.cancel = cancel         # the signal handler's event reaches every terraform run
     cs = ctx.cohort_state
     check_emulator_matches(cs, conn)
     if not dry_run:
@@ -110,16 +123,23 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
                        window_end=cohort.cohort.window.ends_at.isoformat(),
                        emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
                        all_teams=[t.name for t in cohort.teams], status="up")
+    # Teams whose last apply did not finish (killed, or its batch recovered): what it created
+    # after its last state save is imported or deleted first, and they apply in their own roots.
+    interrupted = [] if dry_run else [n for n in chosen if (cs.meta().get("teams") or {}).get(n, {}).get("applying")]
+    reconciled: dict[str, reconcile.Reconciliation] = {}
+    refused: dict[str, str] = {}
+    if interrupted:
+        reconciled, refused = _reconcile(ctx, cohort, interrupted)
     # New teams go in batches (one terraform command for several teams: see labctl/tf/batch.py);
     # teams that already have resources, and dry runs, plan and apply in their own roots.
-    new = [] if dry_run else [n for n in chosen if not cs.has_resources(n)]
+    new = [] if dry_run else [n for n in chosen if not cs.has_resources(n) and n not in interrupted]
     if len(new) >= 2 and batch_size != 1:
         width = parallelism or default_in_flight(len(chosen), batches.PER_TEAM_IN_BATCH_BYTES)
-        groups = batches.plan_batches(new, width, batch_size) + [[n] for n in chosen if n not in new]
+        groups = batches.plan_batches(new, width, batch_size) + [[n] for n in chosen if n not in new and n not in refused]
         workers = min(len(groups), max(2, width // max(len(g) for g in groups)))   # two batches at least
     else:
         width = parallelism or default_parallelism(len(chosen))
-        groups = [[n] for n in chosen]
+        groups = [[n] for n in chosen if n not in refused]
         workers = width
     started = time.monotonic()
     title = f"{'plan' if dry_run else 'up'} {cohort.id} ({conn.target}, {width} at a time)"
@@ -131,8 +151,12 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
             try:
                 by_team = {o.team: o for f in futures for o in f.result()}
             except KeyboardInterrupt:
-                ctx.cancel.set()
+                ctx.cancel.set()        # each terraform gets SIGINT; the pool waits for them to stop
                 raise
+    for n, why in refused.items():
+        by_team[n] = TeamOutcome(n, "failed", error=why)
+    for n, rec in reconciled.items():
+        by_team[n].reconciled = rec.lines()
     outcomes = [by_team[n] for n in chosen]
     if not dry_run:   # what exists now enters the lifecycle, failed teams' partial state too
         for n in chosen:
@@ -158,7 +182,61 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     return report
 
 
+def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
+               ) -> tuple[dict[str, reconcile.Reconciliation], dict[str, str]]:
+    """Import or delete what the interrupted applies of ``names`` left outside their states, and
+    say so per resource in the audit log. Returns what was done per team, and the teams that must
+    not be applied now (with why): their leftovers could not be listed or removed."""
+    from labctl.aws.inventory import inventory
+    from labctl.aws.sweep import execute_sweep, plan_sweep
+    from labctl.errors import LabctlError
+
+    cs = ctx.cohort_state
+    target = ctx.conn.aws()
+    try:
+        found = inventory(target, cohort.id)
+    except (LabctlError, OSError) as exc:
+        why = (f"its last apply was interrupted and what it left could not be listed ({exc}); nothing was "
+               "applied, so nothing is created twice: run `labctl up` again")
+        return {}, {n: why for n in names}
+    out: dict[str, reconcile.Reconciliation] = {}
+    for name in names:
+        state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
+        keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
+        found_here = reconcile.orphans(found.resources, tfstate.ids(state), [name])
+        out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled))
+    deletes = [s.resource for rec in out.values() for s in rec.deletes]
+    failed: dict[str, list[str]] = {}
+    if deletes:
+        for o in execute_sweep(target, plan_sweep(deletes), dry_run=False).outcomes:
+            if o.status == "failed":
+                failed.setdefault(o.resource.team or "", []).append(f"{o.resource.describe()}: {o.reason}")
+    refused: dict[str, str] = {}
+    for name, rec in out.items():
+        rec.failed = failed.get(name, [])
+        reconcile.write_imports(cs.team_dir(name), rec.steps)
+        cs.audit("reconcile", "failed" if rec.failed else "ok", team=name,
+                 imported=[f"{s.resource.describe()} -> {s.address}" for s in rec.imports],
+                 deleted=[s.resource.describe() for s in rec.deletes if s.resource.describe() not in
+                          {f.split(": ", 1)[0] for f in rec.failed}],
+                 failed=rec.failed)
+        if rec.failed:
+            reconcile.clear_imports(cs.team_dir(name))
+            refused[name] = ("its last apply was interrupted and what it left could not all be deleted ("
+                             + "; ".join(rec.failed[:3]) + "); nothing was applied: remove it "
+                             f"(`labctl sweep {cs.id} --dry-run` lists it), then run `labctl up` again")
+    return out, refused
+
+
 def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:
+    try:
+        return _team_up_inner(ctx, cohort, name, dry_run, board)
+    finally:
+        if not dry_run:     # import blocks are for one apply; a later plan must not see them again
+            reconcile.clear_imports(ctx.cohort_state.team_dir(name))
+
+
+def _team_up_inner(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:
     t0 = time.monotonic()
     cs = ctx.cohort_state
     try:
@@ -184,6 +262,7 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
             return _outcome(ctx, name, t0, board, res, status, record=False)
         if not has_state:
             board.update(name, phase="apply")
+            _mark_applying(cs, [name])
             res = tf.run(A.apply(refresh=False), on_event=track)
             status = "created"
         else:
@@ -194,6 +273,7 @@ def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, 
                 status = "unchanged"
             elif res.returncode == 2:
                 board.update(name, phase="apply")
+                _mark_applying(cs, [name])
                 res = tf.run(A.apply(plan_file=plan_file), on_event=track)
                 status = "changed"
             else:
@@ -230,6 +310,7 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         ctx.ensure_init(names[0])       # the teams' own roots, for every later command
         tf = ctx.tf_at(bdir)
         tf.init()
+        _mark_applying(cs, names)
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
             team = team_of(ev.address, names)
@@ -271,9 +352,23 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         if status == "created":  # the manifests now carry the real IRSA role ARN, cluster and bucket names
             write_team_manifests(ctx, cohort, cohort.team(name))
         board.update(name, phase=status, note=error or _summary_text(summary))
-        cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat())
+        cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat(),
+                    **_finished(res))
         out.append(TeamOutcome(name, status, summary, error, time.monotonic() - t0))
     return out
+
+
+def _mark_applying(cs: Any, names: list[str]) -> None:
+    """Recorded before terraform starts to apply, cleared once it has finished on its own: a team
+    still marked at the next `up` was interrupted, and its state may lack what it created last."""
+    for name in names:
+        cs.set_team(name, applying=now().isoformat())
+
+
+def _finished(res: Result) -> dict[str, Any]:
+    """The marker's update once terraform returned: cleared unless it was stopped from outside
+    (its state was then written on a signal, and may be older than what it created)."""
+    return {} if (res.cancelled or res.timed_out) else {"applying": None}
 
 
 def write_team_manifests(ctx: RunContext, cohort: ResolvedCohort, team: TeamSpec) -> None:
@@ -307,7 +402,8 @@ def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, s
     outcome = TeamOutcome(name, status, prog.summary, error, time.monotonic() - t0, planned)
     board.update(name, phase=status, note=error or _summary_text(prog.summary))
     if record:
-        ctx.cohort_state.set_team(name, status=status, error=error, summary=prog.summary, at=now().isoformat())
+        ctx.cohort_state.set_team(name, status=status, error=error, summary=prog.summary, at=now().isoformat(),
+                                  **_finished(res))
     return outcome
 
 

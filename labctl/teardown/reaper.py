@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.ops.down import DownReport, down
+from labctl.ops.interrupt import Interrupted
 from labctl.state import LOCK_WAIT, StateDir, now
 from labctl.text import plural
 
@@ -42,6 +43,8 @@ def reap_once(state_dir: Path, dry_run: bool = False, quiet: bool = True,
                 report = down(cohort_id, state_dir, dry_run=dry_run, quiet=quiet, reason="reaper: window ended")
             finally:
                 LOCK_WAIT.reset(token)
+        except Interrupted:
+            raise               # Ctrl-C or SIGTERM stops the reaper too, not just this cohort's pass
         except LabctlError as exc:
             log(f"reaper: {cohort_id}: {exc}; the next pass tries again")
             results[cohort_id] = str(exc)
@@ -51,9 +54,32 @@ def reap_once(state_dir: Path, dry_run: bool = False, quiet: bool = True,
             results[cohort_id] = f"{type(exc).__name__}: {exc}"
             continue
         results[cohort_id] = report
+        if dry_run:
+            log(f"reaper: {cohort_id}: {would_tear_down(report)}")
+            continue
         verdict = "clean" if report.clean else f"{plural(len(report.left), 'resource')} left"
         log(f"reaper: {cohort_id}: {verdict}")
     return results
+
+
+def would_tear_down(report: DownReport) -> str:
+    """What a real pass would do to a cohort, from `down --dry-run`: per team, how many resources
+    its destroy removes and how many the sweep takes. A dry run removed nothing: never "clean"."""
+    parts = []
+    for t in report.teams:
+        if not (t.destroyed or t.swept):
+            continue
+        what = []
+        if t.destroyed:
+            what.append(f"destroy {plural(len(t.destroyed), 'resource')}")
+        if t.swept:
+            what.append(f"sweep {len(t.swept)}")
+        parts.append(f"{t.team} ({', '.join(what)})")
+    if not parts:
+        return "would tear down: nothing found to destroy or sweep (dry run; nothing changed)"
+    total = sum(len(t.destroyed) + len(t.swept) for t in report.teams)
+    return (f"would tear down {plural(total, 'resource')}: {'; '.join(parts)} "
+            "(dry run; nothing changed)")
 
 
 def run(state_dir: Path, interval_s: float = 60.0, stop: threading.Event | None = None,

@@ -23,6 +23,17 @@ from labctl.errors import EnvironmentProblem, TerraformError
 from labctl.tf import argv as A
 from labctl.tf.events import Event, Progress, parse_line
 
+# After a cancel (Ctrl-C, SIGTERM, a run out of time) terraform gets SIGINT and this long to stop
+# on its own: it stops starting operations, cancels the provider's in-flight calls and writes its
+# state. Only then is its process group terminated (a state not written then is recovered by the
+# next `up` or `down`, which look for what the state lacks).
+STOP_GRACE_S = 8.0
+
+# Fault injection for the crash tests (tests/integration/test_crash_recovery.py): with this set to
+# N, the N-th resource an `apply` completes kills terraform's process group and labctl itself with
+# SIGKILL, as a laptop that dies or an OOM kill would. Read per run, never at import.
+KILL_AFTER_ENV = "LABCTL_TEST_KILL_AFTER_APPLIES"
+
 # Environment passed through to terraform; everything else is dropped so a user's real AWS
 # credentials can never reach a run against the emulator (the target supplies AWS_* itself).
 _PASSTHROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
@@ -36,12 +47,18 @@ def find_terraform(explicit: str | None = None) -> str:
     raise EnvironmentProblem("terraform (>= 1.6) or OpenTofu is not on PATH; install it first")
 
 
+class Cancelled(Exception):
+    """The run was cancelled before terraform started (the command is being interrupted)."""
+
+
 @dataclass(frozen=True)
 class Result:
     returncode: int
     progress: Progress
     stderr: str
     stdout: str
+    timed_out: bool = False         # stopped because it ran past ``run(timeout_s=...)``
+    cancelled: bool = False         # stopped because the command was interrupted
 
     @property
     def ok(self) -> bool:
@@ -82,13 +99,21 @@ class Terraform:
             env["GOGC"] = str(self.gogc)
         return env
 
-    def run(self, args: list[str], on_event: Callable[[Event], None] | None = None) -> Result:
+    def run(self, args: list[str], on_event: Callable[[Event], None] | None = None,
+            timeout_s: float | None = None) -> Result:
         """Run terraform; stream its -json events to ``on_event``.
 
         terraform writes to files, not pipes, so that if labctl itself is killed the terraform
         process (in its own session) finishes its apply and writes its state instead of dying
         on a broken pipe mid-apply; the next `up` then resumes from that state.
+
+        ``timeout_s`` bounds the run: past it terraform is stopped as on a cancel (SIGINT, then
+        its process group terminated after STOP_GRACE_S) and the result says ``timed_out``.
+        Raises Cancelled, starting nothing, when the command is already being interrupted.
         """
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"terraform {args[0]} not started: the command is being interrupted")
+        kill_after = _kill_after(args)
         progress = Progress()
         runs = self.workdir / ".labctl-runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -98,10 +123,9 @@ class Terraform:
                 [self.binary, *args], cwd=self.workdir, env=self._environ(), stdin=subprocess.DEVNULL,
                 stdout=out_fh, stderr=err_fh, text=True, start_new_session=True,
             )
-        watcher = None
-        if self.cancel is not None:
-            watcher = threading.Thread(target=self._watch_cancel, args=(proc,), daemon=True)
-            watcher.start()
+        stopping: list[str] = []          # why terraform was asked to stop: "cancel" or "timeout"
+        watcher = threading.Thread(target=self._watch, args=(proc, timeout_s, stopping), daemon=True)
+        watcher.start()
         out_lines: list[str] = []
 
         def consume(line: str) -> None:
@@ -109,6 +133,8 @@ class Terraform:
             ev = parse_line(line)
             if ev is not None:
                 progress.feed(ev)
+                if kill_after and progress.done >= kill_after:
+                    _die_with(proc)
                 if on_event is not None:
                     on_event(ev)
 
@@ -138,32 +164,44 @@ class Terraform:
                 log.writelines(line if line.endswith("\n") else line + "\n" for line in out_lines)
                 if stderr:
                     log.write(json.dumps({"labctl": "stderr", "text": stderr[-20000:]}) + "\n")
-        return Result(proc.returncode, progress, stderr, "".join(out_lines))
+        return Result(proc.returncode, progress, stderr, "".join(out_lines),
+                      timed_out="timeout" in stopping, cancelled="cancel" in stopping)
 
-    def _watch_cancel(self, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-        assert self.cancel is not None
+    def _watch(self, proc: subprocess.Popen, timeout_s: float | None, stopping: list[str]) -> None:  # type: ignore[type-arg]
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while proc.poll() is None:
-            if self.cancel.wait(0.5):
-                # SIGINT first: terraform stops gracefully and writes its state.
-                try:
-                    os.killpg(proc.pid, signal.SIGINT)
-                except ProcessLookupError:
-                    return
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    self._kill(proc)
+            if self.cancel is not None and self.cancel.wait(0.25):
+                stopping.append("cancel")
+            elif deadline is not None and time.monotonic() >= deadline:
+                stopping.append("timeout")
+            elif self.cancel is None:
+                time.sleep(0.25)
+            if stopping:
+                self._stop(proc)
                 return
+
+    def _stop(self, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+        """SIGINT first: terraform stops gracefully and writes its state; the group is terminated
+        if it has not exited after STOP_GRACE_S."""
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        # terraform takes a second signal as "exit now"; SIGKILL if even that is not heeded.
+        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 return
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=wait)
                 return
             except subprocess.TimeoutExpired:
                 continue
@@ -193,6 +231,20 @@ class Terraform:
         if not res.ok:
             raise TerraformError(f"terraform show failed: {_last_error(res.stderr)}")
         return json.loads(res.stdout or "{}")
+
+
+def _kill_after(args: list[str]) -> int | None:
+    value = os.environ.get(KILL_AFTER_ENV, "")
+    return int(value) if args and args[0] == "apply" and value.isdigit() and int(value) > 0 else None
+
+
+def _die_with(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """The fault KILL_AFTER_ENV injects: terraform, its providers and labctl die at once."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _last_error(stderr: str) -> str:

@@ -1,0 +1,63 @@
+"""What `up` does about each resource an interrupted apply left outside a team's state (pure): import
+what has a deterministic identity in the team's root, delete the rest, and never import something
+that sits on what is being deleted. The real thing: tests/integration/test_crash_recovery.py."""
+
+from __future__ import annotations
+
+from labctl.aws.inventory import Resource
+from labctl.naming import bucket_name
+from labctl.ops.reconcile import orphans, plan
+
+
+def r(type_, id_, name="", team="t1", parent=None, arn=None, matched_by="tag", tags=None):  # type: ignore[no-untyped-def]
+    return Resource(service=type_.split(":")[0], type=type_, id=id_, name=name or id_, team=team, arn=arn,
+                    parent=parent, matched_by=matched_by, tags=tags or {})
+
+
+def decisions(found, enabled=("system", "gpu_spot")):  # type: ignore[no-untyped-def]
+    steps = plan("c1", "t1", found, ["system", "gpu_spot"], enabled)
+    return {(s.resource.type, s.resource.id): (s.action, s.address, s.import_id) for s in steps}
+
+
+def test_names_that_follow_from_cohort_and_team_are_imported_the_rest_deleted():
+    found = [r("budgets:budget", "c1-t1-budget", parent="123456789012"),
+             r("iam:role", "c1-t1-cluster"), r("iam:role", "c1-t1-cluster-autoscaler"),
+             r("s3:bucket", bucket_name("c1", "t1")), r("sns:topic", "arn:aws:sns:us-east-1:1:c1-t1-budget-alerts",
+                                                        name="c1-t1-budget-alerts", arn="arn:aws:sns:us-east-1:1:c1-t1-budget-alerts"),
+             r("ec2:launch-template", "lt-1", name="c1-t1-gpu_spot"),
+             r("ec2:vpc", "vpc-1"), r("kms:key", "k-1"), r("iam:role", "someone-elses-role")]
+    d = decisions(found)
+    assert d[("budgets:budget", "c1-t1-budget")] == ("import", "module.budget.aws_budgets_budget.this",
+                                                     "123456789012:c1-t1-budget")
+    assert d[("iam:role", "c1-t1-cluster")] == ("import", "module.cluster.aws_iam_role.cluster", "c1-t1-cluster")
+    assert d[("iam:role", "c1-t1-cluster-autoscaler")][1] == "module.autoscaler_iam.aws_iam_role.this"
+    assert d[("s3:bucket", bucket_name("c1", "t1"))][:2] == ("import", "module.checkpoints.aws_s3_bucket.this")
+    assert d[("sns:topic", "arn:aws:sns:us-east-1:1:c1-t1-budget-alerts")][0] == "import"
+    assert d[("ec2:launch-template", "lt-1")] == ("import", 'module.node_group["gpu_spot"].aws_launch_template.this', "lt-1")
+    for kind, rid in (("ec2:vpc", "vpc-1"), ("kms:key", "k-1"), ("iam:role", "someone-elses-role")):
+        assert d[(kind, rid)][0] == "delete"
+
+
+def test_a_cluster_and_its_node_groups_are_imported_only_when_their_network_and_key_stay():
+    cluster, ng = r("eks:cluster", "c1-t1"), r("eks:nodegroup", "c1-t1-gpu_spot", parent="c1-t1")
+    d = decisions([cluster, ng])
+    assert d[("eks:cluster", "c1-t1")] == ("import", "module.cluster.aws_eks_cluster.this", "c1-t1")
+    assert d[("eks:nodegroup", "c1-t1-gpu_spot")] == (
+        "import", 'module.node_group["gpu_spot"].aws_eks_node_group.this[0]', "c1-t1:c1-t1-gpu_spot")
+    d = decisions([cluster, ng, r("ec2:subnet", "subnet-1")])
+    assert d[("eks:cluster", "c1-t1")][0] == d[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
+    d = decisions([cluster, ng, r("kms:key", "k-1")])
+    assert d[("eks:cluster", "c1-t1")][0] == d[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
+    # A node group the root keeps switched off (count 0) has no address to import into.
+    assert decisions([ng], enabled=["system"])[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
+
+
+def test_orphans_are_what_no_state_accounts_for_and_only_what_terraform_makes():
+    found = [r("ec2:vpc", "vpc-1"), r("ec2:vpc", "vpc-2"), r("ec2:subnet", "subnet-9", matched_by="containment"),
+             r("autoscaling:group", "asg-1", tags={"eks:cluster-name": "c1-t1", "eks:nodegroup-name": "ng"}),
+             r("ec2:instance", "i-1"), r("ec2:vpc", "vpc-3", team="t2")]
+    ids = {"vpc-1"}
+    assert [x.id for x in orphans(found, ids, ["t1"])] == ["vpc-2"]
+    # Teardown also clears what blocks the network, however it was found.
+    assert [x.id for x in orphans(found, ids, ["t1"], for_teardown=True)] == ["vpc-2", "subnet-9"]
+    assert [x.id for x in orphans(found, ids)] == ["vpc-2", "vpc-3"]
