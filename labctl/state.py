@@ -214,7 +214,7 @@ class CohortState:
             except BlockingIOError:
                 who = describe_holder(self.lock_holder())
                 if not (LOCK_WAIT.get() if wait is None else wait):
-                    raise RefusedError(f"cohort {self.id} is busy: {who}; rerun without --no-wait to wait for it")
+                    raise RefusedError(f"cohort {self.id} is busy: {who}; rerun without --no-wait to wait for it") from None
                 say(f"waiting for cohort {self.id}: {who} (Ctrl-C to stop waiting)")
                 fcntl.flock(fh, fcntl.LOCK_EX)
             previous = self.lock_holder()

@@ -167,7 +167,7 @@ def execute_sweep(target: AwsTarget, actions: Sequence[Action], dry_run: bool, *
                     pass  # the delete below reports the real problem
         for a in batch:
             try:
-                gone = ex.retrying(lambda a=a: handler.start(ex, a.resource))
+                gone = ex.retrying(lambda a=a, handler=handler: handler.start(ex, a.resource))
             except AwsError as e:
                 record(Outcome(a, "failed", str(e)))
                 continue

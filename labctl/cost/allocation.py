@@ -173,7 +173,7 @@ class Allocation:
             weights = [w.total_micros for w in ws] if share == "weighted" else [1] * len(ws)
             if sum(weights) == 0:
                 weights = [1] * len(ws)
-            for w, part in zip(ws, _apportion(idle, weights)):
+            for w, part in zip(ws, _apportion(idle, weights), strict=True):
                 out[w.workload.workload_id] += part
         return dict(out)
 
@@ -233,7 +233,7 @@ def allocate(nodes: Iterable[NodeCost], workloads: Iterable[Workload], *, mode: 
         gpu_alloc = shares(split.gpu, Fraction(node.gpus * node_us), [Fraction(d[4]) for d in demands])
 
         requested_total = Decimal(0)
-        for (w, overlap, _c, _r, gpu_us), c, r, g in zip(demands, cpu_alloc, ram_alloc, gpu_alloc):
+        for (w, _overlap, _c, _r, gpu_us), c, r, g in zip(demands, cpu_alloc, ram_alloc, gpu_alloc, strict=True):
             gpu_hours = Decimal(gpu_us) / _US_PER_HOUR
             used = None if w.gpu_engine_active is None else gpu_hours * w.gpu_engine_active
             if w.gpu_request == 0:

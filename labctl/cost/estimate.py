@@ -422,7 +422,7 @@ def render_estimate(est: Estimate) -> str:
     names = [f"{c.address} {c.label}" for c in est.components]
     w = max([len(n) for n in names] + [len("component")])
     lines = [head, f"{'component':<{w}} {'min':>10} {'desired':>10} {'max':>10}"]
-    for c, name in zip(est.components, names):
+    for c, name in zip(est.components, names, strict=True):
         if c.cost:
             lines.append(f"{name:<{w}} {fmt_usd(c.cost[0]):>10} {fmt_usd(c.cost[1]):>10} {fmt_usd(c.cost[2]):>10}")
         elif c.usage_based and c.basis is not None:

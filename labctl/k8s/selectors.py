@@ -31,17 +31,18 @@ def compile_selector(selector: str | None) -> Callable[[Mapping[str, str]], bool
         if m:
             key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
             if op == "in":
-                tests.append(lambda l, k=key, vs=values: l.get(k) in vs)
+                tests.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
             else:
-                tests.append(lambda l, k=key, vs=values: l.get(k) not in vs)
+                tests.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
         elif "!=" in req:
             key, value = (s.strip() for s in req.split("!=", 1))
-            tests.append(lambda l, k=key, v=value: l.get(k) != v)
+            tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
         elif "=" in req:
             key, value = (s.strip() for s in req.replace("==", "=").split("=", 1))
-            tests.append(lambda l, k=key, v=value: l.get(k) == v)
+            tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
         elif req.startswith("!"):
-            tests.append(lambda l, k=req[1:].strip(): k not in l)
+            absent = req[1:].strip()
+            tests.append(lambda lb, k=absent: k not in lb)
         else:
-            tests.append(lambda l, k=req: k in l)
+            tests.append(lambda lb, k=req: k in lb)
     return lambda labels: all(t(labels) for t in tests)

@@ -34,7 +34,8 @@ th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .fig{border:1px solid #e3e6ea;border-radius:6px;padding:6px 8px;background:#fbfcfd}.fig .k{font-size:11.5px;color:#555}
 .fig .v{font-size:17px;font-weight:600}.fig .h{font-size:10.5px;color:#777;overflow-wrap:anywhere}
 svg.chart{max-width:100%;height:auto;background:#fff}svg .grid{stroke:#eceef1}svg .axis{stroke:#999}
-svg .tk{font-size:10px;fill:#555}svg .ph{font-size:10px;fill:#333;font-weight:600}svg .ct{font-size:12px;font-weight:600;fill:#222}svg .empty{font-size:12px;fill:#999}
+svg .tk{font-size:10px;fill:#555}svg .ph{font-size:10px;fill:#333;font-weight:600}
+svg .ct{font-size:12px;font-weight:600;fill:#222}svg .empty{font-size:12px;fill:#999}
 .legend{font-size:11px;display:flex;flex-wrap:wrap;gap:4px 12px;margin:4px 0 8px}.lg svg{margin-right:4px}
 .ok{color:#1b7f2a;font-weight:600}.no{color:#b3261e;font-weight:600}.na{color:#888}
 .warn{color:#8a5a00}p.why{color:#8a5a00;font-weight:600}.muted{color:#666;font-size:12px}details summary{cursor:pointer;font-weight:600}
@@ -295,7 +296,7 @@ def render(d: Mapping[str, Any]) -> str:
     markers = [float(Decimal(teams[n]["budget_usd"]["value"])) if teams[n]["budget_usd"]["value"] else None for n in names]
     budgets = sorted({m for m in markers if m is not None})
     hlines = [(b, "budget $" + f"{b:,.2f}".rstrip("0").rstrip(".") + (" (" + ", ".join(
-        n for n, m in zip(names, markers) if m == b) + ")" if len(budgets) > 1 else " per team")) for b in budgets]
+        n for n, m in zip(names, markers, strict=True) if m == b) + ")" if len(budgets) > 1 else " per team")) for b in budgets]
     parts.append(_lesson_section(d, lesson))
     parts.append('<section id="cohort-charts"><h2>Cost over time and by resource, all teams' + _badge(basis) + "</h2>"
                  + '<p class="muted">Shaded: the lesson\'s phases. Markers: the facilitator\'s drills and the knob '

@@ -104,7 +104,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, t
         out.append(f'<line class="hline" data-line="{escape(label)}" x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
                    f'stroke="#000" stroke-width="1.2" stroke-dasharray="6 3"><title>{escape(label)}</title></line>')
         out.append(f'<text x="{left + pw - 2}" y="{y - 3:.1f}" class="tk" text-anchor="end">{escape(label)}</text>')
-    for i, (yv, label) in enumerate(off):
+    for i, (_yv, label) in enumerate(off):
         # top left: a cumulative series starts at the bottom left, so the corner above it is free
         out.append(f'<text class="hline-off" data-line="{escape(label)}" x="{left + 4}" y="{top + 10 + 12 * i}" '
                    f'font-size="10" fill="#000">\u25b2 {escape(label)}, above this scale</text>')

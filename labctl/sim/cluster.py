@@ -485,7 +485,7 @@ class SimulatedCluster:
         for (ns, name), dep in sorted(self.deployments.items()):
             have = sum(1 for p in self.pods.values()
                        if p.owner_kind == "Deployment" and p.owner == name and p.namespace == ns)
-            for i in range(self._replicas(ns, name, dep) - have):
+            for _ in range(self._replicas(ns, name, dep) - have):
                 self._create_owned_pod(ns, f"{name}-{self._next('dep-' + name)}", dep["spec"]["template"],
                                        "Deployment", name, dep["metadata"]["uid"])
         for (ns, name), ds in sorted(self.daemonsets.items()):

@@ -93,7 +93,7 @@ class StepModel:
         pts = sorted(self.efficiency_points)
         if flops >= pts[-1][0] or len(pts) == 1:
             return max(self.efficiency_floor, pts[-1][1])
-        (f0, e0), (f1, e1) = next((a, b) for a, b in zip(pts, pts[1:]) if flops < b[0])
+        (f0, e0), (f1, e1) = next((a, b) for a, b in zip(pts, pts[1:], strict=False) if flops < b[0])
         e = e0 + (e1 - e0) * math.log2(max(flops, 1.0) / f0) / math.log2(f1 / f0)
         return max(self.efficiency_floor, e)
 

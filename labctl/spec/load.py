@@ -157,7 +157,8 @@ def _lab_rules(lab: Lab, where, region: str | None, fit: bool = True) -> list[Pr
             if gname.startswith("gpu") and _gpus(itype) == 0:
                 add(path, f"instance type {itype!r} has no GPU")
         if group.max_size > limits.max_nodes_per_group:
-            add(("node_groups", gname, "max_size"), f"max_size {group.max_size} exceeds the lab's limit of {limits.max_nodes_per_group} nodes per group")
+            add(("node_groups", gname, "max_size"),
+                f"max_size {group.max_size} exceeds the lab's limit of {limits.max_nodes_per_group} nodes per group")
     gpus = max_gpus(lab)
     if gpus > limits.max_gpus_per_team:
         add(("node_groups",), f"up to {gpus} GPUs at max size, the lab's quota allows {limits.max_gpus_per_team} per team")

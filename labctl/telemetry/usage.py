@@ -136,7 +136,7 @@ def completed_runs(events: Iterable[Event]) -> dict[str, set[str]]:
 def _cadence(times: Iterable[datetime], default: timedelta) -> timedelta:
     """The sampling interval: the smallest step between distinct sample times (``default`` if one)."""
     ts = sorted(set(times))
-    gaps = [b - a for a, b in zip(ts, ts[1:]) if b > a]
+    gaps = [b - a for a, b in zip(ts, ts[1:], strict=False) if b > a]
     return min(gaps) if gaps else default
 
 

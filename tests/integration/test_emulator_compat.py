@@ -31,7 +31,8 @@ def _cluster(client, name):
     iam, ec2, eks = client("iam"), client("ec2"), client("eks")
     role = iam.create_role(RoleName=f"{name}-r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{'ab'[i]}")["Subnet"]["SubnetId"] for i in range(2)]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
+                                 AvailabilityZone=f"us-east-1{'ab'[i]}")["Subnet"]["SubnetId"] for i in range(2)]
     eks.create_cluster(name=name, roleArn=role["Role"]["Arn"], resourcesVpcConfig={"subnetIds": subnets},
                        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": True})
     return role["Role"]["Arn"], subnets
@@ -171,7 +172,7 @@ def test_the_emulator_handles_one_request_at_a_time(emulator, client, monkeypatc
         ids = list(pool.map(lambda _: client("sts").get_caller_identity()["Account"], range(8)))
     assert len(ids) == 8 and len(spans) == 8
     spans.sort()
-    overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    overlaps = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
     assert overlaps == [], f"{len(overlaps)} requests ran inside moto at the same time"
 
 

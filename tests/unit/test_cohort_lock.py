@@ -4,7 +4,6 @@ reaper never waits behind a facilitator's command; relative paths never reach te
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

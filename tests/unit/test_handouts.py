@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import boto3
-import pytest
 
 from labctl import resources
 from labctl.ops.handouts import write_handouts

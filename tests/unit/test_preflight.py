@@ -5,7 +5,6 @@ against botocore's Stubber, because moto's Service Quotas implements only the vp
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -102,7 +101,8 @@ def _stubbed_aws(values: dict[str, float | None]) -> AwsTarget:
 
 
 def test_quotas_against_a_new_account_fail_on_spot_gpu(tmp_path):
-    cohort, _ = _cohort(tmp_path, teams="[{name: a, knobs: {node_groups: {gpu_on_demand: {instance_types: [g5.xlarge], min_size: 0, desired_size: 0, max_size: 1}, gpu_spot: {max_size: 2}}, job: {pool: spot}}}]")
+    cohort, _ = _cohort(tmp_path, teams="[{name: a, knobs: {node_groups: {gpu_on_demand: {instance_types: [g5.xlarge], "
+                                        "min_size: 0, desired_size: 0, max_size: 1}, gpu_spot: {max_size: 2}}, job: {pool: spot}}}]")
     # Asked in (class, market) order; the lab allows no P types, so no P quota is asked for.
     aws = _stubbed_aws({"L-DB2E81BA": 64.0, "L-3819A6DF": None, "L-1216C47A": 32.0})
     checks = {c.name: c for c in P.check_quotas(cohort, aws)}

@@ -82,7 +82,7 @@ def test_the_image_carries_the_contract_and_starts_the_trainer() -> None:
 
 
 def test_image_requirements_are_pinned() -> None:
-    lines = [l.strip() for l in (WORKLOAD_DIR / "requirements.txt").read_text().splitlines()]
-    reqs = [l for l in lines if l and not l.startswith("#")]
+    lines = [ln.strip() for ln in (WORKLOAD_DIR / "requirements.txt").read_text().splitlines()]
+    reqs = [ln for ln in lines if ln and not ln.startswith("#")]
     assert reqs and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in reqs), reqs
     assert not any(r.startswith("torch") for r in reqs)   # torch comes with the base image

@@ -121,7 +121,7 @@ def test_cohort_total_is_the_sum_of_teams(plan_doc, catalog):
     cohort = estimate_cohort({"team-a": plan_doc("plan_team_a.json"), "team-b": plan_doc("plan_team_a_gpu_spot.json")},
                              "us-east-1", H, catalog)
     a, b = cohort.teams["team-a"].total(), cohort.teams["team-b"].total()
-    assert cohort.total() == tuple(x + y for x, y in zip(a, b))
+    assert cohort.total() == tuple(x + y for x, y in zip(a, b, strict=True))
     assert cohort.teams["team-b"].team == "team-b"
     assert len(cohort.warnings) == 3      # the spot midpoint, once for team-a and twice for team-b
 

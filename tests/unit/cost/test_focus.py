@@ -38,7 +38,7 @@ def spec_table(path: Path = SPEC_COPY) -> list[dict[str, str]]:
         if not line.startswith("| ") or line.startswith("| column") or line.startswith("|---"):
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        rows.append(dict(zip(["column", "presence", "kind", "type", "nulls", "allowed"], cells)))
+        rows.append(dict(zip(["column", "presence", "kind", "type", "nulls", "allowed"], cells, strict=True)))
     return rows
 
 

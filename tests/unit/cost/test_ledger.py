@@ -181,7 +181,7 @@ def test_splitting_a_period_never_changes_the_total(catalog, usage, fractions):
     if usage.kind == "transfer-out":
         return   # per-GB amounts are a total for the period; splitting needs the GB split too
     pieces = [Usage(usage.team, usage.resource_id, usage.kind, usage.region, a, b, usage.instance_type, usage.market,
-                    usage.spot_price_usd_per_hour, usage.gb, usage.count) for a, b in zip(cuts, cuts[1:])]
+                    usage.spot_price_usd_per_hour, usage.gb, usage.count) for a, b in zip(cuts, cuts[1:], strict=False)]
     as_of = T0 + timedelta(hours=12)
     assert build_ledger(pieces, catalog, as_of=as_of).total_micros() == build_ledger([usage], catalog, as_of=as_of).total_micros()
 

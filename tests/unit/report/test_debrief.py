@@ -9,7 +9,7 @@ import pytest
 
 from labctl.cost.catalog import load_catalog
 from labctl.ops.debrief import load_inputs, write_debrief
-from labctl.report.model import build_debrief, choices, ledger_for
+from labctl.report.model import choices, ledger_for
 from labctl.state import StateDir
 from tests.unit.report.synth import write_class
 

@@ -14,7 +14,7 @@ from labctl.sim.scheduler import tolerates
 from labctl.sim.strategies import DEMO_STRATEGIES
 from labctl.sim.usage import lifecycle_to_usage
 from labctl.telemetry.store import Store
-from tests.unit.sim.conftest import START, catalog, estimates, team_inputs
+from tests.unit.sim.conftest import START, catalog, estimates, team_inputs  # noqa: F401 - fixtures
 from tests.unit.sim.test_scenarios import cluster_of, run
 
 knobs = st.fixed_dictionaries({
