@@ -3,8 +3,9 @@
 Owns: building the Price List ``GetProducts``, ``DescribeSpotPriceHistory`` and
 ``DescribeInstanceTypes`` requests (pure functions, tested as tables), turning their responses
 into catalog rows with provenance, and reading Cost Explorer ``GetCostAndUsage`` grouped by the
-cohort/team cost-allocation tags into typed :class:`~labctl.cost.model.BilledCost` figures.
-Raw SDK dicts do not leave this module.
+cohort/team cost-allocation tags into typed :class:`~labctl.cost.model.BilledCost` figures
+(:func:`billed_costs` for a target), and the spot price in force when an instance launched
+(:func:`spot_price_at`, for telemetry). Raw SDK dicts do not leave this module.
 
 The emulator (moto) answers DescribeSpotPriceHistory with a constant 0.00001 stamped 2006; that is
 not a price and is rejected explicitly (:data:`EMULATOR_SPOT_SENTINEL`), as is anything older than
@@ -25,7 +26,7 @@ from typing import Any
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, Row
 from labctl.cost.model import BilledCost
 from labctl.errors import EnvironmentProblem, PricingError
-from labctl.aws.session import aws_errors
+from labctl.aws.session import AwsError, AwsTarget, aws_errors
 
 # The Price List Query API has endpoints in these regions only.
 PRICING_ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
@@ -298,6 +299,26 @@ def read_cost_and_usage(ce_client: Any, start: date, end: date, *, granularity: 
             break
         params = dict(params, NextPageToken=token)
     return parse_cost_and_usage(pages, metric)
+
+
+def billed_costs(target: AwsTarget, start: date, end: date, *, cohort: str | None = None) -> list[BilledCost]:
+    """:func:`read_cost_and_usage` on the target's Cost Explorer, botocore's errors mapped."""
+    with aws_errors("ce", "GetCostAndUsage", emulator=target.fake_credentials):
+        return read_cost_and_usage(target.client("ce"), start, end, cohort=cohort)
+
+
+def spot_price_at(target: AwsTarget, instance_type: str, at: datetime, availability_zone: str | None) -> Decimal | None:
+    """The Linux/UNIX spot price in force at ``at`` (DescribeSpotPriceHistory); None when AWS
+    has none or will not say. Only real AWS has real spot prices (see the module docstring)."""
+    try:
+        with aws_errors("ec2", "DescribeSpotPriceHistory", emulator=target.fake_credentials):
+            hist = target.client("ec2").describe_spot_price_history(
+                InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"], StartTime=at, EndTime=at,
+                **({"AvailabilityZone": availability_zone} if availability_zone else {}))
+    except AwsError:
+        return None
+    prices = hist.get("SpotPriceHistory", [])
+    return Decimal(prices[0]["SpotPrice"]) if prices else None
 
 
 def make_clients(region: str, *, session: Any = None, endpoint_url: str | None = None) -> tuple[Any, Any]:

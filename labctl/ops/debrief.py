@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from labctl.aws.session import AwsTarget, aws_errors
+from labctl.aws.session import AwsTarget
 from labctl.cost.catalog import Catalog, load_catalog
 from labctl.cost.focus import FocusContext, focus_rows, write_csv, write_parquet
 from labctl.cost.ledger import Ledger, unmetered
@@ -128,10 +128,9 @@ def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Le
             from labctl.ops.target import connect_recorded
 
             target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
-        from labctl.aws.pricing import read_cost_and_usage
+        from labctl.aws.pricing import billed_costs
 
-        with aws_errors("ce", "GetCostAndUsage", emulator=target.fake_credentials):
-            billed = read_cost_and_usage(target.client("ce"), period[0], period[1], cohort=cs.id)
+        billed = billed_costs(target, period[0], period[1], cohort=cs.id)
     except LabctlError as exc:
         return BilledReport(requested=True, period=period, unavailable=str(exc).splitlines()[0] if str(exc) else
                             type(exc).__name__)

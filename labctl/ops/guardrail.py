@@ -17,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from labctl.aws.session import AwsError, AwsTarget, aws_errors
+from labctl.aws import eks
+from labctl.aws.session import AwsError, AwsTarget
 from labctl.ops.down import resolve_cohort_id
 from labctl.ops.live import live_status
 from labctl.state import StateDir, now
@@ -59,7 +60,7 @@ class GuardrailReport:
         return asdict(self)
 
 
-def gpu_nodegroups(cs: Any, team: str, eks: Any, cluster: str) -> list[str]:
+def gpu_nodegroups(cs: Any, team: str, target: AwsTarget, cluster: str) -> list[str]:
     """GPU node groups of a team: Terraform's outputs when present, else the cluster's node groups
     whose name ends in a GPU pool (``...-gpu_on_demand`` / ``...-gpu-spot``)."""
     try:
@@ -69,8 +70,7 @@ def gpu_nodegroups(cs: Any, team: str, eks: Any, cluster: str) -> list[str]:
             return names
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         pass
-    with aws_errors("eks", "ListNodegroups"):
-        listed = eks.list_nodegroups(clusterName=cluster).get("nodegroups", [])
+    listed = eks.list_nodegroups(target, cluster, emulator=False)
     return [n for n in listed if "gpu" in n.replace("_", "-").split(f"{cluster}-", 1)[-1]]
 
 
@@ -95,7 +95,6 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
     report = GuardrailReport(cohort_id, str(threshold_pct), dry_run)
     events: list[Event] = []
     warned = _last_warnings(cs) if rewarn_after is not None else {}
-    eks = None
     for t in st.teams:
         if t.budget_usd is None or t.budget_used_pct is None:
             continue
@@ -116,38 +115,34 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
             continue
         if used < threshold_pct:
             continue
-        if eks is None:
-            if target is None:
-                from labctl.ops.target import connect_recorded
+        if target is None:
+            from labctl.ops.target import connect_recorded
 
-                target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
-            eks = target.client("eks")
+            target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
         cluster = f"{cohort_id}-{t.team}"
         try:
-            groups = gpu_nodegroups(cs, t.team, eks, cluster)
+            groups = gpu_nodegroups(cs, t.team, target, cluster)
         except AwsError as exc:
             report.actions.append(Action(t.team, "failed", f"listing node groups of {cluster}: {exc}"))
             continue
         for ng in groups:
             try:
-                with aws_errors("eks", "DescribeNodegroup"):
-                    sc = eks.describe_nodegroup(clusterName=cluster, nodegroupName=ng)["nodegroup"].get("scalingConfig", {})
+                group = eks.describe_nodegroup(target, cluster, ng, emulator=False)
             except AwsError as exc:
                 report.actions.append(Action(t.team, "failed", str(exc), ng))
                 continue
-            if sc.get("minSize", 0) == 0 and sc.get("desiredSize", 0) == 0:
+            if group.min_size == 0 and group.desired_size == 0:
                 report.actions.append(Action(t.team, "already-zero", "min 0 desired 0", ng, done=True))
                 continue
             detail = (f"{used}% of ${t.budget_usd} used (threshold {threshold_pct}%): scale {ng} from "
-                      f"min {sc.get('minSize')} desired {sc.get('desiredSize')} to min 0 desired 0")
+                      f"min {group.min_size} desired {group.desired_size} to min 0 desired 0")
             a = Action(t.team, "scale-to-zero", detail, ng)
             report.actions.append(a)
             if dry_run:
                 continue
             try:
-                with aws_errors("eks", "UpdateNodegroupConfig"):
-                    eks.update_nodegroup_config(clusterName=cluster, nodegroupName=ng, scalingConfig={
-                        "minSize": 0, "desiredSize": 0, "maxSize": max(int(sc.get("maxSize", 1)), 1)})
+                eks.set_nodegroup_size(target, cluster, ng, min_size=0, desired_size=0,
+                                       max_size=max(group.max_size, 1), emulator=False)
             except AwsError as exc:
                 a.kind, a.detail = "failed", f"{detail}: {exc}"
                 cs.audit("guardrail", "failed", team=t.team, nodegroup=ng, detail=a.detail)

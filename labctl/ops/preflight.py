@@ -27,8 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from labctl.aws.session import AwsError, AwsNotFound, AwsTarget, aws_errors
-from labctl.cost import catalog as cat
+from labctl.aws import ec2, identity, quotas
+from labctl.aws.session import AwsError, AwsTarget
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, load_catalog
 from labctl.cost.money import fmt_usd
 from labctl.ops.estimates import short_address, spec_estimate
@@ -266,61 +266,11 @@ def check_budget(cohort: ResolvedCohort, catalog: Catalog) -> list[Check]:
     return checks
 
 
-# --------------------------------------------------------------------------- API adapters
-
-
-def offerings(aws: AwsTarget, types: list[str]) -> dict[str, set[str]]:
-    """instance type -> availability zones offering it in the target's region."""
-    client = aws.client("ec2")
-    out: dict[str, set[str]] = {t: set() for t in types}
-    with aws_errors("ec2", "DescribeInstanceTypeOfferings", emulator=aws.fake_credentials):
-        for i in range(0, len(types), 100):
-            token = None
-            while True:
-                kw: dict[str, Any] = {"LocationType": "availability-zone",
-                                      "Filters": [{"Name": "instance-type", "Values": types[i:i + 100]}]}
-                if token:
-                    kw["NextToken"] = token
-                page = client.describe_instance_type_offerings(**kw)
-                for o in page.get("InstanceTypeOfferings", []):
-                    out.setdefault(o["InstanceType"], set()).add(o["Location"])
-                token = page.get("NextToken")
-                if not token:
-                    break
-    return out
-
-
-def quota_value(aws: AwsTarget, code: str) -> tuple[float | None, str]:
-    """(vCPUs, where the figure came from); (None, why) when the target has no such quota."""
-    client = aws.client("service-quotas")
-    try:
-        with aws_errors("service-quotas", "GetServiceQuota", emulator=aws.fake_credentials):
-            q = client.get_service_quota(ServiceCode="ec2", QuotaCode=code)
-        return float(q["Quota"]["Value"]), "applied quota"
-    except AwsError as exc:
-        if not _absent(exc):
-            raise
-    # No applied value recorded for this account: the AWS default is what applies.
-    try:
-        with aws_errors("service-quotas", "GetAWSDefaultServiceQuota", emulator=aws.fake_credentials):
-            q = client.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)
-        return float(q["Quota"]["Value"]), "AWS default"
-    except AwsError as exc:
-        # An emulator that lacks the quota lacks the defaults API too (moto: 404).
-        if not (_absent(exc) or aws.fake_credentials):
-            raise
-        return None, "no such quota at this endpoint"
-
-
-def _absent(exc: AwsError) -> bool:
-    return isinstance(exc, AwsNotFound) or exc.code == "NoSuchResourceException"
-
-
 def check_offerings(cohort: ResolvedCohort, aws: AwsTarget) -> list[Check]:
     used, allowed = used_types(cohort), allowed_types(cohort)
     region = aws.region
     try:
-        zones = offerings(aws, sorted(set(used) | set(allowed)))
+        zones = ec2.instance_type_offerings(aws, sorted(set(used) | set(allowed)))
     except AwsError as exc:
         return [Check("offerings", FAIL, f"could not list instance type offerings: {exc}",
                       "check the credentials and that the region is enabled for the account")]
@@ -353,35 +303,32 @@ def check_quotas(cohort: ResolvedCohort, aws: AwsTarget) -> list[Check]:
     for cls, market in keys:
         code, qname = QUOTA_CODES[(cls, market)]
         try:
-            value, source = quota_value(aws, code)
+            quota = quotas.quota_value(aws, "ec2", code)
         except AwsError as exc:
             checks.append(Check(f"quota:{cls.lower()}-{market}", WARN, f"{qname} ({code}) could not be read: {exc}",
                                 "grant servicequotas:GetServiceQuota to the facilitator's credentials, or check "
                                 "the quota in the console"))
             continue
-        if value is None and aws.fake_credentials:
+        if quota.value is None and aws.fake_credentials:
             checks.append(Check(f"quota:{cls.lower()}-{market}", SKIP,
                                 f"{qname} ({code}): the {aws.kind} target has no EC2 quotas (moto's Service Quotas "
                                 "knows only vpc); checked against real accounts only",
                                 "", {"quota_code": code, "need_vcpus": need.get((cls, market), 0)}))
             continue
-        checks.append(check_quota(cls, market, need.get((cls, market), 0), potential.get((cls, market), 0), value, source))
+        checks.append(check_quota(cls, market, need.get((cls, market), 0), potential.get((cls, market), 0), quota.value, quota.source))
     return checks
 
 
 def check_credentials(aws: AwsTarget) -> Check:
     try:
-        with aws_errors("sts", "GetCallerIdentity", emulator=aws.fake_credentials):
-            ident = aws.client("sts").get_caller_identity()
+        ident = identity.caller_identity(aws)
     except AwsError as exc:
         fix = ("start it: `labctl emulator start`" if aws.fake_credentials else
                "log in (aws sso login / AWS_PROFILE) with the account the cohort targets")
         return Check("credentials", FAIL, f"the {aws.kind} target does not answer: {exc}", fix)
     # The account id is not secret; the caller's ARN can name a person, so only its kind is shown.
-    arn = str(ident.get("Arn", ""))
-    kind = arn.split(":")[5].split("/")[0] if arn.count(":") >= 5 else "?"
-    return Check("credentials", PASS, f"{aws.kind}: account {ident.get('Account')} ({kind})", "",
-                 {"account": ident.get("Account")})
+    return Check("credentials", PASS, f"{aws.kind}: account {ident.account} ({ident.principal_kind})", "",
+                 {"account": ident.account})
 
 
 def run_checks(cohort: ResolvedCohort, aws: AwsTarget, at: datetime | None = None,

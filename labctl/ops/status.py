@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labctl.aws import eks
 from labctl.aws.session import AwsError
 from labctl.errors import EmulatorError
 from labctl.ops.down import resolve_cohort_id
@@ -71,18 +72,16 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
                                       if r.get("mode") == "managed"),
                         cluster=outputs.get("cluster_name"), error=teams_meta.get(team, {}).get("error"))
         if conn is not None and ts.cluster:
-            eks = conn.aws().client("eks")
+            target = conn.aws()
             for pool, ng in sorted((outputs.get("node_groups") or {}).items()):
                 try:
-                    d = eks.describe_nodegroup(clusterName=ts.cluster, nodegroupName=ng["name"])["nodegroup"]
+                    d = eks.describe_nodegroup(target, ts.cluster, ng["name"], emulator=False)
                 except Exception as exc:  # noqa: BLE001 - status shows what it can
-                    ts.error = f"{ng['name']}: {AwsError.__name__ if isinstance(exc, AwsError) else type(exc).__name__}"
+                    # AWS's error code, as botocore named its exception before aws/ mapped it
+                    ts.error = f"{ng['name']}: {exc.code if isinstance(exc, AwsError) else type(exc).__name__}"
                     continue
-                sc = d.get("scalingConfig", {})
-                ts.node_groups.append(NodeGroupStatus(pool, ng["name"], d.get("capacityType", "?"),
-                                                      d.get("instanceTypes", []), sc.get("minSize", 0),
-                                                      sc.get("desiredSize", 0), sc.get("maxSize", 0),
-                                                      d.get("status", "?")))
+                ts.node_groups.append(NodeGroupStatus(pool, ng["name"], d.capacity_type or "?", list(d.instance_types),
+                                                      d.min_size, d.desired_size, d.max_size, d.status or "?"))
         out.append(ts)
     return CohortStatus(cohort_id, meta.get("target", "?"), meta.get("status", "unknown"), end, left, out)
 

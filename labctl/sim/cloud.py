@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
-from labctl.aws.session import AwsTarget, aws_errors
+from labctl.aws import ec2, eks
+from labctl.aws.session import AwsTarget
 from labctl.errors import LabctlError
 from labctl.sim.inputs import PoolSpec, TeamInputs
 
@@ -58,9 +59,7 @@ class Ec2Nodes:
 
     def _ami(self) -> str:
         if self._image is None:
-            with aws_errors("ec2", "DescribeImages", emulator=True):
-                images = self.aws.client("ec2").describe_images(Owners=["amazon"]).get("Images", [])
-            ids = sorted(i["ImageId"] for i in images if i.get("Architecture", "x86_64") == "x86_64")
+            ids = ec2.amazon_x86_images(self.aws)
             if not ids:
                 raise LabctlError("the emulator offers no x86_64 AMI to launch simulated nodes from")
             self._image = ids[0]
@@ -70,10 +69,8 @@ class Ec2Nodes:
         key = (team.cluster_name, pool.nodegroup)
         if key not in self._subnets:
             try:
-                with aws_errors("eks", "DescribeNodegroup", emulator=True):
-                    ng = self.aws.client("eks").describe_nodegroup(clusterName=team.cluster_name,
-                                                                   nodegroupName=pool.nodegroup)["nodegroup"]
-                self._subnets[key] = sorted(ng.get("subnets") or [])
+                ng = eks.describe_nodegroup(self.aws, team.cluster_name, pool.nodegroup, emulator=True)
+                self._subnets[key] = sorted(ng.subnets)
             except LabctlError:
                 self._subnets[key] = []
         return self._subnets[key]
@@ -82,25 +79,16 @@ class Ec2Nodes:
         tags = {**team.tags, "Name": node_name, "eks:cluster-name": team.cluster_name,
                 "eks:nodegroup-name": pool.nodegroup, "aws:autoscaling:groupName": pool.asg_name,
                 "labctl:pool": pool.pool, "labctl:source": "simulator"}
-        req = {"ImageId": self._ami(), "MinCount": 1, "MaxCount": 1, "InstanceType": instance_type,
-               "TagSpecifications": [{"ResourceType": "instance",
-                                      "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}]}
+        image = self._ami()
         subnets = self._subnets_of(team, pool)
-        if subnets:
-            req["SubnetId"] = subnets[index % len(subnets)]
-        if pool.capacity_type == "SPOT":
-            req["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": {
-                "SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}}
-        with aws_errors("ec2", "RunInstances", emulator=True):
-            inst = self.aws.client("ec2").run_instances(**req)["Instances"][0]
-        return inst["InstanceId"], inst.get("Placement", {}).get("AvailabilityZone") or team.region + "a"
+        inst = ec2.run_instance(self.aws, image_id=image, instance_type=instance_type, tags=tags,
+                                subnet_id=subnets[index % len(subnets)] if subnets else None,
+                                spot=pool.capacity_type == "SPOT")
+        return inst.instance_id, inst.availability_zone or team.region + "a"
 
     def terminate(self, instance_id: str) -> None:
-        with aws_errors("ec2", "TerminateInstances", emulator=True):
-            self.aws.client("ec2").terminate_instances(InstanceIds=[instance_id])
+        ec2.terminate_instance(self.aws, instance_id)
 
     def set_size(self, team: TeamInputs, pool: PoolSpec, desired: int) -> None:
-        with aws_errors("eks", "UpdateNodegroupConfig", emulator=True):
-            self.aws.client("eks").update_nodegroup_config(
-                clusterName=team.cluster_name, nodegroupName=pool.nodegroup,
-                scalingConfig={"minSize": pool.min_size, "maxSize": pool.max_size, "desiredSize": desired})
+        eks.set_nodegroup_size(self.aws, team.cluster_name, pool.nodegroup, min_size=pool.min_size,
+                               desired_size=desired, max_size=pool.max_size, emulator=True)
