@@ -33,11 +33,13 @@ Matching rules, strongest first (each lister says which it uses):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from labctl.aws.session import AwsAccessDenied, AwsError, AwsNotFound, AwsTarget, aws_errors
+from labctl.aws.session import AwsAccessDenied, AwsError, AwsNotFound, AwsTarget
+from labctl.aws.walker import Walker
+from labctl.aws.walker import tags_of as _tags
 from labctl.naming import TAG_COHORT, TAG_TEAM
 
 TAG_EKS_CLUSTER = "eks:cluster-name"
@@ -108,14 +110,10 @@ def inventory(target: AwsTarget, cohort: str, team: str | None = None) -> Invent
 # ---------------------------------------------------------------------------------- internals
 
 
-def _tags(pairs: Iterable[Mapping[str, Any]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    return {str(p[key]): str(p.get(value, "")) for p in (pairs or [])}
-
-
 @dataclass
-class _Lister:
-    target: AwsTarget
-    cohort: str
+class _Lister(Walker):
+    """The listers below, on the shared walk (labctl.aws.walker: calls, pages, cohort-tag queries)."""
+
     team: str | None
     unreadable: list[str] = field(default_factory=list)
     pending_deletion: list[Resource] = field(default_factory=list)
@@ -125,20 +123,6 @@ class _Lister:
     clusters: dict[str, str | None] = field(default_factory=dict)  # name -> team
     vpc_team: dict[str, str | None] = field(default_factory=dict)
     instance_team: dict[str, str | None] = field(default_factory=dict)
-
-    @property
-    def emulator(self) -> bool:
-        return self.target.fake_credentials
-
-    def call(self, service: str, operation: str, **params: Any) -> Any:
-        client = self.target.client(service)
-        with aws_errors(service, operation, emulator=self.emulator):
-            return getattr(client, _snake(operation))(**params)
-
-    def pages(self, service: str, operation: str, **params: Any) -> Iterator[Any]:
-        client = self.target.client(service)
-        with aws_errors(service, operation, emulator=self.emulator):
-            yield from client.get_paginator(_snake(operation)).paginate(**params)
 
     def ours(self, tags: Mapping[str, str]) -> bool:
         return tags.get(TAG_COHORT) == self.cohort
@@ -192,15 +176,7 @@ class _Lister:
     def _ec2(self, operation: str, key: str, id_key: str, extra_filters: list[dict[str, Any]] | None = None,
              by_vpc: bool = False) -> dict[str, dict[str, Any]]:
         """Items tagged with the cohort, plus (``by_vpc``) those in a cohort VPC; keyed by id."""
-        queries = [[{"Name": f"tag:{TAG_COHORT}", "Values": [self.cohort]}]]
-        if by_vpc and self.vpcs:
-            queries.append([{"Name": "vpc-id", "Values": sorted(self.vpcs)}])
-        found: dict[str, dict[str, Any]] = {}
-        for filters in queries:
-            for page in self.pages("ec2", operation, Filters=filters + (extra_filters or [])):
-                for item in _items(page, key):
-                    found[str(item[id_key])] = item
-        return found
+        return self.tagged_ec2(operation, key, id_key, extra_filters, self.vpcs if by_vpc else ())
 
     def vpcs_(self) -> list[Resource]:
         out = []
@@ -309,20 +285,15 @@ class _Lister:
     def eks_clusters(self) -> list[Resource]:
         """Tag, or a cluster whose VPC is a cohort VPC."""
         out = []
-        for page in self.pages("eks", "ListClusters"):
-            for name in page.get("clusters", []):
-                try:
-                    c = self.call("eks", "DescribeCluster", name=name)["cluster"]
-                except AwsNotFound:
-                    continue
-                tags = dict(c.get("tags") or {})
-                vpc = (c.get("resourcesVpcConfig") or {}).get("vpcId")
-                if not (self.ours(tags) or vpc in self.vpcs):
-                    continue
-                r = self.resource("eks", "eks:cluster", name, tags, arn=c.get("arn"), matched_by=_how(self.ours(tags)),
-                                  vpc=vpc)
-                self.clusters[name] = r.team
-                out.append(r)
+        for name, c in self.described_clusters():
+            tags = dict(c.get("tags") or {})
+            vpc = (c.get("resourcesVpcConfig") or {}).get("vpcId")
+            if not (self.ours(tags) or vpc in self.vpcs):
+                continue
+            r = self.resource("eks", "eks:cluster", name, tags, arn=c.get("arn"), matched_by=_how(self.ours(tags)),
+                              vpc=vpc)
+            self.clusters[name] = r.team
+            out.append(r)
         return out
 
     def eks_nodegroups(self) -> list[Resource]:
@@ -330,14 +301,10 @@ class _Lister:
         out = []
         for cluster in sorted(self.clusters):
             try:
-                names = [n for p in self.pages("eks", "ListNodegroups", clusterName=cluster) for n in p.get("nodegroups", [])]
+                groups = self.described_nodegroups(cluster)
             except AwsNotFound:
                 continue
-            for ng in names:
-                try:
-                    d = self.call("eks", "DescribeNodegroup", clusterName=cluster, nodegroupName=ng)["nodegroup"]
-                except AwsNotFound:
-                    continue
+            for ng, d in groups:
                 tags = dict(d.get("tags") or {})
                 out.append(self.resource("eks", "eks:nodegroup", ng, tags, arn=d.get("nodegroupArn"), parent=cluster,
                                          cluster=cluster, matched_by=_how(self.ours(tags), "cluster")))
@@ -420,10 +387,10 @@ class _Lister:
         """Tag (GetBucketTagging; NoSuchTagSet means untagged). A bucket whose tags we may not
         read is reported as unreadable, not skipped silently."""
         out = []
-        for b in self.call("s3", "ListBuckets").get("Buckets", []):
+        for b in self.buckets():
             name = b["Name"]
             try:
-                tags = _tags(self.call("s3", "GetBucketTagging", Bucket=name).get("TagSet"))
+                tags = self.bucket_tags(name)
             except AwsNotFound:
                 continue  # NoSuchTagSet (untagged) or NoSuchBucket (deleted meanwhile)
             except AwsAccessDenied as e:
@@ -485,35 +452,30 @@ class _Lister:
         """Tag when the budget carries ``labctl:cohort`` (budgets ListTagsForResource; the
         emulator has it only through labctl's compat layer); otherwise name prefix ``<cohort>-``
         (budgets made before budget tagging existed, or an endpoint without the tag API)."""
-        account = self.call("sts", "GetCallerIdentity")["Account"]
+        account = self.account()
         out = []
-        try:
-            pages = list(self.pages("budgets", "DescribeBudgets", AccountId=account))
-        except AwsNotFound:
-            return []  # budgets answers NotFound for an account without any budget
-        for page in pages:
-            for b in page.get("Budgets", []):
-                name = b["BudgetName"]
-                arn = f"arn:aws:budgets::{account}:budget/{name}"
-                tags: dict[str, str] = {}
-                try:
-                    tags = _tags(self.call("budgets", "ListTagsForResource", ResourceARN=arn).get("ResourceTags"))
-                except AwsNotFound:
+        for b in self.budgets_of(account):  # [] for an account without any budget
+            name = b["BudgetName"]
+            arn = f"arn:aws:budgets::{account}:budget/{name}"
+            tags: dict[str, str] = {}
+            try:
+                tags = _tags(self.call("budgets", "ListTagsForResource", ResourceARN=arn).get("ResourceTags"))
+            except AwsNotFound:
+                continue
+            except AwsAccessDenied:
+                raise
+            except AwsError:  # an endpoint without the tag API: fall back to the name
+                tags = {}
+            if TAG_COHORT in tags:
+                if not self.ours(tags):
                     continue
-                except AwsAccessDenied:
-                    raise
-                except AwsError:  # an endpoint without the tag API: fall back to the name
-                    tags = {}
-                if TAG_COHORT in tags:
-                    if not self.ours(tags):
-                        continue
-                    how = "tag"
-                elif self.has_prefix(name):
-                    how = "name-prefix"
-                else:
-                    continue
-                out.append(self.resource("budgets", "budgets:budget", name, tags, arn=arn, parent=account,
-                                         name=name, matched_by=how))
+                how = "tag"
+            elif self.has_prefix(name):
+                how = "name-prefix"
+            else:
+                continue
+            out.append(self.resource("budgets", "budgets:budget", name, tags, arn=arn, parent=account,
+                                     name=name, matched_by=how))
         return out
 
     def schedules(self) -> list[Resource]:
@@ -552,17 +514,3 @@ def _cluster_in_input(raw: str | None) -> str | None:
         return None
     value = data.get("ClusterName") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _items(page: Mapping[str, Any], key: str) -> Iterator[dict[str, Any]]:
-    if key == "Instances":
-        for reservation in page.get("Reservations", []):
-            yield from reservation.get("Instances", [])
-    else:
-        yield from page.get(key, [])
-
-
-def _snake(operation: str) -> str:
-    from botocore import xform_name
-
-    return str(xform_name(operation))

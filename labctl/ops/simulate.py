@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from labctl.aws.walker import Walker, cohort_instances
 from labctl.cost.catalog import load_catalog
 from labctl.errors import LabctlError, NotFoundError
 from labctl.sim.cloud import Ec2Nodes, NodeSource
@@ -99,6 +100,5 @@ def _seed_emulator(aws: Any, cohort_id: str, seed: int) -> None:
     is not handed ids that already exist."""
     from labctl.aws import emulator
 
-    found = aws.client("ec2").describe_instances(Filters=[{"Name": "tag:labctl:cohort", "Values": [cohort_id]}])
-    launched = sum(len(r["Instances"]) for r in found.get("Reservations", []))
+    launched = len(cohort_instances(Walker(aws, cohort_id)))
     emulator.seed_ids(aws.endpoint_url, seed * 1_000_003 + launched)

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from labctl.errors import Problem
+from labctl.render.quantity import parse_quantity  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from labctl.render.k8s_validate import Doc
@@ -93,27 +94,7 @@ def node_template(group_name: str, tags: Mapping[str, str]) -> NodeTemplate:
     return NodeTemplate(group_name, labels, tuple(taints), int(tags.get(TF_GPU_TAG, "0")))
 
 
-# -- quantities ---------------------------------------------------------------------------------
-
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-           "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-           "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$")
-
-
-def parse_quantity(value: Any) -> Decimal:
-    """'500m' -> 0.5, '16Gi' -> 17179869184; raises ValueError for anything else."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a quantity")
-    if isinstance(value, (int, float, Decimal)):
-        return Decimal(str(value))
-    m = _QUANTITY.match(str(value).strip())
-    if not m:
-        raise ValueError(f"{value!r} is not a quantity")
-    number = Decimal(m.group(1))
-    if m.group(2):
-        return number * Decimal(10) ** int(m.group(2))
-    return number * Decimal(_SUFFIX[m.group(3) or ""])
+# -- quantities: one parser for all of labctl, in render/quantity.py (re-exported here) -----------
 
 
 def _fmt(q: Decimal) -> str:

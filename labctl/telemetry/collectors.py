@@ -1,7 +1,8 @@
 """Collectors: what exists now (AWS API, cluster, DCGM / Prometheus) as timestamped store rows.
 
-Each collector is one pass: it lists, turns raw SDK / API objects into store rows here (they do
-not travel further), and returns them; :func:`write` puts a pass into the store in one
+Each collector is one pass: it lists, turns what it read into store rows here, and returns
+them (AWS comes typed from labctl.aws.walker, the same walk the teardown inventory uses; cluster
+and Prometheus objects do not travel past this module); :func:`write` puts a pass into the store in one
 transaction. Collection is incremental and safe to restart because the store upserts: an
 instance is keyed by (id, launch time), so seeing it again only updates its end; an instance
 recorded as running and no longer listed is closed at the time of the pass that missed it.
@@ -20,9 +21,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from labctl.aws.session import AwsError, AwsNotFound, AwsTarget, aws_errors
+from labctl.aws import walker
+from labctl.aws.pricing import spot_price_at
+from labctl.aws.session import AwsError, AwsTarget
+from labctl.aws.walker import Walker
 from labctl.cost.items import NODE_PUBLIC_IPV4
 from labctl.naming import TAG_COHORT, TAG_TEAM
+from labctl.render.quantity import parse_quantity
 from labctl.telemetry import prom
 from labctl.telemetry import usage as tu
 from labctl.telemetry.store import Event, Lifecycle, Sample, Store
@@ -56,14 +61,6 @@ def write(store: Store, p: Pass) -> None:
         store.put_events(p.events)
 
 
-def _tags(pairs: Any) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in (pairs or [])}
-
-
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
 def stop_time(reason: str | None) -> datetime | None:
     """EC2's StateTransitionReason carries the stop/terminate time: 'User initiated (2026-... GMT)'."""
     m = _REASON_TIME.search(reason or "")
@@ -78,20 +75,15 @@ def pool_of(name: str) -> str | None:
 class AwsInventoryCollector:
     """Instances (type, market, launch/stop), volumes, clusters, node group sizes, buckets and
     budgets of one cohort, found by the ``labctl:cohort`` tag (clusters also by the
-    ``<cohort>-<team>`` name, budgets by the ``<cohort>-`` prefix, as labctl.aws.inventory does)."""
+    ``<cohort>-<team>`` name, budgets by the ``<cohort>-`` prefix, as labctl.aws.inventory does).
+    The walk itself is labctl.aws.walker's, the one inventory's listers share; this class turns
+    its typed records into store rows."""
 
     def __init__(self, target: AwsTarget, cohort: str, teams: Sequence[str] = ()) -> None:
         self.target = target
         self.cohort = cohort
         self.teams = sorted(teams, key=len, reverse=True)
-
-    def _call(self, service: str, op: str, **kw: Any) -> Any:
-        with aws_errors(service, op, emulator=self.target.fake_credentials):
-            return getattr(self.target.client(service), op)(**kw)
-
-    def _pages(self, service: str, op: str, **kw: Any) -> list[Any]:
-        with aws_errors(service, op, emulator=self.target.fake_credentials):
-            return list(self.target.client(service).get_paginator(op).paginate(**kw))
+        self.walker = Walker(target, cohort)
 
     def team_of(self, tags: Mapping[str, str], name: str = "") -> str | None:
         if tags.get(TAG_TEAM):
@@ -113,35 +105,28 @@ class AwsInventoryCollector:
 
     def _instances(self, p: Pass, store: Store) -> None:
         seen: set[str] = set()
-        pages = self._pages("ec2", "describe_instances",
-                            Filters=[{"Name": f"tag:{TAG_COHORT}", "Values": [self.cohort]}])
-        for page in pages:
-            for res in page.get("Reservations", []):
-                for inst in res.get("Instances", []):
-                    tags = _tags(inst.get("Tags"))
-                    team = self.team_of(tags)
-                    if team is None:
-                        continue
-                    iid = inst["InstanceId"]
-                    seen.add(iid)
-                    state = inst.get("State", {}).get("Name", "")
-                    end = None
-                    if state in ("stopped", "terminated", "shutting-down", "stopping"):
-                        end = stop_time(inst.get("StateTransitionReason")) or p.at
-                    market = "spot" if inst.get("InstanceLifecycle") == "spot" else "on-demand"
-                    az = inst.get("Placement", {}).get("AvailabilityZone")
-                    start = _aware(inst["LaunchTime"])
-                    ng = tags.get("eks:nodegroup-name", "")
-                    p.lifecycle.append(Lifecycle(
-                        team, iid, "instance", self.target.region, start, end, AWS_SOURCE, inst.get("InstanceType"),
-                        market, self._spot_price(inst, market, start, az), availability_zone=az,
-                        pool=tags.get("labctl:pool") or pool_of(ng), attrs={"state": state, "nodegroup": ng}))
-                    if inst.get("PublicIpAddress") or end is not None and self._had_public_ip(store, iid):
-                        # a public IPv4 address is billed hourly while the instance holds it
-                        p.lifecycle.append(Lifecycle(
-                            team, iid + NODE_PUBLIC_IPV4, "ipv4", self.target.region, start, end, AWS_SOURCE,
-                            availability_zone=az, attrs={"attached_to": iid}))
-                        seen.add(iid + NODE_PUBLIC_IPV4)
+        for inst in walker.cohort_instances(self.walker):
+            team = self.team_of(inst.tags)
+            if team is None:
+                continue
+            iid = inst.id
+            seen.add(iid)
+            end = None
+            if inst.state in ("stopped", "terminated", "shutting-down", "stopping"):
+                end = stop_time(inst.state_reason) or p.at
+            market = "spot" if inst.spot else "on-demand"
+            az = inst.availability_zone
+            ng = inst.tags.get("eks:nodegroup-name", "")
+            p.lifecycle.append(Lifecycle(
+                team, iid, "instance", self.target.region, inst.launch_time, end, AWS_SOURCE, inst.instance_type,
+                market, self._spot_price(inst, market, inst.launch_time, az), availability_zone=az,
+                pool=inst.tags.get("labctl:pool") or pool_of(ng), attrs={"state": inst.state, "nodegroup": ng}))
+            if inst.public_ip or end is not None and self._had_public_ip(store, iid):
+                # a public IPv4 address is billed hourly while the instance holds it
+                p.lifecycle.append(Lifecycle(
+                    team, iid + NODE_PUBLIC_IPV4, "ipv4", self.target.region, inst.launch_time, end, AWS_SOURCE,
+                    availability_zone=az, attrs={"attached_to": iid}))
+                seen.add(iid + NODE_PUBLIC_IPV4)
         # running in the store, gone from the listing: ended, at the latest, now
         for r in store.lifecycle():
             if r.kind in ("instance", "ipv4") and r.source == AWS_SOURCE and r.end is None and r.resource_id not in seen:
@@ -154,29 +139,19 @@ class AwsInventoryCollector:
         """A stopped instance lists no address any more; its open ipv4 row still needs its end."""
         return any(r.resource_id == iid + NODE_PUBLIC_IPV4 and r.end is None for r in store.lifecycle())
 
-    def _spot_price(self, inst: Mapping[str, Any], market: str, start: datetime, az: str | None) -> Decimal | None:
+    def _spot_price(self, inst: walker.Instance, market: str, start: datetime, az: str | None) -> Decimal | None:
         """The spot price in force at launch, from real AWS only: the emulator's
         DescribeSpotPriceHistory is a constant placeholder (reference/pricing.md), never a price."""
-        if market != "spot" or self.target.kind != "aws":
+        if market != "spot" or self.target.kind != "aws" or inst.instance_type is None:
             return None
-        try:
-            hist = self._call("ec2", "describe_spot_price_history", InstanceTypes=[inst["InstanceType"]],
-                              ProductDescriptions=["Linux/UNIX"], StartTime=start, EndTime=start,
-                              **({"AvailabilityZone": az} if az else {}))
-        except AwsError:
-            return None
-        prices = hist.get("SpotPriceHistory", [])
-        return Decimal(prices[0]["SpotPrice"]) if prices else None
+        return spot_price_at(self.target, inst.instance_type, start, az)
 
     def _volumes(self, p: Pass, store: Store) -> None:
-        for page in self._pages("ec2", "describe_volumes",
-                                Filters=[{"Name": f"tag:{TAG_COHORT}", "Values": [self.cohort]}]):
-            for v in page.get("Volumes", []):
-                team = self.team_of(_tags(v.get("Tags")))
-                if team:
-                    p.lifecycle.append(Lifecycle(team, v["VolumeId"], "volume", self.target.region,
-                                                 _aware(v["CreateTime"]), None, AWS_SOURCE, gb=Decimal(v.get("Size", 0)),
-                                                 availability_zone=v.get("AvailabilityZone")))
+        for v in walker.cohort_volumes(self.walker):
+            team = self.team_of(v.tags)
+            if team:
+                p.lifecycle.append(Lifecycle(team, v.id, "volume", self.target.region, v.created, None, AWS_SOURCE,
+                                             gb=v.gb, availability_zone=v.availability_zone))
 
     def _close_unlisted(self, p: Pass, store: Store, kind: str, seen: set[str]) -> None:
         """Recorded as existing, no longer listed: ended, at the latest, now (as instances are)."""
@@ -192,82 +167,53 @@ class AwsInventoryCollector:
         self._close_unlisted(p, store, "cluster", seen)
 
     def _cluster_pass(self, p: Pass, store: Store, seen: set[str]) -> None:
-        for page in self._pages("eks", "list_clusters"):
-            for name in page.get("clusters", []):
-                try:
-                    c = self._call("eks", "describe_cluster", name=name)["cluster"]
-                except AwsNotFound:
-                    continue
-                tags = dict(c.get("tags") or {})
-                if tags.get(TAG_COHORT, self.cohort if name.startswith(f"{self.cohort}-") else None) != self.cohort:
-                    continue
-                team = self.team_of(tags, name)
-                if team is None:
-                    continue
-                seen.add(name)
-                p.lifecycle.append(Lifecycle(team, name, "cluster", self.target.region, _aware(c["createdAt"]), None,
-                                             AWS_SOURCE, attrs={"status": c.get("status", "")}))
-                for ng_page in self._pages("eks", "list_nodegroups", clusterName=name):
-                    for ng in ng_page.get("nodegroups", []):
-                        try:
-                            d = self._call("eks", "describe_nodegroup", clusterName=name, nodegroupName=ng)["nodegroup"]
-                        except AwsNotFound:
-                            continue
-                        sc = d.get("scalingConfig", {})
-                        attrs = {"pool": pool_of(ng), "capacity_type": d.get("capacityType", ""),
-                                 "instance_types": d.get("instanceTypes", []), "cluster": name}
-                        for metric, key in ((tu.NODEGROUP_DESIRED, "desiredSize"), (tu.NODEGROUP_MIN, "minSize"),
-                                            (tu.NODEGROUP_MAX, "maxSize")):
-                            p.samples.append(Sample(team, p.at, metric, float(sc.get(key, 0)), AWS_SOURCE, ng, attrs))
+        for c in walker.clusters(self.walker):
+            name = c.name
+            if c.tags.get(TAG_COHORT, self.cohort if name.startswith(f"{self.cohort}-") else None) != self.cohort:
+                continue
+            team = self.team_of(c.tags, name)
+            if team is None:
+                continue
+            seen.add(name)
+            p.lifecycle.append(Lifecycle(team, name, "cluster", self.target.region, c.created, None,
+                                         AWS_SOURCE, attrs={"status": c.status}))
+            for ng in walker.nodegroups(self.walker, name):
+                attrs = {"pool": pool_of(ng.name), "capacity_type": ng.capacity_type or "",
+                         "instance_types": list(ng.instance_types), "cluster": name}
+                for metric, size in ((tu.NODEGROUP_DESIRED, ng.desired_size), (tu.NODEGROUP_MIN, ng.min_size),
+                                     (tu.NODEGROUP_MAX, ng.max_size)):
+                    p.samples.append(Sample(team, p.at, metric, float(size), AWS_SOURCE, ng.name, attrs))
 
     def _buckets(self, p: Pass, store: Store) -> None:
         seen: set[str] = set()
-        for b in self._call("s3", "list_buckets").get("Buckets", []):
-            name = b["Name"]
-            seen.add(name)
+        for b in walker.buckets(self.walker):
+            seen.add(b.name)
             try:
-                tags = _tags(self._call("s3", "get_bucket_tagging", Bucket=name).get("TagSet"))
+                tags = self.walker.bucket_tags(b.name)
             except AwsError:
                 continue  # untagged (NoSuchTagSet), gone, or not ours to read
-            if tags.get(TAG_COHORT) != self.cohort or not self.team_of(tags):
+            team = self.team_of(tags)
+            if tags.get(TAG_COHORT) != self.cohort or not team:
                 continue
-            size = 0
-            for page in self._pages("s3", "list_objects_v2", Bucket=name):
-                size += sum(o.get("Size", 0) for o in page.get("Contents", []))
-            p.lifecycle.append(Lifecycle(self.team_of(tags) or "", name, "bucket", self.target.region,
-                                         _aware(b["CreationDate"]), None, AWS_SOURCE,
+            size = walker.bucket_bytes(self.walker, b.name)
+            p.lifecycle.append(Lifecycle(team, b.name, "bucket", self.target.region, b.created, None, AWS_SOURCE,
                                          gb=(Decimal(size) / Decimal(10**9)).quantize(Decimal("0.000001"))))
         self._close_unlisted(p, store, "bucket", seen)
 
     def _budgets(self, p: Pass, store: Store) -> None:
-        account = self._call("sts", "get_caller_identity")["Account"]
-        try:
-            pages = self._pages("budgets", "describe_budgets", AccountId=account)
-        except AwsNotFound:
-            return
-        for page in pages:
-            for b in page.get("Budgets", []):
-                name = b["BudgetName"]
-                team = self.team_of({}, name) if name.startswith(f"{self.cohort}-") else None
-                if team is None:
-                    continue
-                limit = b.get("BudgetLimit", {}).get("Amount")
-                if limit is not None:
-                    p.samples.append(Sample(team, p.at, tu.BUDGET_LIMIT, float(limit), AWS_SOURCE, name))
-                actual = (b.get("CalculatedSpend") or {}).get("ActualSpend", {}).get("Amount")
-                if actual is not None:
-                    p.samples.append(Sample(team, p.at, tu.BUDGET_ACTUAL, float(actual), "billing", name))
+        for b in walker.budgets(self.walker):
+            team = self.team_of({}, b.name) if b.name.startswith(f"{self.cohort}-") else None
+            if team is None:
+                continue
+            if b.limit_usd is not None:
+                p.samples.append(Sample(team, p.at, tu.BUDGET_LIMIT, float(b.limit_usd), AWS_SOURCE, b.name))
+            if b.actual_usd is not None:
+                p.samples.append(Sample(team, p.at, tu.BUDGET_ACTUAL, float(b.actual_usd), "billing", b.name))
 
 
 def _quantity(q: str | None) -> float:
-    """A Kubernetes quantity as a float (cores for CPU, bytes for memory)."""
-    if not q:
-        return 0.0
-    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-    for suffix in ("Ki", "Mi", "Gi", "Ti", "m", "k", "M", "G", "T"):
-        if q.endswith(suffix):
-            return float(q[: -len(suffix)]) * units[suffix]
-    return float(q)
+    """A Kubernetes quantity as a float (cores for CPU, bytes for memory); none is 0."""
+    return float(parse_quantity(q)) if q else 0.0
 
 
 class ClusterCollector:
