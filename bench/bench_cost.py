@@ -1,7 +1,8 @@
 """Bench: ledger + allocation (+ KPIs) for 30 teams x 4 h at 1-minute resolution.
 
 Goal (issue 4): <= 1 s. Prints the wall time of each stage and the sizes involved.
-Run: .venv/bin/python bench/bench_cost.py [--teams 30] [--hours 4] [--repeat 3]
+Run: .venv/bin/python bench/bench_cost.py [--teams 30] [--hours 4] [--repeat 3] [--smoke]
+(``--smoke``: 2 teams x 2 h, one run; CI runs it, tests/unit/test_bench_smoke.py)
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def main() -> None:
     ap.add_argument("--teams", type=int, default=30)
     ap.add_argument("--hours", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="2 teams x 2 h, one run: proves the bench still runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.teams, args.hours, args.repeat = 2, 2, 1
     catalog = load_catalog()
     usages, workloads = cohort(args.teams, args.hours)
     best = None

@@ -3,7 +3,8 @@ at 1-minute resolution. Goal (issue 6): <= 2 s. The synthetic class is the one t
 use (tests/unit/report/synth.py: per-minute DCGM samples per GPU node and pod, job progress,
 node group sizes, lifecycle and events as the simulator writes them).
 
-Run: .venv/bin/python bench/bench_debrief.py [--teams 30] [--hours 4] [--repeat 3]
+Run: .venv/bin/python bench/bench_debrief.py [--teams 30] [--hours 4] [--repeat 3] [--smoke]
+(``--smoke``: 2 teams x 1 h, one run; CI runs it, tests/unit/test_bench_smoke.py)
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def main() -> None:
     ap.add_argument("--teams", type=int, default=30)
     ap.add_argument("--hours", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="2 teams x 1 h, one run: proves the bench still runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.teams, args.hours, args.repeat = 2, 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         write_class(state, "bench", args.teams, args.hours)

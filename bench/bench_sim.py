@@ -1,10 +1,12 @@
 """Bench: a 4-hour class of 30 teams (the three demo strategies x 10), pure mode, telemetry to SQLite.
 
-Target: <= 10 s on the 2-core dev machine. Run: .venv/bin/python bench/bench_sim.py
+Target: <= 10 s on the 2-core dev machine. Run: .venv/bin/python bench/bench_sim.py [--teams 30]
+[--hours 4] [--smoke] (``--smoke``: 3 teams x 1 h; CI runs it, tests/unit/test_bench_smoke.py)
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -45,4 +47,9 @@ def main(n_teams: int = 30, hours: float = 4.0) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--teams", type=int, default=30)
+    ap.add_argument("--hours", type=float, default=4.0)
+    ap.add_argument("--smoke", action="store_true", help="3 teams x 1 h: proves the bench still runs")
+    a = ap.parse_args()
+    main(3, 1.0) if a.smoke else main(a.teams, a.hours)
