@@ -38,7 +38,7 @@ def differences(a: Any, b: Any) -> list[tuple]:
         elif isinstance(x, list):
             if not isinstance(y, list) or len(x) != len(y):
                 diffs.append(("len", path))
-            for i, (p, q) in enumerate(zip(x, y if isinstance(y, list) else [])):
+            for i, (p, q) in enumerate(zip(x, y if isinstance(y, list) else [], strict=False)):
                 walk(p, q, f"{path}[{i}]")
         elif x != y and not (isinstance(x, str) and isinstance(y, str) and TS.match(x) and TS.match(y)):
             if isinstance(x, str) and isinstance(y, str) and TS_IN_TEXT.sub("T", x) == TS_IN_TEXT.sub("T", y):
