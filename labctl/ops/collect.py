@@ -19,7 +19,7 @@ from typing import Any
 
 from labctl.aws.session import AwsTarget
 from labctl.errors import EnvironmentProblem, LabctlError, NotFoundError
-from labctl.ops.down import resolve_cohort_id
+from labctl.ops.common import resolve_cohort_id
 from labctl.ops.guardrail import GuardrailOptions, guardrail
 from labctl.state import CohortState, StateDir, now
 from labctl.telemetry.collectors import (

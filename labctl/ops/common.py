@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.errors import EmulatorError, Problem, RefusedError, SpecError
+from labctl.errors import EmulatorError, NotFoundError, Problem, RefusedError, SpecError
+from labctl.ops import batch as batches
 from labctl.ops.target import Connection
-from labctl.spec.load import ResolvedCohort
+from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import CohortState, StateDir
 from labctl.tf import config as tfconfig
 from labctl.tf.runner import Terraform, find_terraform
@@ -69,10 +70,21 @@ def tree_fingerprint(team_dir: Path) -> str:
     return h.hexdigest()
 
 
+def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
+    """COHORT may be a cohort file or the id of a cohort in the state directory."""
+    p = Path(ref)
+    if p.is_file():
+        return load_cohort(p).id
+    sd = StateDir(state_dir)
+    if "/" not in str(ref) and sd.cohort(str(ref)).root.is_dir():
+        return str(ref)
+    if p.exists():
+        return load_cohort(p).id        # a directory or unreadable file: refused like any bad cohort file
+    raise NotFoundError(f"{ref}: neither a cohort file nor a cohort in {state_dir}")
+
+
 def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | None = None,
             on_unreadable: Callable[[str], None] | None = None) -> RunContext:
-    from labctl.ops import batch as batches
-
     sd = StateDir(state_dir)
     tfconfig.write_cli_config(sd.cli_config, tfconfig.detect_mirror(mirror))
     ctx = RunContext(sd, sd.cohort(cohort_id), conn, find_terraform(), threading.Event())

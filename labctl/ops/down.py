@@ -24,12 +24,11 @@ from labctl.aws.inventory import inventory
 from labctl.aws.sweep import execute_sweep, plan_sweep
 from labctl.errors import NotFoundError
 from labctl.ops import reconcile
-from labctl.ops.common import RunContext, prepare
+from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect_recorded
-from labctl.spec.load import load_cohort
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry.provisioned import record_team
 from labctl.tf import argv as A
@@ -80,19 +79,6 @@ class DownReport:
         return {"cohort": self.cohort, "dry_run": self.dry_run, "clean": self.clean,
                 "seconds": round(self.seconds, 1), "left": self.left, "unreadable": self.unreadable,
                 "notes": self.notes, "teams": {t.team: t.as_dict() for t in self.teams}}
-
-
-def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
-    """COHORT may be a cohort file or the id of a cohort in the state directory."""
-    p = Path(ref)
-    if p.is_file():
-        return load_cohort(p).id
-    sd = StateDir(state_dir)
-    if "/" not in str(ref) and sd.cohort(str(ref)).root.is_dir():
-        return str(ref)
-    if p.exists():
-        return load_cohort(p).id        # a directory or unreadable file: refused like any bad cohort file
-    raise NotFoundError(f"{ref}: neither a cohort file nor a cohort in {state_dir}")
 
 
 def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,

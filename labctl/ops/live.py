@@ -19,7 +19,7 @@ from labctl.cost.catalog import Catalog
 from labctl.cost.money import fmt_usd, usd
 from labctl.ops.debrief import load_inputs
 from labctl.ops.common import TORN_DOWN
-from labctl.ops.down import resolve_cohort_id
+from labctl.ops.common import resolve_cohort_id
 from labctl.report.model import ledger_for
 from labctl.state import StateDir
 from labctl.telemetry import usage as tu

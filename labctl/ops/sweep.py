@@ -10,7 +10,7 @@ from typing import Any
 
 from labctl.aws.inventory import Resource, inventory
 from labctl.aws.sweep import SweepResult, execute_sweep, plan_sweep
-from labctl.ops.down import resolve_cohort_id
+from labctl.ops.common import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir
 
