@@ -354,7 +354,8 @@ def _check_autoscaler(docs: list[Doc], cluster: str, groups: Mapping[str, Any]) 
                     arg = str(arg)
                     path = (*p.path, "containers", ci, field, ai)
                     if arg == "--expander=priority" and not has_priority_cm:
-                        problems.append(p.doc.problem(path, f"--expander=priority needs the ConfigMap kube-system/{PRIORITY_EXPANDER_CONFIGMAP}, which is not rendered"))
+                        problems.append(p.doc.problem(path, "--expander=priority needs the ConfigMap kube-system/"
+                                                            f"{PRIORITY_EXPANDER_CONFIGMAP}, which is not rendered"))
                     if not arg.startswith(AUTO_DISCOVERY_FLAG):
                         continue
                     spec = arg[len(AUTO_DISCOVERY_FLAG):]
@@ -366,7 +367,10 @@ def _check_autoscaler(docs: list[Doc], cluster: str, groups: Mapping[str, Any]) 
                         missing = [g for g, tags in group_tags.items()
                                    if key not in tags or (eq and tags[key] != value)]
                         if missing and len(missing) == len(group_tags):
-                            problems.append(p.doc.problem(path, f"auto-discovery tag {tag!r} is on no node group's ASG (Terraform tags them: {expected})"))
+                            problems.append(p.doc.problem(
+                                path, f"auto-discovery tag {tag!r} is on no node group's ASG (Terraform tags them: {expected})"))
                         elif missing:
-                            problems.append(p.doc.problem(path, f"auto-discovery tag {tag!r} is missing on node group(s) {', '.join(missing)}; the autoscaler will not manage them"))
+                            problems.append(p.doc.problem(
+                                path, f"auto-discovery tag {tag!r} is missing on node group(s) {', '.join(missing)}; "
+                                      "the autoscaler will not manage them"))
     return problems

@@ -20,9 +20,11 @@ if sys.argv[1] == "slow":
     stopped = []
     signal.signal(signal.SIGINT, lambda *a: stopped.append(1))
     for i in range(200):
-        print(json.dumps({{"type": "apply_complete", "@level": "info", "hook": {{"action": "create", "resource": {{"addr": f"r.{{i}}"}}}}}}), flush=True)
+        print(json.dumps({{"type": "apply_complete", "@level": "info",
+                          "hook": {{"action": "create", "resource": {{"addr": f"r.{{i}}"}}}}}}), flush=True)
         if stopped:
-            print(json.dumps({{"type": "diagnostic", "@level": "error", "diagnostic": {{"severity": "error", "summary": "interrupted"}}}}), flush=True)
+            print(json.dumps({{"type": "diagnostic", "@level": "error",
+                              "diagnostic": {{"severity": "error", "summary": "interrupted"}}}}), flush=True)
             sys.exit(1)
         time.sleep(0.05)
 sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
