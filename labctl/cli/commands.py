@@ -302,7 +302,7 @@ def sweep(app: AppContext, cohort_ref: str, dry_run: bool) -> None:
 @pass_app
 def reaper(app: AppContext, interval: float, once: bool, dry_run: bool) -> None:
     """Tear down every cohort whose session window has ended (foreground loop for a service manager)."""
-    from labctl.teardown import reaper as r
+    from labctl.ops import reaper as r
 
     log = (lambda m: click.echo(m, err=True)) if app.json else click.echo
     if once or dry_run:

@@ -110,7 +110,7 @@ def test_cli_no_wait_refuses_a_busy_cohort_with_exit_9(run_cli, tmp_path):
 
 
 def test_reaper_skips_a_busy_cohort_and_goes_on(tmp_path):
-    from labctl.teardown import reaper
+    from labctl.ops import reaper
 
     sd = StateDir(tmp_path)
     sd.cohort("busy").write_meta({"cohort": "busy", "target": "embedded", "status": "up",
