@@ -192,13 +192,22 @@ def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
     from labctl.errors import LabctlError
 
     cs = ctx.cohort_state
+    refused: dict[str, str] = {}
+    # A terraform that outlived the labctl that started it (killed alone: terraform, in its own
+    # session, goes on) is still creating: wait for it to finish and save, as recover() does for
+    # batches, before taking anything for left behind.
+    for name in names:
+        if not batches.wait_unlocked(cs.team_dir(name) / tfstate.STATE_FILE, batches.LOCK_WAIT_S):
+            refused[name] = (f"terraform is still applying it (its state is locked after {batches.LOCK_WAIT_S:.0f} s); "
+                             "wait for it to finish, then run `labctl up` again")
+    names = [n for n in names if n not in refused]
     target = ctx.conn.aws()
     try:
         found = inventory(target, cohort.id)
     except (LabctlError, OSError) as exc:
         why = (f"its last apply was interrupted and what it left could not be listed ({exc}); nothing was "
                "applied, so nothing is created twice: run `labctl up` again")
-        return {}, {n: why for n in names}
+        return {}, {**refused, **{n: why for n in names}}
     out: dict[str, reconcile.Reconciliation] = {}
     for name in names:
         state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
@@ -211,7 +220,6 @@ def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
         for o in execute_sweep(target, plan_sweep(deletes), dry_run=False).outcomes:
             if o.status == "failed":
                 failed.setdefault(o.resource.team or "", []).append(f"{o.resource.describe()}: {o.reason}")
-    refused: dict[str, str] = {}
     for name, rec in out.items():
         rec.failed = failed.get(name, [])
         reconcile.write_imports(cs.team_dir(name), rec.steps)
