@@ -133,7 +133,7 @@ def log_cmd(app: AppContext, cohort_ref: str, limit: int | None) -> None:
     """The cohort's audit log: every state-changing command, who ran it, when, and its result."""
     import json as _json
 
-    from labctl.ops.down import resolve_cohort_id
+    from labctl.ops.common import resolve_cohort_id
     from labctl.state import StateDir
 
     cs = StateDir(app.state_dir).existing_cohort(resolve_cohort_id(cohort_ref, app.state_dir))

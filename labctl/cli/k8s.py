@@ -25,7 +25,7 @@ def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) ->
     """Write TEAM's kubeconfig (EKS or kind targets); COHORT is a cohort file or id."""
     from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
     from labctl.tf import state as tfstate
-    from labctl.ops.down import resolve_cohort_id
+    from labctl.ops.common import resolve_cohort_id
     from labctl.state import StateDir
 
     cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)

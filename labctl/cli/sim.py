@@ -24,7 +24,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @pass_app
 def simulate(app: AppContext, cohort: str, hours: float | None, seed: int, speed: float | None) -> None:
     """Simulate the class: nodes, autoscaling, spot interruptions, training progress, telemetry."""
-    from labctl.ops.down import resolve_cohort_id
+    from labctl.ops.common import resolve_cohort_id
 
     # COHORT is the cohort file or its id, as for every other command that acts on a provisioned cohort
     report = simulate_class(app.state_dir, resolve_cohort_id(cohort, app.state_dir), hours=hours, seed=seed, speed=speed)

@@ -132,7 +132,7 @@ def collect(app: AppContext, cohort_ref: str, every: float | None, once: bool, m
 def debrief(app: AppContext, cohort_ref: str, out: Path, billed: bool) -> None:
     """Write the debrief: a self-contained HTML page with charts, its JSON, and the FOCUS CSV."""
     from labctl.ops.debrief import write_debrief
-    from labctl.ops.down import resolve_cohort_id
+    from labctl.ops.common import resolve_cohort_id
 
     result = write_debrief(app.state_dir, resolve_cohort_id(cohort_ref, app.state_dir), out, billed=billed)
     if app.json:

@@ -19,7 +19,7 @@ from typing import Any
 
 from labctl.aws import eks
 from labctl.aws.session import AwsError, AwsTarget
-from labctl.ops.down import resolve_cohort_id
+from labctl.ops.common import resolve_cohort_id
 from labctl.ops.live import live_status
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Event, Store

@@ -11,7 +11,7 @@ from typing import Any
 from labctl.aws import eks
 from labctl.aws.session import AwsError
 from labctl.errors import EmulatorError
-from labctl.ops.down import resolve_cohort_id
+from labctl.ops.common import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir, now
 from labctl.tf import state as tfstate

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from labctl.report.choices import Choice, KnobSegment, choices
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -118,7 +119,6 @@ def with_history(plans: Sequence[Any], applied: Mapping[str, Sequence[tuple[date
     """Each plan with its segments: the cohort file's knobs from the start, then each applied set
     from its time (a set applied before the window opens is what the class starts with). A team's
     ``choices`` become every knob it had changed at any time (the last value of each)."""
-    from labctl.report.model import Choice, KnobSegment, choices
     from labctl.spec.models import Lab
 
     base = Lab.model_validate(dict(lab_data)).model_dump(mode="json")
