@@ -13,9 +13,11 @@ from pathlib import Path
 from labctl.errors import EmulatorError, NotFoundError, Problem, RefusedError, SpecError
 from labctl.ops import batch as batches
 from labctl.ops.target import Connection
-from labctl.spec.load import ResolvedCohort, load_cohort
+from labctl.render.manifests import render_team_manifests, write_manifests
+from labctl.spec.load import ResolvedCohort, TeamSpec, load_cohort
 from labctl.state import CohortState, StateDir
 from labctl.tf import config as tfconfig
+from labctl.tf import state as tfstate
 from labctl.tf.runner import Terraform, find_terraform
 
 
@@ -68,6 +70,14 @@ def tree_fingerprint(team_dir: Path) -> str:
     for f in files:
         h.update(str(f.relative_to(team_dir)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def write_team_manifests(ctx: RunContext, cohort: ResolvedCohort, team: TeamSpec) -> None:
+    """The team's manifests, carrying its real outputs (IRSA role ARN, cluster, bucket) once its
+    state has them (`up` and `team apply` both write them)."""
+    d = ctx.cohort_state.team_dir(team.name)
+    write_manifests(d / "k8s", render_team_manifests(cohort, team, tfstate.team_outputs(d) or None,
+                                                     s3_endpoint_url=ctx.conn.endpoint_url or ""))
 
 
 def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:

@@ -37,7 +37,8 @@ from labctl.cost.estimate import Estimate, diff_estimates, render_diff
 from labctl.cost.money import fmt_usd
 from labctl.cost.plan import state_values
 from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
-from labctl.ops.common import RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint
+from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint,
+                               write_team_manifests)
 from labctl.ops.target import connect
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
@@ -609,8 +610,6 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
             if not res.ok:
                 raise TerraformError(_tf_error(res, "apply"))
         # Manifests now carry the real outputs (role ARN, node group names), as `up` writes them.
-        from labctl.ops.up import write_team_manifests
-
         write_team_manifests(ctx, cohort, spec)
         from labctl.telemetry.provisioned import record_team
 

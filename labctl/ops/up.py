@@ -9,7 +9,6 @@ terraform gracefully, releases the cohort lock and exits 130 (labctl.ops.interru
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.ops.common import RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams
+from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams,
+                               write_team_manifests)
 from labctl.ops import batch as batches
 from labctl.ops import reconcile
 from labctl.ops.interrupt import interruptible
@@ -29,8 +29,7 @@ from labctl.ops.target import connect
 from labctl.render.terraform import tfvars, write_root
 from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
-from labctl.render.manifests import render_team_manifests, write_manifests
-from labctl.spec.load import ResolvedCohort, TeamSpec
+from labctl.spec.load import ResolvedCohort
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
 from labctl.tf import state as tfstate
@@ -377,24 +376,6 @@ def _finished(res: Result) -> dict[str, Any]:
     """The marker's update once terraform returned: cleared unless it was stopped from outside
     (its state was then written on a signal, and may be older than what it created)."""
     return {} if (res.cancelled or res.timed_out) else {"applying": None}
-
-
-def write_team_manifests(ctx: RunContext, cohort: ResolvedCohort, team: TeamSpec) -> None:
-    """The team's manifests, carrying its real outputs (IRSA role ARN, cluster, bucket) once its
-    state has them."""
-    d = ctx.cohort_state.team_dir(team.name)
-    write_manifests(d / "k8s", render_team_manifests(cohort, team, _outputs(d),
-                                                     s3_endpoint_url=ctx.conn.endpoint_url or ""))
-
-
-def _outputs(team_dir: Path) -> dict[str, Any] | None:
-    """Root outputs as Terraform saved them in the state (no provider process needed)."""
-    try:
-        state = json.loads((team_dir / "terraform.tfstate").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
-    return outputs or None
 
 
 def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, status: str,
