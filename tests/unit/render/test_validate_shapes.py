@@ -95,3 +95,20 @@ def test_a_cohort_with_a_bad_team_still_names_it(tmp_path, monkeypatch):
         validate_op.validate_cohort(p)
     assert [pr.field for pr in err.value.problems] == ["teams[5]"]
     assert "team team-05" in err.value.problems[0].message and "backofLimit" in err.value.problems[0].message
+
+
+def test_a_template_that_renders_broken_yaml_is_still_a_render_error(tmp_path, monkeypatch):
+    """Shape-mates skip the parse-back, but each shape's first team still has it."""
+    import shutil
+
+    from labctl import resources
+    from labctl.errors import RenderError
+    from labctl.render import manifests
+
+    k8s = tmp_path / "k8s"
+    shutil.copytree(resources.k8s_dir(), k8s)
+    (k8s / "namespace.yaml.j2").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: [unclosed\n")
+    real = manifests.environment
+    monkeypatch.setattr(manifests, "environment", lambda template_dir=None: real(template_dir or k8s))
+    with pytest.raises(RenderError, match="k8s/namespace.yaml.j2 rendered invalid YAML for team team-00"):
+        validate_op.validate_cohort(_cohort_file(tmp_path, 4))
