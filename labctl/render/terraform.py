@@ -5,6 +5,7 @@ only ever travel as JSON data.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -105,9 +106,7 @@ def write_modules(dest: Path) -> list[Path]:
     thread refreshes it sees the old file or the new one, never half of one. Returns what changed.
     """
     src = resources.terraform_dir() / "modules"
-    files = sorted(p for p in src.rglob("*") if p.is_file())
-    signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    wanted = {p.relative_to(src) for p in files}
+    wanted, signature = _package_modules(src)
     changed: list[Path] = []
     with _SYNC:
         # Every team of an `up` writes its root: the copy is compared with the package once per
@@ -122,6 +121,15 @@ def write_modules(dest: Path) -> list[Path]:
                 changed.append(p)
         _SYNCED[dest.absolute()] = signature
     return changed
+
+
+@functools.lru_cache(maxsize=4)
+def _package_modules(src: Path) -> tuple[frozenset[Path], tuple[tuple[str, int, int], ...]]:
+    """The package's module files (relative to ``src``) and their sizes and times, read once per
+    process: listing them again for each of 100 teams was most of writing their roots."""
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    return (frozenset(p.relative_to(src) for p in files),
+            tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
 
 
 def write_root(dest: Path, variables: dict[str, Any], modules: Path | None = None) -> list[Path]:
