@@ -39,7 +39,7 @@ def test_every_bench_script_has_a_smoke_run():
 
 
 @pytest.mark.parametrize("script", [
-    pytest.param(name, marks=REAL_TERRAFORM if name in NEEDS_TERRAFORM else [pytest.mark.slow], id=name)
+    pytest.param(name, marks=REAL_TERRAFORM if name in NEEDS_TERRAFORM else [], id=name)      # the others: 1-3 s each
     for name in sorted(SMOKE)])
 def test_bench_runs_in_its_smoke_size_and_prints_its_figures(script, tmp_path):
     args, figures = SMOKE[script]
