@@ -37,6 +37,7 @@ from labctl.tf.batch import team_of, write_batch_root
 from labctl.tf.events import Progress
 from labctl.tf.runner import Result
 from labctl.telemetry.provisioned import record_team
+from labctl.ops.clusters import check_k8s_mode, deploy_kind
 
 
 @dataclass
@@ -83,8 +84,6 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
     cohort = validate_cohort(spec_path, now=None if allow_past else now())
     args = (spec_path, state_dir, teams, dry_run, parallelism, quiet, emulator_url, emulator_boot_id, k8s,
             batch_size, reprovision)
-    from labctl.ops.clusters import check_k8s_mode
-
     # Before the lock (which creates the cohort's directory): a refused mode touches nothing.
     check_k8s_mode(k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s"), cohort.cohort.target)
     if dry_run:
@@ -103,8 +102,6 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
         refuse_if_torn_down(StateDir(state_dir).cohort(cohort.id), "`up`", spec_path)
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
-    from labctl.ops.clusters import check_k8s_mode, deploy_kind
-
     k8s = k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s")   # a kind cohort stays kind
     check_k8s_mode(k8s, cohort.cohort.target)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
@@ -208,10 +205,11 @@ def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
                "applied, so nothing is created twice: run `labctl up` again")
         return {}, {**refused, **{n: why for n in names}}
     out: dict[str, reconcile.Reconciliation] = {}
+    listed = list(found.resources) + _untagged_buckets(target, cohort.id, names, found.resources)
     for name in names:
         state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
         keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
-        found_here = reconcile.orphans(found.resources, tfstate.ids(state), [name])
+        found_here = reconcile.orphans(listed, tfstate.ids(state), [name])
         out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled))
     deletes = [s.resource for rec in out.values() for s in rec.deletes]
     failed: dict[str, list[str]] = {}
@@ -233,6 +231,25 @@ def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
                              + "; ".join(rec.failed[:3]) + "); nothing was applied: remove it "
                              f"(`labctl sweep {cs.id} --dry-run` lists it), then run `labctl up` again")
     return out, refused
+
+
+def _untagged_buckets(target: Any, cohort: str, names: list[str], found: Any) -> list[Any]:
+    """The teams' checkpoint buckets that exist without their tags: the aws provider creates a
+    bucket and tags it in a second call, so a kill between the two leaves a bucket that no tag
+    finds, under the team's own (deterministic) name."""
+    from labctl import naming
+    from labctl.aws.inventory import Resource
+    from labctl.aws.walker import Walker
+
+    tagged = {r.id for r in found if r.type == "s3:bucket"}
+    existing = {b.get("Name") for b in Walker(target, cohort).buckets()}
+    out = []
+    for name in names:
+        bucket = naming.bucket_name(cohort, name)
+        if bucket in existing and bucket not in tagged:
+            out.append(Resource(service="s3", type="s3:bucket", id=bucket, name=bucket, team=name,
+                                arn=f"arn:aws:s3:::{bucket}", matched_by="name"))
+    return out
 
 
 def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:

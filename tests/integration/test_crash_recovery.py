@@ -67,7 +67,7 @@ def test_up_killed_with_its_whole_process_tree_converges_on_rerun(world, cohort,
 
     rerun = subprocess.run(_labctl(state, "--output", "json", "up", str(spec)), capture_output=True, text=True,
                            timeout=900)
-    assert rerun.returncode == 0, (rerun.stdout[-3000:], rerun.stderr[-3000:])
+    assert rerun.returncode == 0, _failures(rerun)
     report = json.loads(rerun.stdout)
     found = inventory(target, cohort).resources
     for team in teams:
@@ -92,6 +92,13 @@ def test_up_killed_with_its_whole_process_tree_converges_on_rerun(world, cohort,
     assert down.returncode == 0, (down.stdout[-3000:], down.stderr[-3000:])
     assert json.loads(down.stdout)["clean"] is True
     assert inventory(target, cohort).resources == ()
+
+
+def _failures(proc) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return "; ".join(f"{t['team']}: {t['error']}" for t in json.loads(proc.stdout)["teams"] if t["error"])
+    except (ValueError, KeyError):
+        return proc.stderr[-3000:]
 
 
 def _a_state_that_lost_the_budget_imports_it(state, spec, target, cohort, team):
