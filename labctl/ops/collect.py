@@ -30,6 +30,7 @@ from labctl.telemetry.collectors import (
 )
 from labctl.telemetry.store import Store
 from labctl.tf import state as tfstate
+from labctl.ops.target import connect_recorded
 
 ClusterFactory = Callable[[Path], Any]
 """kubeconfig path -> an object with the cluster interface (labctl.k8s.interface.Cluster)."""
@@ -155,8 +156,6 @@ def collect_once(state_dir: Path, cohort_ref: str | Path, *, target: AwsTarget |
     teams = list(meta.get("all_teams", [])) or cs.teams_with_state()
     check_kubeconfigs(cohort_id, teams, kubeconfigs or {})
     if target is None:
-        from labctl.ops.target import connect_recorded
-
         target = connect_recorded(meta, state_dir, start_emulator=False).aws()
     report = CollectReport(cohort_id, at.isoformat())
     if clusters is None:

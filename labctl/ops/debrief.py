@@ -46,6 +46,7 @@ from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
 from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
+from labctl.ops.target import connect_recorded
 
 
 def team_plans(cs: CohortState) -> tuple[str, list[TeamPlan], datetime | None, datetime | None, list[str]]:
@@ -125,8 +126,6 @@ def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Le
     period = billing_period(start, max(inp.window_end or inp.as_of, start))
     try:
         if target is None:
-            from labctl.ops.target import connect_recorded
-
             target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
         from labctl.aws.pricing import billed_costs
 

@@ -33,6 +33,7 @@ from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry.provisioned import record_team
 from labctl.tf import argv as A
 from labctl.tf import state as tfstate
+from labctl.ops.clusters import DRAIN_TIMEOUT_S, drain_teams
 
 COHORT_LEVEL = "(cohort)"
 
@@ -137,8 +138,6 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
 
     # Ordered drain: while the clusters still run, delete what their controllers made in the
     # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
-    from labctl.ops.clusters import DRAIN_TIMEOUT_S, drain_teams
-
     drain_timeout = DRAIN_TIMEOUT_S if drain_timeout is None else drain_timeout
     drain = drain_teams(cs, meta, [t for t in chosen if cs.has_resources(t)], factory=cluster_factory,
                         timeout=drain_timeout)

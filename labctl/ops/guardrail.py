@@ -24,6 +24,7 @@ from labctl.ops.live import live_status
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Event, Store
 from labctl.tf import state as tfstate
+from labctl.ops.target import connect_recorded
 
 DEFAULT_THRESHOLD_PCT = Decimal(90)
 DEFAULT_REWARN_AFTER = timedelta(minutes=30)
@@ -116,8 +117,6 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
         if used < threshold_pct:
             continue
         if target is None:
-            from labctl.ops.target import connect_recorded
-
             target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
         cluster = f"{cohort_id}-{t.team}"
         try:

@@ -36,6 +36,7 @@ from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.spec.offerings import type_info
 from labctl.text import plural
 from labctl.state import now
+from labctl.ops.target import connect
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 MAX_WINDOW = timedelta(hours=12)
@@ -352,8 +353,6 @@ def preflight(cohort_file: Path, state_dir: Path, aws: AwsTarget | None = None,
     """Run every check for a cohort file; ``aws`` overrides the target's own connection (tests)."""
     cohort = load_cohort(cohort_file)
     if aws is None:
-        from labctl.ops.target import connect
-
         aws = connect(cohort.cohort, state_dir).aws()
     report = PreflightReport(cohort.id, aws.kind, cohort.cohort.region, run_checks(cohort, aws, at))
     cs_root = state_dir / "cohorts" / cohort.id

@@ -51,6 +51,7 @@ from labctl.spec.yamlsrc import PathKey, load_yaml, load_yaml_text
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.tf import argv as A
 from labctl.tf import state as tfstate
+from labctl.ops.estimates import estimate_team, manifests_expected_use, short_address, team_expected_use
 
 KNOBS_FILE = "knobs.yaml"
 SAVED_PLAN = "team.tfplan"
@@ -355,8 +356,6 @@ class TeamChange:
     @property
     def expected(self) -> Any:
         """The job's pool priced at what the job needs (None: its desired size covers it)."""
-        from labctl.ops.estimates import team_expected_use
-
         return team_expected_use(self.spec) if self.spec is not None else None
 
     def text(self) -> str:
@@ -417,8 +416,6 @@ def _estimates(doc: dict[str, Any], cohort: ResolvedCohort, team: str, hours: De
     planned_values), and per ``prior`` values (what stood before) when given. The job's pool is
     priced at what the job needs (labctl.ops.estimates): after the change by the team's knobs,
     before it by the job as deployed (its manifest in ``k8s_dir``)."""
-    from labctl.ops.estimates import estimate_team, manifests_expected_use, team_expected_use
-
     catalog = load_catalog()
     est = estimate_team(doc, cohort, team, hours, catalog, team_expected_use(cohort.team(team)))
     previous = None
@@ -431,8 +428,6 @@ def _estimates(doc: dict[str, Any], cohort: ResolvedCohort, team: str, hours: De
 def node_group_disruptions(changes: list[str]) -> list[str]:
     """What in ``changes`` ("<action> <address>") evicts running pods: a node group replaced (a
     change of instance types or capacity type cannot be made in place) or removed."""
-    from labctl.ops.estimates import short_address
-
     out = []
     for c in changes:
         action, _, address = c.partition(" ")

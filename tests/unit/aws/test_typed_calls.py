@@ -30,18 +30,23 @@ def test_a_missing_node_group_is_aws_not_found_with_aws_error_code(aws):
 
 
 def test_node_group_sizes_round_trip(aws):
+    # Real subnets: with the emulator's compatibility layer loaded in this process (another test
+    # may have started it), a node group gets an Auto Scaling group, which checks its subnets.
+    ec2c = aws.client("ec2")
+    vpc = ec2c.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    s1, s2 = (ec2c.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2))
     c = aws.client("eks")
     c.create_cluster(name="c1-a", roleArn="arn:aws:iam::123456789012:role/r",
-                     resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+                     resourcesVpcConfig={"subnetIds": [s1]})
     c.create_nodegroup(clusterName="c1-a", nodegroupName="c1-a-gpu_spot", nodeRole="arn:aws:iam::123456789012:role/r",
-                       subnets=["subnet-2", "subnet-1"], capacityType="SPOT", instanceTypes=["g5.xlarge"],
+                       subnets=[s2, s1], capacityType="SPOT", instanceTypes=["g5.xlarge"],
                        scalingConfig={"minSize": 1, "desiredSize": 2, "maxSize": 3})
     assert eks.list_nodegroups(aws, "c1-a") == ["c1-a-gpu_spot"]
     eks.set_nodegroup_size(aws, "c1-a", "c1-a-gpu_spot", min_size=0, desired_size=0, max_size=3)
     ng = eks.describe_nodegroup(aws, "c1-a", "c1-a-gpu_spot")
     assert (ng.capacity_type, ng.instance_types, ng.min_size, ng.desired_size, ng.max_size) == \
         ("SPOT", ("g5.xlarge",), 0, 0, 3)
-    assert sorted(ng.subnets) == ["subnet-1", "subnet-2"]
+    assert sorted(ng.subnets) == sorted([s1, s2])
 
 
 def test_one_walk_finds_the_same_cohort_instances_for_inventory_and_telemetry(aws):

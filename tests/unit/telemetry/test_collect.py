@@ -138,10 +138,11 @@ def test_explicit_kubeconfig_is_used_for_its_team(tmp_path, aws):
 @pytest.fixture
 def recorded_target(monkeypatch, aws):
     """`collect` connects to the cohort's recorded target; here that is moto."""
-    import labctl.ops.target as target_mod
+    def fake(meta, state_dir, start_emulator=True):
+        return type("C", (), {"aws": lambda self: aws})()
 
-    monkeypatch.setattr(target_mod, "connect_recorded",
-                        lambda meta, state_dir, start_emulator=True: type("C", (), {"aws": lambda self: aws})())
+    for where in ("labctl.ops.collect", "labctl.ops.guardrail", "labctl.ops.debrief"):   # where it is used
+        monkeypatch.setattr(f"{where}.connect_recorded", fake)
     return aws
 
 
