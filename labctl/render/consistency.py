@@ -25,7 +25,7 @@ from labctl.errors import Problem
 from labctl.render.quantity import parse_quantity  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
-    from labctl.render.k8s_validate import Doc
+    from labctl.render.docs import Doc
 
 # -- mirror of terraform/root/main.tf and terraform/modules/node-group/main.tf locals ----------
 
