@@ -90,10 +90,10 @@ class Step:
     import_id: str | None = None
     why: str = ""
 
-    def describe(self) -> str:
+    def describe(self, dry_run: bool = False) -> str:
         if self.action == "import":
-            return f"imported {self.resource.describe()} into {self.address}"
-        return f"deleted {self.resource.describe()} ({self.why})"
+            return f"{'would import' if dry_run else 'imported'} {self.resource.describe()} into {self.address}"
+        return f"{'would delete' if dry_run else 'deleted'} {self.resource.describe()} ({self.why})"
 
     def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "resource": self.resource.describe(), "type": self.resource.type,
@@ -105,6 +105,7 @@ class Reconciliation:
     team: str
     steps: list[Step] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)     # deletes that did not happen, with the reason
+    dry_run: bool = False                                # said what it would do, did nothing
 
     @property
     def imports(self) -> list[Step]:
@@ -115,7 +116,7 @@ class Reconciliation:
         return [s for s in self.steps if s.action == "delete"]
 
     def lines(self) -> list[str]:
-        return [s.describe() for s in self.steps] + [f"not deleted: {f}" for f in self.failed]
+        return [s.describe(self.dry_run) for s in self.steps] + [f"not deleted: {f}" for f in self.failed]
 
 
 def plan(cohort: str, team: str, found: list[Resource], node_group_keys: Iterable[str] = (),

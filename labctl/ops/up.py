@@ -121,11 +121,12 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
                        all_teams=[t.name for t in cohort.teams], status="up")
     # Teams whose last apply did not finish (killed, or its batch recovered): what it created
     # after its last state save is imported or deleted first, and they apply in their own roots.
-    interrupted = [] if dry_run else [n for n in chosen if (cs.meta().get("teams") or {}).get(n, {}).get("applying")]
+    # A dry run says what it would import and delete, and does neither.
+    interrupted = [n for n in chosen if (cs.meta().get("teams") or {}).get(n, {}).get("applying")]
     reconciled: dict[str, reconcile.Reconciliation] = {}
     refused: dict[str, str] = {}
     if interrupted:
-        reconciled, refused = _reconcile(ctx, cohort, interrupted)
+        reconciled, refused = _reconcile(ctx, cohort, interrupted, dry_run)
     # New teams go in batches (one terraform command for several teams: see labctl/tf/batch.py);
     # teams that already have resources, and dry runs, plan and apply in their own roots.
     new = [] if dry_run else [n for n in chosen if not cs.has_resources(n) and n not in interrupted]
@@ -178,7 +179,7 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     return report
 
 
-def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
+def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str], dry_run: bool = False
                ) -> tuple[dict[str, reconcile.Reconciliation], dict[str, str]]:
     """Import or delete what the interrupted applies of ``names`` left outside their states, and
     say so per resource in the audit log. Returns what was done per team, and the teams that must
@@ -210,7 +211,10 @@ def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str]
         state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
         keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
         found_here = reconcile.orphans(listed, tfstate.ids(state), [name])
-        out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled))
+        out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled),
+                                             dry_run=dry_run)
+    if dry_run:
+        return out, {}
     deletes = [s.resource for rec in out.values() for s in rec.deletes]
     failed: dict[str, list[str]] = {}
     if deletes:
