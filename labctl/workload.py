@@ -3,25 +3,19 @@
 ``labs/workload/env-contract.json`` is the one list of the workload's environment variables
 (names, types, defaults, meaning). The trainer reads it at run time; this module reads the same
 file so that the Kubernetes Job renderer sets exactly those variables (:func:`job_env`), and
-runs the workload locally for a fixed time to measure it (:func:`calibrate`).
-
-This module never imports torch: calibration starts the trainer as a child process
-(``python -m trainer`` in ``labs/workload``) and reads its JSON log lines.
+reads what a calibration run measured (:func:`parse_calibration`). Pure: running the trainer
+(``python -m trainer`` in ``labs/workload``, a child process) is labctl.ops.calibrate's.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from labctl.errors import EnvironmentProblem, LabctlError, WorkloadSettingError
+from labctl.errors import LabctlError, WorkloadSettingError
 from labctl.resources import labs_dir
 
 CONTRACT_FILE = "env-contract.json"
@@ -206,28 +200,6 @@ def parse_calibration(stdout: str, today: _dt.date | None = None) -> Calibration
         duration_s=float(summary["seconds"]), steps=int(summary["steps_run"]),
         source=f"measured on {summary['device']}, {day}",
     )
-
-
-def calibrate(seconds: int, *, hidden_size: int | None = None, batch_size: int | None = None,
-              device: str = "auto", torch_threads: int = 0, python: str | None = None) -> Calibration:
-    """Runs the workload here for ``seconds`` and returns what it measured."""
-    python = python or sys.executable
-    if python == sys.executable and importlib.util.find_spec("torch") is None:
-        raise EnvironmentProblem(
-            "calibration runs the workload on this machine and needs torch: "
-            "pip install 'labctl[workload]' (or pass the python of an environment that has it)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(load_contract().prefix)}
-    env.update(calibration_env(seconds, hidden_size=hidden_size, batch_size=batch_size,
-                               device=device, torch_threads=torch_threads))
-    try:
-        proc = subprocess.run([python, "-m", "trainer"], cwd=workload_dir(), env=env,
-                              capture_output=True, text=True, timeout=seconds + 180, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise LabctlError(f"calibration run did not stop within {seconds + 180} s") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise LabctlError(f"calibration run failed (exit {proc.returncode}): {tail[0]}")
-    return parse_calibration(proc.stdout)
 
 
 def load_estimates() -> dict[str, Any]:

@@ -9,6 +9,7 @@ import click
 
 from labctl import workload as wl
 from labctl.cli.context import AppContext
+from labctl.ops.calibrate import calibrate
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -46,7 +47,7 @@ def calibrate_cmd(app: AppContext, seconds: int, hidden_size: int | None, batch_
                   device: str, threads: int, python: str | None) -> None:
     """Run the workload here for a fixed time; print samples/s and GPU use for the simulator."""
     app.info(f"calibrating: training the reference workload for {seconds} s on device={device} ...")
-    result = wl.calibrate(seconds, hidden_size=hidden_size, batch_size=batch_size, device=device,
+    result = calibrate(seconds, hidden_size=hidden_size, batch_size=batch_size, device=device,
                           torch_threads=threads, python=python)
     if app.json:
         app.emit_json(result.to_json())

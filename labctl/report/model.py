@@ -37,7 +37,7 @@ from labctl.cost.reconcile import BilledReport
 from labctl.report import lesson
 from labctl.report.choices import Choice, KnobSegment, choices, lever_of  # noqa: F401 - the model's vocabulary
 from labctl.telemetry import usage as tu
-from labctl.telemetry.store import Event, Lifecycle, Sample
+from labctl.telemetry.rows import Event, Lifecycle, Sample
 
 SCHEMA = "labctl.debrief/1"
 

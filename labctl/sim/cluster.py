@@ -70,7 +70,7 @@ from labctl.sim.scheduler import (
 )
 from labctl.sim.workload import DEFAULT_BATCH, DEFAULT_HIDDEN, JobShape, WorkModel
 from labctl.spec.models import parse_duration
-from labctl.telemetry.store import Lifecycle
+from labctl.telemetry.rows import Lifecycle
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ENV_TOTAL = "LABCTL_WORKLOAD_TOTAL_STEPS"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from labctl.cost.model import KINDS, Usage
-from labctl.telemetry.store import Lifecycle
+from labctl.telemetry.rows import Lifecycle
 from labctl.telemetry.usage import to_usage
 
 

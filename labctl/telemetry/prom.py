@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labctl.telemetry.store import Sample
+from labctl.telemetry.rows import Sample
 
 DCGM_PREFIX = "DCGM_FI_"
 TRAINER_STEP = "labctl_workload_step"

@@ -28,11 +28,12 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from labctl.telemetry.rows import Event, Lifecycle, Sample, iso, parse_iso  # noqa: F401 - the store's rows
 
 SCHEMA_VERSION = 1
 
@@ -60,56 +61,6 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (cohort, team, ts, kind, entity)
 );
 """
-
-
-def iso(ts: datetime) -> str:
-    if ts.tzinfo is None:
-        raise ValueError(f"naive datetime {ts.isoformat()}: telemetry times must carry a time zone")
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    team: str
-    resource_id: str
-    kind: str                      # a labctl.cost.model.KINDS value
-    region: str
-    start: datetime
-    end: datetime | None
-    source: str
-    instance_type: str | None = None
-    market: str = "on-demand"
-    spot_price: Decimal | None = None
-    gb: Decimal | None = None
-    count: int = 1
-    availability_zone: str | None = None
-    pool: str | None = None        # node pool (system | gpu_on_demand | gpu_spot) for instances
-    attrs: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class Sample:
-    team: str
-    ts: datetime
-    metric: str
-    value: float
-    source: str
-    entity: str = ""               # node / pod / job name the value belongs to ('' = team level)
-    attrs: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class Event:
-    team: str
-    ts: datetime
-    kind: str                      # e.g. spot-interruption-notice, pod-evicted, job-completed
-    source: str
-    entity: str = ""
-    payload: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class Store:

@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from labctl.cost import model
 from labctl.cost.model import KINDS, Usage, Workload
-from labctl.telemetry.store import Event, Lifecycle, Sample
+from labctl.telemetry.rows import Event, Lifecycle, Sample
 
 ENGINE_ACTIVE = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
