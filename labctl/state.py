@@ -8,10 +8,17 @@ reboot and carry on.
         cohort.yaml                    the cohort file as last used by `up`
         meta.json                      target, window end, emulator boot id, per-team status
         audit.log                      one JSON line per state-changing command
+        .cohort.lock                   the one-writer lock and who holds it (CohortState.exclusive)
+        modules/                       the one copy of the Terraform modules every team root links to
+        tf-data/                       the terraform init shared by the cohort's team roots
         teams/<team>/                  Terraform root, terraform.tfstate, events.jsonl
         batches/batch-<team>/          a batch root that created several new teams at once; its
                                        state lives only until it is split into the teams' own
-        reports/                       teardown proofs
+        telemetry.sqlite               lifecycle rows, samples and events (labctl.telemetry.store)
+        reports/                       teardown proofs (earlier ones kept, named by their time)
+
+Writes are atomic (a temporary file, fsync, rename); a file found unreadable is set aside as
+``<name>.unreadable-<time>`` by whoever needs it, never a reason to stop a teardown.
 """
 
 from __future__ import annotations
