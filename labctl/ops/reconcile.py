@@ -13,10 +13,11 @@ not in its state (an *orphan*), and for each one either
   the budget ``<cohort>-<team>-budget``, the IAM roles, the checkpoint bucket, the alert topic, a
   node group's launch template) and nothing it sits on is being deleted: an import block in the
   team's root (``labctl-imports.tf.json``, removed after the apply) puts it into the state during
-  the next plan, and the apply updates it in place if it differs; or
+  the next plan, and the apply updates it in place if it differs (a node group only on a cluster
+  the state holds); or
 * **deletes** it (labctl.aws.sweep, in dependency order) when it has no such identity (a VPC, a
-  subnet, an internet gateway, a route table, a KMS key) or sits on something being deleted: the
-  apply then creates it once.
+  subnet, an internet gateway, a route table, a KMS key), sits on something being deleted, or is
+  an EKS cluster (imported, the provider would replace it anyway): the apply then creates it once.
 
 A state is a snapshot taken during the apply, so everything a resource in it depends on is in it
 too: deleting orphans never pulls the ground from under a resource the state holds.
@@ -131,8 +132,10 @@ def plan(cohort: str, team: str, found: list[Resource], node_group_keys: Iterabl
              f"{p}-backstop": "module.backstop[0].aws_iam_role.scheduler",
              f"{p}-team": "module.team_access.aws_iam_role.this"}
     deleting_network = any(r.type in ("ec2:vpc", "ec2:subnet") for r in found)
-    deleting_key = any(r.type == "kms:key" for r in found)
-    deleting_cluster = (deleting_network or deleting_key) and any(r.type == "eks:cluster" for r in found)
+    # An imported cluster is replaced by the next apply anyway (the aws provider cannot read its
+    # bootstrap settings back, and they force a new cluster: seen with terraform 1.11 and provider
+    # 5.100): it is deleted, with the node groups on it, and created once.
+    deleting_cluster = any(r.type == "eks:cluster" for r in found)
 
     def target(r: Resource) -> tuple[str, str] | None:
         """(address, import id) when ``r`` has a deterministic identity in the team's root."""
@@ -147,10 +150,7 @@ def plan(cohort: str, team: str, found: list[Resource], node_group_keys: Iterabl
         key = r.name.removeprefix(f"{p}-") if r.name.startswith(f"{p}-") else None
         if r.type == "ec2:launch-template" and key in keys:
             return f'module.node_group["{key}"].aws_launch_template.this', r.id
-        # A cluster or node group sits on subnets (and the cluster on the team's key): imported
-        # only when those stay; otherwise it goes with them and is created again on the new ones.
-        if r.type == "eks:cluster" and r.id == p and not (deleting_network or deleting_key):
-            return "module.cluster.aws_eks_cluster.this", r.id
+        # A node group sits on its cluster and subnets: imported only when those stay.
         if (r.type == "eks:nodegroup" and r.parent == p and key in enabled
                 and not (deleting_network or deleting_cluster)):
             return f'module.node_group["{key}"].aws_eks_node_group.this[0]', f"{p}:{r.id}"
@@ -162,10 +162,13 @@ def plan(cohort: str, team: str, found: list[Resource], node_group_keys: Iterabl
         if hit is not None:
             steps.append(Step(r, "import", address=hit[0], import_id=hit[1]))
         else:
-            why = ("no deterministic identity to import it by" if r.type not in
-                   ("iam:role", "s3:bucket", "budgets:budget", "sns:topic", "ec2:launch-template",
-                    "eks:cluster", "eks:nodegroup")
-                   else "it sits on what is deleted, or its root does not declare it")
+            if r.type == "eks:cluster":
+                why = "an imported cluster would be replaced anyway (its bootstrap settings are not read back)"
+            elif r.type in ("iam:role", "s3:bucket", "budgets:budget", "sns:topic", "ec2:launch-template",
+                            "eks:nodegroup"):
+                why = "it sits on what is deleted, or its root does not declare it"
+            else:
+                why = "no deterministic identity to import it by"
             steps.append(Step(r, "delete", why=f"not in the state, {why}; the apply creates it once"))
     return steps
 

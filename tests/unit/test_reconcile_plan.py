@@ -38,15 +38,14 @@ def test_names_that_follow_from_cohort_and_team_are_imported_the_rest_deleted():
         assert d[(kind, rid)][0] == "delete"
 
 
-def test_a_cluster_and_its_node_groups_are_imported_only_when_their_network_and_key_stay():
-    cluster, ng = r("eks:cluster", "c1-t1"), r("eks:nodegroup", "c1-t1-gpu_spot", parent="c1-t1")
-    d = decisions([cluster, ng])
-    assert d[("eks:cluster", "c1-t1")] == ("import", "module.cluster.aws_eks_cluster.this", "c1-t1")
-    assert d[("eks:nodegroup", "c1-t1-gpu_spot")] == (
+def test_a_node_group_is_imported_only_on_a_cluster_and_network_the_state_holds():
+    ng = r("eks:nodegroup", "c1-t1-gpu_spot", parent="c1-t1")
+    assert decisions([ng])[("eks:nodegroup", "c1-t1-gpu_spot")] == (
         "import", 'module.node_group["gpu_spot"].aws_eks_node_group.this[0]', "c1-t1:c1-t1-gpu_spot")
-    d = decisions([cluster, ng, r("ec2:subnet", "subnet-1")])
-    assert d[("eks:cluster", "c1-t1")][0] == d[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
-    d = decisions([cluster, ng, r("kms:key", "k-1")])
+    assert decisions([ng, r("ec2:subnet", "subnet-1")])[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
+    # An imported cluster is replaced by the apply (provider 5.100 cannot read its bootstrap
+    # settings back): it is deleted with its node groups and created once.
+    d = decisions([r("eks:cluster", "c1-t1"), ng])
     assert d[("eks:cluster", "c1-t1")][0] == d[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
     # A node group the root keeps switched off (count 0) has no address to import into.
     assert decisions([ng], enabled=["system"])[("eks:nodegroup", "c1-t1-gpu_spot")][0] == "delete"
