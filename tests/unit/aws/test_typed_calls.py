@@ -7,18 +7,11 @@ import pytest
 
 from labctl.aws import ec2, eks, identity, walker
 from labctl.aws.inventory import inventory
-from labctl.aws.session import AwsNotFound, AwsTarget
+from labctl.aws.session import AwsNotFound
 
 moto = pytest.importorskip("moto")
 COHORT = "c1"
 
-
-@pytest.fixture
-def aws(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(k, raising=False)
-    with moto.mock_aws():
-        yield AwsTarget("aws", "us-east-1")
 
 
 def test_a_missing_node_group_is_aws_not_found_with_aws_error_code(aws):

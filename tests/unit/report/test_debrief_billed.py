@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from labctl.aws.session import AwsTarget
 from labctl.cost.catalog import load_catalog
 from labctl.cost.reconcile import billing_period
 from labctl.ops.debrief import write_debrief
@@ -24,13 +23,6 @@ moto = pytest.importorskip("moto")
 def catalog():
     return load_catalog()
 
-
-@pytest.fixture
-def aws(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(k, raising=False)
-    with moto.mock_aws():
-        yield AwsTarget("aws", "us-east-1")
 
 
 def _group(team: str, amount: str) -> dict:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from labctl.aws.session import AwsTarget
 from labctl.k8s.fake import FakeCluster
 from labctl.k8s.interface import Unreachable
 from labctl.ops import collect as collect_ops
@@ -23,14 +22,6 @@ from labctl.telemetry.store import Lifecycle, Sample, Store
 moto = pytest.importorskip("moto")
 COHORT = "c1"
 
-
-@pytest.fixture
-def aws(monkeypatch):
-    """moto in-process; the target labctl would build for a real account (moto answers instead)."""
-    for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(k, raising=False)
-    with moto.mock_aws():
-        yield AwsTarget("aws", "us-east-1")
 
 
 def _cohort(state: Path, target: str = "aws", teams=("a", "b", "c"), **meta):
