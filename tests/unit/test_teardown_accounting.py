@@ -16,8 +16,7 @@ import json
 import boto3
 import pytest
 
-from labctl.aws import emulator as emu
-from labctl.state import StateDir
+from tests.unit.conftest import cohort_up_on_emulator
 
 pytestmark = [pytest.mark.emulator]
 
@@ -27,13 +26,7 @@ TAGS = lambda team: [{"Key": "labctl:cohort", "Value": "acct"}, {"Key": "labctl:
 @pytest.fixture
 def world(tmp_path):
     state = tmp_path / "state"
-    with emu.Emulator() as e:
-        state.mkdir()
-        (state / emu.STATE_FILE).write_text(json.dumps({"url": e.url, "boot_id": e.boot_id, "pid": None}))
-        cs = StateDir(state).cohort("acct")
-        cs.write_meta({"cohort": "acct", "target": "embedded", "region": "us-east-1", "status": "up",
-                       "emulator_boot_id": e.boot_id, "endpoint_url": e.url, "all_teams": ["a", "b"],
-                       "window_end": "2020-01-01T00:00:00+00:00"})
+    with cohort_up_on_emulator(state, "acct", ["a", "b"]) as (cs, e):
         ec2 = boto3.client("ec2", endpoint_url=e.url, region_name="us-east-1",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         made = {}

@@ -11,9 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from labctl.aws import emulator as emu
 from labctl.errors import ExitCode
-from labctl.state import StateDir
+from tests.unit.conftest import cohort_up_on_emulator
 
 pytestmark = [pytest.mark.emulator]
 
@@ -36,13 +35,7 @@ def world(tmp_path):
     state = tmp_path / "state"
     spec = tmp_path / "cohort.yaml"
     spec.write_text(COHORT)
-    with emu.Emulator() as e:
-        state.mkdir()
-        (state / emu.STATE_FILE).write_text(json.dumps({"url": e.url, "boot_id": e.boot_id, "pid": None}))
-        cs = StateDir(state).cohort("cut")
-        cs.write_meta({"cohort": "cut", "target": "embedded", "region": "us-east-1", "status": "up",
-                       "emulator_boot_id": e.boot_id, "endpoint_url": e.url, "all_teams": ["team-a", "team-b"],
-                       "window_end": "2020-01-01T00:00:00+00:00"})
+    with cohort_up_on_emulator(state, "cut", ["team-a", "team-b"]) as (cs, e):
         (cs.root / "cohort.yaml").write_text(COHORT)
         bdir = cs.root / "batches" / "batch-team-a"
         bdir.mkdir(parents=True)
