@@ -14,6 +14,12 @@ the proof the split is exact (tests/integration/test_lifecycle.py).
 
 User values still reach Terraform only as data: the batch root reads one ``terraform.tfvars.json``
 (each team's variables under its name) and passes ``var.teams["<team>"]["<variable>"]`` on.
+
+`down` runs the other way (:func:`merge_states`): the chosen teams' states become one batch state
+(``X`` -> ``module.team_<name>.X``, each team's outputs as the batch output ``team_<name>``), one
+``terraform destroy`` removes them all, and whatever is left is split back into the teams' own
+states with their own lineage (``split_state(..., identities=...)``): merge then split gives back
+the states merged, exactly (tests/unit/tf/test_batch.py).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +97,64 @@ def _strip(address: str, prefix: str) -> str | None:
     return None
 
 
-def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[str] | frozenset[str] = frozenset()
-                ) -> dict[str, dict[str, Any]]:
+def _prefixed(address: str, prefix: str) -> str:
+    return f"{prefix}.{address}" if address else prefix
+
+
+def merge_states(states: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """One batch state from the teams' own states (``{team: state}``), for the batch root
+    :func:`batch_root` writes: every address, provider and dependency moves under
+    ``module.team_<name>``, each team's outputs become the object output ``team_<name>``, and its
+    check results follow their addresses. Lineage and serial are the batch's own (fresh)."""
+    resources: list[dict[str, Any]] = []
+    outputs: dict[str, Any] = {}
+    checks: list[dict[str, Any]] = []
+    versions = []
+    for team, state in states.items():
+        prefix = f"module.{module_key(team)}"
+        versions.append(str(state.get("terraform_version") or ""))
+        for r in state.get("resources") or []:
+            r = copy.deepcopy(r)
+            r["module"] = _prefixed(r.get("module", ""), prefix)
+            r["provider"] = _prefixed(r["provider"], prefix)
+            for inst in r.get("instances") or []:
+                if "dependencies" in inst:
+                    inst["dependencies"] = [_prefixed(d, prefix) for d in inst["dependencies"]]
+            resources.append(r)
+        own = state.get("outputs") or {}
+        if own:
+            outputs[module_key(team)] = {
+                "value": {name: o.get("value") for name, o in own.items()},
+                "type": ["object", {name: o.get("type", "dynamic") for name, o in own.items()}],
+                **({"sensitive": True} if any(o.get("sensitive") for o in own.values()) else {}),
+            }
+        for c in state.get("check_results") or []:
+            c = copy.deepcopy(c)
+            c["config_addr"] = _prefixed(c["config_addr"], prefix)
+            for o in c.get("objects") or []:
+                o["object_addr"] = _prefixed(o["object_addr"], prefix)
+            checks.append(c)
+    return {
+        "version": 4,
+        "terraform_version": max(versions, key=_version_key, default=""),
+        "serial": 1,
+        "lineage": str(uuid.uuid4()),
+        "outputs": outputs,
+        "resources": resources,
+        "check_results": checks or None,
+    }
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("-")[0].split("."))
+
+
+def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[str] | frozenset[str] = frozenset(),
+                identities: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """One state per team from a batch's state: the team's resources with addresses relative to its
-    own root, and its outputs. Teams with no resource in the batch state are left out."""
+    own root, its outputs and its check results. Teams with no resource in the batch state are
+    left out. A team in ``identities`` keeps the ``lineage``, ``serial`` and ``terraform_version``
+    given there (its own state's, when the batch was merged from it); the others get fresh ones."""
     out: dict[str, dict[str, Any]] = {}
     for team in teams:
         prefix = f"module.{module_key(team)}"
@@ -129,13 +190,25 @@ def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[st
                 if name in sensitive:
                     entry["sensitive"] = True
                 outputs[name] = entry
+        checks = []
+        for c in batch_state.get("check_results") or []:
+            config = _strip(c.get("config_addr", ""), prefix)
+            if not config:
+                continue
+            c = copy.deepcopy(c)
+            c["config_addr"] = config
+            if c.get("objects") is not None:
+                c["objects"] = [{**o, "object_addr": _strip(o["object_addr"], prefix)} for o in c["objects"]
+                                if _strip(o.get("object_addr", ""), prefix)]
+            checks.append(c)
+        ident = (identities or {}).get(team) or {}
         out[team] = {
             "version": 4,
-            "terraform_version": batch_state.get("terraform_version", ""),
-            "serial": 1,
-            "lineage": str(uuid.uuid4()),
+            "terraform_version": ident.get("terraform_version", batch_state.get("terraform_version", "")),
+            "serial": ident.get("serial", 1),
+            "lineage": ident.get("lineage") or str(uuid.uuid4()),
             "outputs": outputs,
             "resources": resources,
-            "check_results": None,
+            "check_results": checks or None,
         }
     return out

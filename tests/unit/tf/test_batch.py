@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from labctl.ops import batch as ops_batch
 from labctl.state import StateDir
-from labctl.tf.batch import PROVIDER, batch_root, module_key, sensitive_outputs, split_state, team_of
+from labctl.tf.batch import PROVIDER, batch_root, merge_states, module_key, sensitive_outputs, split_state, team_of
 
 
 @pytest.mark.parametrize("bad", ["Alpha", "a_b", 'x"]} #', "${file(\"/etc/passwd\")}", "-a", "a" * 64, ""])
@@ -158,3 +159,62 @@ def test_recover_waits_for_a_running_terraform_then_refuses_with_one_line(tmp_pa
         holder.kill()
         holder.wait()
     assert ops_batch.recover(cs, wait_s=1.0) == ["alpha"]      # the lock went with its process
+
+
+# --- `down`: the teams' states merged into one batch state, and split back -------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _team_state(team):
+    """A real team state (terraform 1.11, lab gpu-baseline on the emulator: data sources, index
+    keys, dependencies, check results), named for ``team``."""
+    doc = json.loads((FIXTURES / "team-state.json").read_text())
+    return json.loads(json.dumps(doc).replace("loop1-a", f"c1-{team}"))
+
+
+def _identity(state):
+    return {k: state[k] for k in ("lineage", "serial", "terraform_version")}
+
+
+def test_merge_then_split_gives_back_the_states_merged_exactly():
+    states = {"alpha": _team_state("alpha"), "be-ta": _team_state("be-ta")}
+    for s in states.values():            # every team has the same root: the same outputs are sensitive
+        s["outputs"]["cluster_name"]["sensitive"] = True
+    before = json.dumps(states, sort_keys=True)
+    batch = merge_states(states)
+    assert json.dumps(states, sort_keys=True) == before                    # the inputs are not modified
+    parts = split_state(batch, list(states), sensitive={"cluster_name"},
+                        identities={t: _identity(s) for t, s in states.items()})
+    assert parts == states
+
+
+def test_the_merged_state_puts_every_address_under_its_teams_module():
+    batch = merge_states({"alpha": _team_state("alpha"), "beta": _team_state("beta")})
+    assert batch["version"] == 4 and batch["serial"] == 1 and batch["terraform_version"] == "1.11.4"
+    assert batch["lineage"] not in (_team_state("alpha")["lineage"],)
+    by_team = {t: [r for r in batch["resources"] if team_of(r["module"] + ".x", ["alpha", "beta"]) == t]
+               for t in ("alpha", "beta")}
+    assert len(by_team["alpha"]) == len(by_team["beta"]) == len(_team_state("alpha")["resources"])
+    data = next(r for r in by_team["alpha"] if r["mode"] == "data")
+    assert data["module"] == "module.team_alpha" and data["provider"] == f"module.team_alpha.{PROVIDER}"
+    deps = [d for r in batch["resources"] for i in r["instances"] for d in i.get("dependencies", [])]
+    assert deps and all(d.startswith(("module.team_alpha.", "module.team_beta.")) for d in deps)
+    addrs = [o["object_addr"] for c in batch["check_results"] for o in c["objects"] or []]
+    assert addrs and all(a.startswith(("module.team_alpha.", "module.team_beta.")) for a in addrs)
+    assert batch["outputs"]["team_beta"]["value"]["cluster_name"] == "c1-beta"
+    assert batch["outputs"]["team_beta"]["type"][1]["backstop_schedules"] == ["map", "string"]
+
+
+def test_what_a_failed_batch_destroy_left_goes_back_to_its_own_team_only():
+    states = {"alpha": _team_state("alpha"), "beta": _team_state("beta")}
+    batch = merge_states(states)
+    # The destroy removed everything of alpha's and all of beta's but its VPC; terraform drops outputs.
+    batch["resources"] = [r for r in batch["resources"] if r["module"] == "module.team_beta.module.network"
+                          and r["type"] == "aws_vpc"]
+    batch["outputs"] = {}
+    parts = split_state(batch, ["alpha", "beta"], identities={"beta": {**_identity(states["beta"]), "serial": 99}})
+    assert set(parts) == {"beta"}
+    assert [(r["module"], r["type"], r["provider"]) for r in parts["beta"]["resources"]] == [
+        ("module.network", "aws_vpc", PROVIDER)]
+    assert parts["beta"]["lineage"] == states["beta"]["lineage"] and parts["beta"]["serial"] == 99
