@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from labctl import naming, resources
 from labctl.errors import Problem, SpecError
-from labctl.spec import capacity, offerings
+from labctl.spec import accounts, capacity, offerings
 from labctl.spec.messages import clean_loc, user_message
 from labctl.spec.models import DNS1123_LABEL, MAX_TEAM_LEN, Cohort, Lab, NodeGroup, Window
 from labctl.spec.yamlsrc import Located, PathKey, field_name, load_yaml
@@ -302,6 +302,8 @@ def load_cohort(path: Path, labs_dir: Path | None = None, *, strict: bool = Fals
             for key in knobs:
                 if key not in KNOB_SECTIONS:
                     at(("teams", i, "knobs", key), f"unknown knob section (teams may change: {', '.join(KNOB_SECTIONS)})")
+
+    accounts.check(data, at)
 
     lab = lab_src = lab_dir = None
     lab_name = data.get("lab")

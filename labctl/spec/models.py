@@ -347,6 +347,51 @@ class Endpoints(Strict):
     url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+(/.*)?$")] | None = None
 
 
+def _account_id(value: object) -> object:
+    """An AWS account id is twelve digits; YAML reads an unquoted one as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) != 12:
+            raise ValueError(f"{value} is not a 12-digit AWS account id (write it in quotes, e.g. \"012345678901\": "
+                             "YAML reads a number and drops its leading zeros)")
+        return text
+    if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+        raise ValueError(f"{value!r} is not a 12-digit AWS account id like \"111122223333\"")
+    return value
+
+
+AccountId = Annotated[str, BeforeValidator(_account_id)]
+ROLE_NAME = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
+DEFAULT_ACCOUNT_ROLE = "OrganizationAccountAccessRole"
+
+
+class Accounts(Strict):
+    """Where the teams' resources live. ``shared`` (the default): every team in the account the
+    facilitator's credentials reach, kept apart by tag-scoped IAM. ``per-team``: each team in its
+    own account (``teams``: team -> account id), reached by assuming ``role_name`` there; which
+    team has which account, and that no two share one, is checked in labctl.spec.accounts."""
+
+    mode: Literal["shared", "per-team"] = "shared"
+    role_name: str = DEFAULT_ACCOUNT_ROLE
+    teams: dict[str, AccountId] = {}
+
+    @field_validator("role_name")
+    @classmethod
+    def _role_name(cls, v: str) -> str:
+        if not re.fullmatch(ROLE_NAME, v):
+            raise ValueError(f"{v!r} is not an IAM role name (1-64 letters, digits and + = , . @ _ -), "
+                             f"e.g. {DEFAULT_ACCOUNT_ROLE}")
+        return v
+
+    @property
+    def per_team(self) -> bool:
+        return self.mode == "per-team"
+
+    def account_of(self, team: str) -> str | None:
+        """The team's own account id; None in shared mode (the facilitator's account)."""
+        return self.teams.get(team) if self.per_team else None
+
+
 class Cohort(Strict):
     cohort: Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=MAX_COHORT_LEN)]
     target: Literal["embedded", "localstack", "aws"] = "embedded"
@@ -364,3 +409,5 @@ class Cohort(Strict):
     # Addresses (e.g. the venue's egress, 203.0.113.0/24) allowed to reach each team's public
     # Kubernetes API endpoint; empty means from anywhere (0.0.0.0/0), still behind IAM.
     api_access_cidrs: list[IPv4Network] = Field(default=[], max_length=40)
+    # One account per team (per-team) or all in the facilitator's (shared, the default).
+    accounts: Accounts = Accounts()

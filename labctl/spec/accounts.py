@@ -1,0 +1,56 @@
+"""The cohort's ``accounts:`` section checked against its teams; pure.
+
+The model (labctl.spec.models.Accounts) checks each value's form: a 12-digit account id, an IAM
+role name. What needs the whole file is here, each problem at the line of the value involved: in
+per-team mode every team has an account, no account is named for a team the cohort lacks, and no
+two teams share one (a shared account would undo the isolation the mode exists for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from labctl.spec.yamlsrc import PathKey
+
+At = Callable[[PathKey, str], None]
+
+
+def _as_id(value: Any) -> str | None:
+    """The account id as the model reads it (an unquoted number included), None when malformed:
+    the model reports that one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and len(value) == 12 and value.isdigit() else None
+
+
+def check(data: dict[str, Any], at: At) -> None:
+    """Report, through ``at(path, message)``, what is wrong between ``accounts`` and ``teams``."""
+    accounts = data.get("accounts")
+    if not isinstance(accounts, dict):
+        return
+    mapping = accounts.get("teams")
+    mapping = mapping if isinstance(mapping, dict) else {}
+    if accounts.get("mode", "shared") != "per-team":
+        if mapping and accounts.get("mode", "shared") == "shared":
+            at(("accounts", "teams"), "accounts.teams is read only with `mode: per-team`; in shared mode every "
+                                      "team lives in the facilitator's account")
+        return
+    raw_teams = data.get("teams") if isinstance(data.get("teams"), list) else []
+    names = [t.get("name") for t in raw_teams if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    for i, team in enumerate(raw_teams):
+        name = team.get("name") if isinstance(team, dict) else None
+        if isinstance(name, str) and name not in mapping:
+            at(("teams", i, "name"), f"team {name!r} has no account: with `accounts: {{mode: per-team}}` every "
+                                     "team needs one under accounts.teams")
+    first: dict[str, str] = {}
+    for team, value in mapping.items():
+        if team not in names:
+            at(("accounts", "teams", team), f"accounts.teams names team {team!r}, which is not in the cohort's teams")
+        account = _as_id(value)
+        if account is None:
+            continue
+        if account in first:
+            at(("accounts", "teams", team), f"account {account} is already {first[account]}'s: per-team mode "
+                                            "gives each team an account of its own")
+        first.setdefault(account, str(team))
