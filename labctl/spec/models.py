@@ -392,6 +392,27 @@ class Accounts(Strict):
         return self.teams.get(team) if self.per_team else None
 
 
+class StateStorage(Strict):
+    """Where each team's Terraform state lives. ``local`` (the default): ``terraform.tfstate`` in the
+    team's directory of the state directory, as offline rehearsals want. ``s3``: one bucket per cohort
+    in the facilitator's account (versioned, encrypted, private), locked by Terraform's S3 lock file,
+    so a second machine with the cohort file and credentials can act on the cohort. ``keep`` leaves
+    the bucket, with every state version, after `down` has written its proofs (for audit)."""
+
+    backend: Literal["local", "s3"] = "local"
+    keep: bool = False
+
+    @model_validator(mode="after")
+    def _keep_needs_s3(self) -> StateStorage:
+        if self.keep and self.backend != "s3":
+            raise ValueError("state.keep is read only with `backend: s3` (a local state stays in the state directory)")
+        return self
+
+    @property
+    def remote(self) -> bool:
+        return self.backend == "s3"
+
+
 class Cohort(Strict):
     cohort: Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=MAX_COHORT_LEN)]
     target: Literal["embedded", "localstack", "aws"] = "embedded"
@@ -411,3 +432,5 @@ class Cohort(Strict):
     api_access_cidrs: list[IPv4Network] = Field(default=[], max_length=40)
     # One account per team (per-team) or all in the facilitator's (shared, the default).
     accounts: Accounts = Accounts()
+    # Where the teams' Terraform state lives: local files (the default) or an S3 bucket per cohort.
+    state: StateStorage = StateStorage()
