@@ -8,6 +8,7 @@ might still try, so it can be viewed offline and leaks nothing. Every figure sho
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from html import escape
@@ -230,21 +231,46 @@ def _interruption_table(t: Mapping[str, Any]) -> str:
             f"<th>GPU-h redone</th><th>min until it ran again</th><th>GPU-h kept</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """What every time chart shares: the window's x range, the lesson's phases as shaded bands, and
+    the lesson's markers (drills, applied knob changes, interruptions)."""
+
+    x_range: tuple[float, float] | None
+    bands: list[tuple[float, float, str]]
+    markers: list[Mapping[str, Any]]
+
+    def markers_for(self, team: str | None) -> list[tuple[float, str, str]]:
+        """The cohort chart's markers (``team`` None: all but interruptions), else one team's."""
+        return [(_ts(m["at"]), m["label"], m["kind"]) for m in self.markers
+                if team is None and m["kind"] != "interruption"
+                or team is not None and (m.get("team") == team or team in m.get("teams", ()))]
+
+
 def render(d: Mapping[str, Any]) -> str:
-    teams = d["teams"]
     names = [row["team"] for row in d["leaderboard"]]
-    colors = svg.team_colors(list(teams))
+    colors = svg.team_colors(list(d["teams"]))
     x_range = None
     if d["window"]["start"] and d["window"]["end"]:
         x_range = (_ts(d["window"]["start"]), min(_ts(d["window"]["end"]), _ts(d["as_of"])))
     lesson = d.get("lesson") or {"phases": [], "markers": [], "takeaways": []}
-    bands = [(_ts(p["start"]), _ts(p["end"]), p["phase"]) for p in lesson["phases"]]
+    timeline = _Timeline(x_range, [(_ts(p["start"]), _ts(p["end"]), p["phase"]) for p in lesson["phases"]],
+                         lesson["markers"])
+    return "".join([
+        _page_head(d),
+        _totals_section(d["totals"]),
+        _leaderboard_section(d["leaderboard"], colors),
+        _lesson_section(d, lesson),
+        _cohort_charts_section(d, names, colors, timeline),
+        _billed_section(d["billed"]),
+        *(_team_section(n, d["teams"][n], colors, timeline) for n in names),
+        _method_section(d),
+    ])
 
-    def markers_for(team: str | None) -> list[tuple[float, str, str]]:
-        return [(_ts(m["at"]), m["label"], m["kind"]) for m in lesson["markers"]
-                if team is None and m["kind"] != "interruption"
-                or team is not None and (m.get("team") == team or team in m.get("teams", ()))]
-    parts: list[str] = [
+
+def _page_head(d: Mapping[str, Any]) -> str:
+    """The document's head (CSP, style) and the page header: cohort, lab, window, what the bases mean."""
+    return "".join([
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">',
@@ -256,19 +282,23 @@ def render(d: Mapping[str, Any]) -> str:
         " Each figure below is labelled: <b>simulated</b> = written by the simulated class, priced by labctl's ledger;"
         " <b>metered</b> = collected from AWS/cluster/DCGM, priced by labctl; <b>billed</b> = from the provider's bill.</p>",
         "</header><main>",
-    ]
-    tot = d["totals"]
-    parts.append('<section id="totals"><h2>Cohort</h2><div class="figs">'
-                 + _figure("total cost", tot["cost_usd"], "totals.cost_usd")
-                 + _figure("idle GPU cost", tot["idle_gpu_cost_usd"], "totals.idle_gpu_cost_usd")
-                 + _figure("spot savings", tot["spot_savings_usd"], "totals.spot_savings_usd")
-                 + _figure("completed runs", tot["completed_runs"], "totals.completed_runs")
-                 + (_figure("billed cost (Cost Explorer)", tot["billed_cost_usd"], "totals.billed_cost_usd")
-                    if "billed_cost_usd" in tot else "") + "</div></section>")
+    ])
 
-    # leaderboard
+
+def _totals_section(tot: Mapping[str, Any]) -> str:
+    return ('<section id="totals"><h2>Cohort</h2><div class="figs">'
+            + _figure("total cost", tot["cost_usd"], "totals.cost_usd")
+            + _figure("idle GPU cost", tot["idle_gpu_cost_usd"], "totals.idle_gpu_cost_usd")
+            + _figure("spot savings", tot["spot_savings_usd"], "totals.spot_savings_usd")
+            + _figure("completed runs", tot["completed_runs"], "totals.completed_runs")
+            + (_figure("billed cost (Cost Explorer)", tot["billed_cost_usd"], "totals.billed_cost_usd")
+               if "billed_cost_usd" in tot else "") + "</div></section>")
+
+
+def _leaderboard_section(board: list[Mapping[str, Any]], colors: Mapping[str, str]) -> str:
+    """Teams ranked by cost per completed run; under an unranked team, why it has no completed run."""
     rows = []
-    for r in d["leaderboard"]:
+    for r in board:
         cls = "top" if r["rank"] == 1 else ("unranked" if r["rank"] is None else "")
         rows.append(f'<tr class="{cls}" data-team="{escape(r["team"])}"><td class="n">{r["rank"] or "–"}</td>'
                     f'<td>{_swatch(colors[r["team"]])}<a href="#team-{escape(r["team"])}">{escape(r["team"])}</a></td>'
@@ -281,93 +311,103 @@ def render(d: Mapping[str, Any]) -> str:
             rows.append(f'<tr class="unranked" data-why="{escape(r["team"])}"><td></td><td class="why" colspan="9">'
                         f'No completed run, so not ranked: {escape(r["why_no_completed_run"] or "no reason recorded")}'
                         "</td></tr>")
-    parts.append('<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Ranked by cost per completed training run '
-                 "(lowest first); a team without a completed run is not ranked (the line under it says why) and follows, "
-                 "by total cost. Every amount is a sum of ledger entries.</p>"
-                 '<table><thead><tr><th>#</th><th>team</th><th>cost / completed run</th><th>runs</th>'
-                 "<th>cost</th><th>GPU efficiency</th><th>idle GPU cost</th><th>spot savings</th><th>budget used</th>"
-                 "<th>basis</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")
+    return ('<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Ranked by cost per completed training run '
+            "(lowest first); a team without a completed run is not ranked (the line under it says why) and follows, "
+            "by total cost. Every amount is a sum of ledger entries.</p>"
+            '<table><thead><tr><th>#</th><th>team</th><th>cost / completed run</th><th>runs</th>'
+            "<th>cost</th><th>GPU efficiency</th><th>idle GPU cost</th><th>spot savings</th><th>budget used</th>"
+            "<th>basis</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")
 
-    # cohort charts
+
+def _cohort_charts_section(d: Mapping[str, Any], names: list[str], colors: Mapping[str, str], timeline: _Timeline) -> str:
+    """All teams' cumulative cost over the class (budgets as lines), and their cost by resource."""
+    teams = d["teams"]
     cost_series = [(n, [(_ts(t), v / 1e6) for t, v in teams[n]["series"]["cost_cumulative_micro_usd"]["points"]])
                    for n in names]
-    basis = d["provenance"]["cost_basis"]
     budget_rows = [(n, [(c, float(Decimal(teams[n]["cost_by_resource_usd"][c]))) for c in CATEGORIES]) for n in names]
     markers = [float(Decimal(teams[n]["budget_usd"]["value"])) if teams[n]["budget_usd"]["value"] else None for n in names]
     budgets = sorted({m for m in markers if m is not None})
     hlines = [(b, "budget $" + f"{b:,.2f}".rstrip("0").rstrip(".") + (" (" + ", ".join(
         n for n, m in zip(names, markers, strict=True) if m == b) + ")" if len(budgets) > 1 else " per team")) for b in budgets]
-    parts.append(_lesson_section(d, lesson))
-    parts.append('<section id="cohort-charts"><h2>Cost over time and by resource, all teams' + _badge(basis) + "</h2>"
-                 + '<p class="muted">Shaded: the lesson\'s phases. Markers: the facilitator\'s drills and the knob '
-                 "changes teams applied (their own charts also mark the interruptions they met).</p>"
-                 + svg.line_chart(cost_series, title="Cumulative cost per team (USD)", y_label="USD",
-                                  y_fmt=_tick_usd, x_range=x_range, width=1100, height=320,
-                                  chart_id="cohort-cost", colors=[colors[n] for n in names], bands=bands,
-                                  markers=markers_for(None), hlines=hlines)
-                 + svg.legend(names, colors) + svg.marker_legend()
-                 + svg.stacked_bars(budget_rows, title="Cost by resource per team; black tick = budget",
-                                    fmt=lambda v: f"${v:,.2f}", width=1100, chart_id="cohort-cost-by-resource",
-                                    markers=markers, marker_label="budget", label_colors=colors)
-                 + '<div class="legend">' + "".join(
-                     f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" aria-hidden="true">'
-                     f'<rect width="10" height="10" fill="{svg.CATEGORY_COLORS[c]}"/></svg>{escape(c)}</span>'
-                     for c in CATEGORIES) + "</div></section>")
+    return ('<section id="cohort-charts"><h2>Cost over time and by resource, all teams'
+            + _badge(d["provenance"]["cost_basis"]) + "</h2>"
+            + '<p class="muted">Shaded: the lesson\'s phases. Markers: the facilitator\'s drills and the knob '
+            "changes teams applied (their own charts also mark the interruptions they met).</p>"
+            + svg.line_chart(cost_series, title="Cumulative cost per team (USD)", y_label="USD",
+                             y_fmt=_tick_usd, x_range=timeline.x_range, width=1100, height=320,
+                             chart_id="cohort-cost", colors=[colors[n] for n in names], bands=timeline.bands,
+                             markers=timeline.markers_for(None), hlines=hlines)
+            + svg.legend(names, colors) + svg.marker_legend()
+            + svg.stacked_bars(budget_rows, title="Cost by resource per team; black tick = budget",
+                               fmt=lambda v: f"${v:,.2f}", width=1100, chart_id="cohort-cost-by-resource",
+                               markers=markers, marker_label="budget", label_colors=colors)
+            + '<div class="legend">' + "".join(
+                f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" aria-hidden="true">'
+                f'<rect width="10" height="10" fill="{svg.CATEGORY_COLORS[c]}"/></svg>{escape(c)}</span>'
+                for c in CATEGORIES) + "</div></section>")
 
-    parts.append(_billed_section(d["billed"]))
 
-    for n in names:
-        t = teams[n]
-        figs = "".join(_figure(label, t[key], key) for label, key in TEAM_FIGURES if key in t)
-        cost_pts = [(_ts(ts), v / 1e6) for ts, v in t["series"]["cost_cumulative_micro_usd"]["points"]]
-        util = t["series"]["gpu_utilisation"]
-        util_pts = [(_ts(ts), v * 100) for ts, v in util["points"]]
-        budget = float(Decimal(t["budget_usd"]["value"])) if t["budget_usd"]["value"] else None
-        team_marks = markers_for(n)
-        charts = (svg.line_chart([("cumulative cost", cost_pts)], title=f"{n}: cumulative cost (USD)", y_label="USD",
-                                 y_fmt=_tick_usd, x_range=x_range, chart_id=f"{n}-cost", colors=[colors[n]],
-                                 bands=bands, markers=team_marks,
-                                 hlines=[(budget, f"budget ${budget:,.0f}")] if budget is not None else (),
-                                 hline_scale=4)
-                  + svg.line_chart([("GPU utilisation", util_pts)],
-                                   title=f"{n}: GPU utilisation (%), {_METRIC.get(util['metric'], 'no DCGM data')}",
-                                   y_label="%", y_fmt=lambda v: f"{v:.0f}%", y_max=100, x_range=x_range,
-                                   chart_id=f"{n}-gpu-util", colors=[colors[n]], bands=bands, markers=team_marks))
-        bars = svg.stacked_bars([(n, [(c, float(Decimal(t["cost_by_resource_usd"][c]))) for c in CATEGORIES])],
-                                title=f"{n}: cost by resource", fmt=lambda v: f"${v:,.2f}", chart_id=f"{n}-cost-by-resource",
-                                markers=[budget], marker_label="budget", label_colors=colors)
-        choices = _choices_table(t) if t["choices"] else (
-            '<p class="muted">Kept the lab baseline all class: no knob differed from the lab, in the cohort file or in '
-            "any `team apply`.</p>")
-        history = _knobs_in_force(t)
-        interruptions = _interruption_table(t)
-        why = (f'<p class="why">No completed training run: {escape(t["why_no_completed_run"])}.</p>'
-               if t.get("why_no_completed_run") else "")
-        sc_rows = []
-        for crit, label in (("comprehensiveness", "Comprehensiveness"), ("feasibility", "Feasibility"),
-                            ("finops_alignment", "FinOps alignment")):
-            s = t["scorecard"][crit]
-            checks = "; ".join(f"{escape(c['check'])}: {_check(c['passed'])}" for c in s["checks"])
-            sc_rows.append(f'<tr data-criterion="{crit}"><td>{label}</td><td class="n">{s["passed"]}/{s["measurable"]}</td>'
-                           f'<td>{checks}</td><td class="muted">{escape(s["cannot_measure"])}</td></tr>')
-        guard = "".join(f"<li>{escape(a['at'])}: {escape(a['kind'])} {escape(a['entity'])}</li>" for a in t["guardrail_actions"])
-        over = t["within_budget"] is False
-        parts.append(
-            f'<section id="team-{escape(n)}" class="team" data-team="{escape(n)}"><h2>{_swatch(colors[n])}{escape(n)}'
-            + (' <span class="no">over budget</span>' if over else "")
+def _team_charts(n: str, t: Mapping[str, Any], colors: Mapping[str, str], timeline: _Timeline) -> str:
+    """A team's cumulative cost (budget as a line) and GPU utilisation over the class, then its cost by resource."""
+    cost_pts = [(_ts(ts), v / 1e6) for ts, v in t["series"]["cost_cumulative_micro_usd"]["points"]]
+    util = t["series"]["gpu_utilisation"]
+    util_pts = [(_ts(ts), v * 100) for ts, v in util["points"]]
+    budget = float(Decimal(t["budget_usd"]["value"])) if t["budget_usd"]["value"] else None
+    team_marks = timeline.markers_for(n)
+    charts = (svg.line_chart([("cumulative cost", cost_pts)], title=f"{n}: cumulative cost (USD)", y_label="USD",
+                             y_fmt=_tick_usd, x_range=timeline.x_range, chart_id=f"{n}-cost", colors=[colors[n]],
+                             bands=timeline.bands, markers=team_marks,
+                             hlines=[(budget, f"budget ${budget:,.0f}")] if budget is not None else (),
+                             hline_scale=4)
+              + svg.line_chart([("GPU utilisation", util_pts)],
+                               title=f"{n}: GPU utilisation (%), {_METRIC.get(util['metric'], 'no DCGM data')}",
+                               y_label="%", y_fmt=lambda v: f"{v:.0f}%", y_max=100, x_range=timeline.x_range,
+                               chart_id=f"{n}-gpu-util", colors=[colors[n]], bands=timeline.bands, markers=team_marks))
+    bars = svg.stacked_bars([(n, [(c, float(Decimal(t["cost_by_resource_usd"][c]))) for c in CATEGORIES])],
+                            title=f"{n}: cost by resource", fmt=lambda v: f"${v:,.2f}", chart_id=f"{n}-cost-by-resource",
+                            markers=[budget], marker_label="budget", label_colors=colors)
+    return f'<div class="grid2">{charts}</div>{bars}'
+
+
+def _scorecard_table(t: Mapping[str, Any]) -> str:
+    """The measurable checks of the lesson plan's rubric, and what labctl cannot measure of each criterion."""
+    sc_rows = []
+    for crit, label in (("comprehensiveness", "Comprehensiveness"), ("feasibility", "Feasibility"),
+                        ("finops_alignment", "FinOps alignment")):
+        s = t["scorecard"][crit]
+        checks = "; ".join(f"{escape(c['check'])}: {_check(c['passed'])}" for c in s["checks"])
+        sc_rows.append(f'<tr data-criterion="{crit}"><td>{label}</td><td class="n">{s["passed"]}/{s["measurable"]}</td>'
+                       f'<td>{checks}</td><td class="muted">{escape(s["cannot_measure"])}</td></tr>')
+    return ("<table><thead><tr><th>criterion</th><th>measured</th><th>checks</th><th>not measured by labctl</th>"
+            f'</tr></thead><tbody>{"".join(sc_rows)}</tbody></table>')
+
+
+def _team_section(n: str, t: Mapping[str, Any], colors: Mapping[str, str], timeline: _Timeline) -> str:
+    """One team: its figures, charts, knobs part by part, choices and their effect, scorecard, guardrail actions."""
+    figs = "".join(_figure(label, t[key], key) for label, key in TEAM_FIGURES if key in t)
+    choices = _choices_table(t) if t["choices"] else (
+        '<p class="muted">Kept the lab baseline all class: no knob differed from the lab, in the cohort file or in '
+        "any `team apply`.</p>")
+    why = (f'<p class="why">No completed training run: {escape(t["why_no_completed_run"])}.</p>'
+           if t.get("why_no_completed_run") else "")
+    guard = "".join(f"<li>{escape(a['at'])}: {escape(a['kind'])} {escape(a['entity'])}</li>" for a in t["guardrail_actions"])
+    return (f'<section id="team-{escape(n)}" class="team" data-team="{escape(n)}"><h2>{_swatch(colors[n])}{escape(n)}'
+            + (' <span class="no">over budget</span>' if t["within_budget"] is False else "")
             + (' <span class="muted">(lab baseline)</span>' if t["baseline_team"] else "") + "</h2>"
-            + f'{why}<div class="figs">{figs}</div><div class="grid2">{charts}</div>{bars}'
-            + f"<h3>Knobs in force, part by part</h3>{history}"
-            + f"<h3>Choices and their effect</h3>{choices}{interruptions}"
+            + f'{why}<div class="figs">{figs}</div>{_team_charts(n, t, colors, timeline)}'
+            + f"<h3>Knobs in force, part by part</h3>{_knobs_in_force(t)}"
+            + f"<h3>Choices and their effect</h3>{choices}{_interruption_table(t)}"
             + "<h3>Scorecard (what a tool can measure of the lesson plan's rubric)</h3>"
-            + "<table><thead><tr><th>criterion</th><th>measured</th><th>checks</th><th>not measured by labctl</th>"
-            + f'</tr></thead><tbody>{"".join(sc_rows)}</tbody></table>'
+            + _scorecard_table(t)
             + (f"<h3>Guardrail actions</h3><ul>{guard}</ul>" if guard else "") + "</section>")
 
+
+def _method_section(d: Mapping[str, Any]) -> str:
+    """How the figures are made, the ledger's warnings and the notes; closes the page."""
     warn = "".join(f"<li>{escape(w['team'])}/{escape(w['resource_id'])}: {escape(w['message'])}</li>" for w in d["warnings"])
     notes = "".join(f"<li>{escape(x)}</li>" for x in d["notes"])
     th = d["rubric"]["thresholds"]
-    parts.append(
+    return (
         '<section id="method"><h2>How these figures are made</h2><ul>'
         "<li>Costs: every lifecycle record (instance, cluster, volume, bucket...) priced from labctl's catalog, cut into "
         "minutes in integer micro-dollars (the ledger); the FOCUS 1.2 export (focus.csv) holds the same ledger by hour.</li>"
@@ -385,4 +425,3 @@ def render(d: Mapping[str, Any]) -> str:
         + (f"<h3>Ledger warnings</h3><ul class=\"warn\">{warn}</ul>" if warn else "")
         + (f"<h3>Notes</h3><ul class=\"muted\">{notes}</ul>" if notes else "")
         + "</section></main></body></html>")
-    return "".join(parts)

@@ -146,35 +146,101 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
     workloads = tu.workloads(inp.samples, inp.events, node_ids=tu.node_ids(inp.lifecycle))
     nodes, node_notes = nodes_from_ledger(ledger, inp.catalog)
     alloc = allocate(nodes, workloads, mode=OPENCOST)
-    kpis = team_kpis(ledger, alloc, inp.catalog)
-    cats = _Categories(inp.catalog)
+    util = tu.gpu_utilisation(inp.samples)
+    cx = _Class(inp=inp, ledger=ledger, kpis=team_kpis(ledger, alloc, inp.catalog),
+                sources=_sources(usages, inp.samples, inp.events), events_by_team=_events_by_team(inp.events),
+                totals=_ledger_totals(ledger, _Categories(inp.catalog), inp.lifecycle),
+                runs=tu.completed_runs(inp.events), util=util, util_metric=tu.utilisation_metric(inp.samples),
+                progress=tu.job_progress(inp.samples), idle=_idle_gpu(alloc, util, workloads),
+                busy=_busy_gpu_hours(inp.samples))
 
     plans = {p.name: p for p in inp.teams}
-    team_names = sorted(set(plans) | set(ledger.teams()))
-    by_team_cost = ledger.by_team()
-    runs = tu.completed_runs(inp.events)
-    util = tu.gpu_utilisation(inp.samples)
-    util_metric = tu.utilisation_metric(inp.samples)
-    progress = tu.job_progress(inp.samples)
+    teams: dict[str, dict[str, Any]] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(plans) | set(ledger.teams())):
+        teams[name], facts[name] = _team_section(cx, plans.get(name, TeamPlan(name)))
 
-    # sources per team, for each family of figures
-    cost_src: dict[str, set[str]] = defaultdict(set)
+    # each step adds to the team sections, in this order (the JSON keeps it)
+    billed_section = _billed(billed, teams)
+    _effects(teams, facts)
+    board = _leaderboard(teams)
+    _scorecards(teams)
+    warnings = [{"team": w.team, "resource_id": w.resource_id, "message": w.message} for w in ledger.warnings]
+    return {
+        "schema": SCHEMA,
+        "cohort": inp.cohort,
+        "lab": inp.lab,
+        "window": {"start": _iso(inp.window_start), "end": _iso(inp.window_end)},
+        "as_of": _iso(inp.as_of),
+        "generated_at": _iso(inp.generated_at),
+        "provenance": _provenance(cx, billed),
+        "totals": _cohort_totals(cx, teams, billed, billed_section),
+        "billed": billed_section,
+        "lesson": _lesson(inp, teams),
+        "leaderboard": board,
+        "teams": teams,
+        "rubric": {"criteria": ["comprehensiveness", "feasibility", "finops_alignment"],
+                   "cannot_measure": CANNOT_MEASURE,
+                   "thresholds": {"gpu_efficiency_min": str(GPU_EFFICIENCY_TARGET),
+                                  "idle_gpu_share_max": str(IDLE_GPU_SHARE_MAX)}},
+        "warnings": warnings,
+        "notes": usage_notes + node_notes + list(alloc.warnings),
+    }
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Per team, the sources behind each family of figures (their basis: simulated, metered...)."""
+
+    cost: Mapping[str, set[str]]
+    utilisation: Mapping[str, set[str]]
+    progress: Mapping[str, set[str]]
+    events: Mapping[str, set[str]]
+
+    def all_cost(self) -> set[str]:
+        return set().union(*self.cost.values()) if self.cost else set()
+
+
+def _sources(usages: Sequence[Usage], samples: Sequence[Sample], events: Sequence[Event]) -> _Sources:
+    cost: dict[str, set[str]] = defaultdict(set)
     for u in usages:
-        cost_src[u.team].add(u.source)
-    sample_src: dict[str, set[str]] = defaultdict(set)
-    progress_src: dict[str, set[str]] = defaultdict(set)
-    for s in inp.samples:
+        cost[u.team].add(u.source)
+    utilisation: dict[str, set[str]] = defaultdict(set)
+    progress: dict[str, set[str]] = defaultdict(set)
+    for s in samples:
         if s.metric in (tu.ENGINE_ACTIVE, tu.GPU_UTIL):
-            sample_src[s.team].add(s.source)
+            utilisation[s.team].add(s.source)
         elif s.metric in (tu.JOB_PROGRESS, tu.JOB_PROGRESS_RATIO):
-            progress_src[s.team].add(s.source)
-    event_src: dict[str, set[str]] = defaultdict(set)
-    events_by_team: dict[str, list[Event]] = defaultdict(list)
-    for ev in inp.events:
-        event_src[ev.team].add(ev.source)
-        events_by_team[ev.team].append(ev)
+            progress[s.team].add(s.source)
+    by_event: dict[str, set[str]] = defaultdict(set)
+    for ev in events:
+        by_event[ev.team].add(ev.source)
+    return _Sources(cost, utilisation, progress, by_event)
 
-    # one pass over the ledger: per team per minute, per category, GPU node-hours
+
+def _events_by_team(events: Sequence[Event]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = defaultdict(list)
+    for ev in events:
+        out[ev.team].append(ev)
+    return out
+
+
+@dataclass(frozen=True)
+class _LedgerTotals:
+    """One pass over the ledger, per team: cost per minute and per category, GPU cost, GPU
+    node-hours (all and spot), the GPUs paid for as (start, end, GPUs), and GPU node-hours per
+    (team, node group)."""
+
+    per_minute: Mapping[str, Mapping[datetime, int]]
+    by_category: Mapping[str, Mapping[str, int]]
+    gpu_cost: Mapping[str, int]
+    gpu_node_hours: Mapping[str, Decimal]
+    spot_gpu_hours: Mapping[str, Decimal]
+    gpu_spans: Mapping[str, list[tuple[datetime, datetime, int]]]
+    pool_hours: Mapping[tuple[str, str], Decimal]
+
+
+def _ledger_totals(ledger: Ledger, cats: _Categories, lifecycle: Sequence[Lifecycle]) -> _LedgerTotals:
     per_minute: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
     for line in ledger.lines:
         per_minute[line.entry.usage.team][line.minute] += line.cost_micros
@@ -182,10 +248,9 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
     gpu_cost: dict[str, int] = defaultdict(int)
     gpu_node_hours: dict[str, Decimal] = defaultdict(Decimal)
     spot_gpu_hours: dict[str, Decimal] = defaultdict(Decimal)
-    # the GPUs paid for, as (start, end, GPUs) per team, and GPU node-hours per node group
     gpu_spans: dict[str, list[tuple[datetime, datetime, int]]] = defaultdict(list)
     pool_hours: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    pools = {(r.team, r.resource_id): r.pool for r in inp.lifecycle if r.pool}
+    pools = {(r.team, r.resource_id): r.pool for r in lifecycle if r.pool}
     for e in ledger.entries:
         c = cats.of(e)
         by_cat[e.usage.team][c] += e.cost_micros
@@ -198,171 +263,224 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
             gpu_spans[e.usage.team].append((e.start, e.end, cats.gpus(e.usage.region, e.usage.instance_type or "")
                                             * e.usage.count))
             pool_hours[(e.usage.team, pools.get((e.usage.team, e.usage.resource_id), "?"))] += node_hours
+    return _LedgerTotals(per_minute, by_cat, gpu_cost, gpu_node_hours, spot_gpu_hours, gpu_spans, pool_hours)
 
-    idle = _idle_gpu(alloc, util, workloads)
+
+@dataclass(frozen=True)
+class _Class:
+    """What every team's section is computed from: the inputs, the ledger, and what is derived
+    from them once for the whole class."""
+
+    inp: DebriefInputs
+    ledger: Ledger
+    kpis: Mapping[str, Any]
+    sources: _Sources
+    events_by_team: Mapping[str, list[Event]]
+    totals: _LedgerTotals
+    runs: Mapping[str, set[str]]
+    util: Mapping[str, Mapping[datetime, float]]
+    util_metric: Mapping[str, str]
+    progress: Mapping[str, float]
+    idle: Mapping[str, tuple[int, str]]
     # GPU time spent computing (DCGM engine active x GPUs x the sample's interval): over the GPUs
     # paid for, the team's GPU efficiency
-    busy = _busy_gpu_hours(inp.samples)
+    busy: Mapping[str, list[tuple[datetime, Decimal]]]
 
-    teams: dict[str, dict[str, Any]] = {}
-    facts: dict[str, dict[str, Any]] = {}
-    for name in team_names:
-        plan = plans.get(name, TeamPlan(name))
-        k = kpis.get(name)
-        cost = by_team_cost.get(name, 0)
-        cbasis = tu.basis_of(cost_src.get(name, ()))
-        ubasis = tu.basis_of(sample_src.get(name, ()))
-        ebasis = tu.basis_of(event_src.get(name, ()))
-        n_runs = len(runs.get(name, ()))
-        cpr = cost_per_completed_run(cost, n_runs)
-        notices = sorted((e for e in events_by_team.get(name, []) if e.kind == tu.INTERRUPTION), key=lambda e: e.ts)
-        completions = sorted(e.ts for e in events_by_team.get(name, []) if e.kind == tu.JOB_COMPLETED)
-        survived = sum(1 for n in notices if any(c > n.ts for c in completions))
-        gpu_hours_paid = sum((_overlap_hours(a, b, None, None) * g for a, b, g in gpu_spans.get(name, [])), Decimal(0))
-        per_gpu_hour = (Decimal(gpu_cost.get(name, 0)) / gpu_hours_paid) if gpu_hours_paid else Decimal(0)
-        intr = _interruptions(events_by_team.get(name, []), per_gpu_hour)
-        evictions = sum(1 for e in events_by_team.get(name, []) if e.kind == tu.EVICTION)
-        guardrail = [e for e in events_by_team.get(name, []) if e.kind.startswith("guardrail")]
-        series = util.get(name, {})
-        mean_util = sum(series.values()) / len(series) if series else None
-        eff = _efficiency(gpu_spans.get(name, []), busy.get(name, []))
-        eff_how = (f"GPU-hours computing ({util_metric.get(name, 'DCGM')} x GPUs) / GPU-hours of the team's GPU "
-                   "nodes in the ledger: GPUs paid for and idle count against it")
-        if eff is None:
-            eff = Decimal(str(round(mean_util, 4))) if mean_util is not None else None
-            eff_how = (f"mean of {util_metric.get(name, 'GPU')} over the team's GPUs and minutes (no GPU node in the "
-                       "ledger to set it against)")
-        requested_eff = k.gpu_efficiency if k and k.gpu_efficiency is not None else None
-        idle_micros, idle_how = idle.get(name, (0, "no GPU nodes"))
-        spot = k.spot if k else None
-        budget_micros = int(plan.budget_usd * 1_000_000) if plan.budget_usd is not None else None
-        cum, total = [], 0
-        for minute, c in sorted(per_minute.get(name, {}).items()):
-            total += c
-            cum.append([_iso(minute), total])
-        rem_hours = None
-        projected = None
-        if inp.window_end is not None and inp.as_of < inp.window_end:
-            rem_hours = Decimal((inp.window_end - inp.as_of).total_seconds()) / 3600
-            running = sum(e.rate.usd_per_hour * 1 for e in ledger.entries
-                          if e.usage.team == name and e.usage.end is None)
-            projected = cost + int(Decimal(running.numerator) / Decimal(running.denominator) * rem_hours * 1_000_000) if running else cost
-        teams[name] = {
-            "team": name,
-            "baseline_team": plan.is_baseline,
-            "cost_usd": _fig(_money(cost), "USD", cbasis, "sum of the team's ledger entries (lifecycle x catalog price)"),
-            "budget_usd": _fig(None if plan.budget_usd is None else str(plan.budget_usd), "USD", "configured",
-                               "the team's budget in the cohort file (else the lab's)"),
-            "budget_used_pct": _fig(_dec(Decimal(cost) * 100 / budget_micros, 1) if budget_micros else None, "%", cbasis,
-                                    "cost / budget"),
-            "within_budget": None if budget_micros is None else cost <= budget_micros,
-            "projected_at_window_end_usd": _fig(_money(projected), "USD", cbasis,
-                                                "cost so far + running resources' $/h x hours left"),
-            "completed_runs": _fig(n_runs, "runs", ebasis, "distinct runs with a job-completed event"),
-            "cost_per_completed_run_usd": _fig(None if cpr is None else str(cpr.quantize(Decimal("0.000001"))), "USD",
-                                               cbasis, "team cost / completed runs; none when no run completed"),
-            "gpu_efficiency": _fig(_dec(eff), "ratio", ubasis, eff_how),
-            "gpu_efficiency_of_requested": _fig(_dec(requested_eff), "ratio", ubasis,
-                                                "used / requested GPU-hours of the team's pods (OpenCost allocation, "
-                                                "DCGM engine active): how well the pods use the GPUs they asked for"),
-            "gpu_node_hours": _fig(_dec(gpu_node_hours.get(name, Decimal(0)), 3), "h", cbasis,
-                                   "hours of GPU instances in the ledger (x count)"),
-            "spot_share_of_gpu_hours": _fig(_dec(spot_gpu_hours[name] / gpu_node_hours[name]) if gpu_node_hours.get(name) else None,
-                                            "ratio", cbasis, "spot GPU node-hours / GPU node-hours"),
-            "idle_gpu_cost_usd": _fig(_money(idle_micros), "USD", tu.basis_of(cost_src.get(name, set()) | sample_src.get(name, set())),
-                                      idle_how),
-            "gpu_cost_usd": _fig(_money(gpu_cost.get(name, 0)), "USD", cbasis, "ledger entries of GPU instances"),
-            "spot_savings_usd": _fig(_money(spot.savings_micros) if spot else "0.000000", "USD", cbasis,
-                                     "the same spot instance-hours at the catalog on-demand price, less their cost"),
-            "spot_savings_pct": _fig(_dec(spot.savings_pct, 1) if spot and spot.savings_pct is not None else None, "%",
-                                     cbasis, "savings / on-demand equivalent"),
-            "interruptions": _fig(len(notices), "notices", ebasis, "spot-interruption-notice events"),
-            "interruptions_survived": _fig(survived, "notices", ebasis,
-                                           "notices after which the team still completed a run"),
-            "interruption_drills": _fig(sum(1 for n in notices if n.payload.get("drill")), "notices", ebasis,
-                                        "notices a facilitator's drill sent (simulation.drills)"),
-            "resumed_from_checkpoint": _fig(intr["resumed"], "restarts", ebasis,
-                                            "job restarts that resumed from a checkpoint instead of step 0"),
-            "interruption_cost_usd": _fig(_money(intr["lost_micros"]), "USD", ebasis,
-                                          "GPU time the runs lost (work redone + waiting for a new node and the "
-                                          "restore) x the team's GPU cost per GPU-hour"),
-            "checkpoint_saved_usd": _fig(_money(intr["kept_micros"]), "USD", ebasis,
-                                         "GPU time of the work checkpoints kept (it would have been redone from step 0) "
-                                         "x the team's GPU cost per GPU-hour"),
-            "checkpoint_save_cost_usd": _fig(_money(intr["saving_micros"]), "USD", ebasis,
-                                             "GPU time spent saving checkpoints (the GPU waits) in completed runs x the "
-                                             "team's GPU cost per GPU-hour"),
-            "interruption_log": intr["log"],
-            "evictions": _fig(evictions, "pods", ebasis, "pod-evicted events"),
-            "guardrail_actions": [{"at": _iso(e.ts), "kind": e.kind, "entity": e.entity} for e in guardrail],
-            "job_progress": _fig(_dec(Decimal(str(progress[name])), 3) if name in progress else None, "ratio",
-                                 tu.basis_of(progress_src.get(name, ())),
-                                 "latest job_progress of each job, averaged"),
-            "cost_by_resource_usd": {c: _money(by_cat[name].get(c, 0)) for c in CATEGORIES},
-            "series": {
-                "cost_cumulative_micro_usd": {"basis": cbasis, "step_seconds": 60, "points": cum},
-                "gpu_utilisation": {"basis": ubasis, "metric": util_metric.get(name), "step_seconds": 60,
-                                    "points": [[_iso(t), round(v, 4)] for t, v in series.items()]},
-            },
-            "choices": [{"knob": c.path, "lab_baseline": c.baseline, "team": c.value, "lever": c.lever}
-                        for c in plan.choices],
-        }
-        tev = events_by_team.get(name, [])
-        teams[name]["knobs_in_force"] = _knobs_in_force(plan, inp, per_minute.get(name, {}), gpu_spans.get(name, []),
-                                                        busy.get(name, []), cbasis)
-        teams[name]["why_no_completed_run"] = None if n_runs else _why_no_run(tev, progress.get(name))
-        facts[name] = {"pool_hours": {pool: h for (tm, pool), h in pool_hours.items() if tm == name},
-                       "scaled": any(e.kind in ("scale-down", "scale-up") for e in tev),
-                       "job_ran": bool(busy.get(name)) and any(h > 0 for _, h in busy.get(name, [])),
-                       "interrupted": bool(intr["log"])}
 
-    billed_section = _billed(billed, teams)
-    _effects(teams, facts)
-    board = _leaderboard(teams)
-    _scorecards(teams)
-    warnings = [{"team": w.team, "resource_id": w.resource_id, "message": w.message} for w in ledger.warnings]
-    all_cost_src = set().union(*cost_src.values()) if cost_src else set()
+def _team_section(cx: _Class, plan: TeamPlan) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One team's section of the debrief, and the facts :func:`_effects` credits its choices by."""
+    name = plan.name
+    cost = cx.ledger.by_team().get(name, 0)
+    cbasis = tu.basis_of(cx.sources.cost.get(name, ()))
+    ubasis = tu.basis_of(cx.sources.utilisation.get(name, ()))
+    ebasis = tu.basis_of(cx.sources.events.get(name, ()))
+    tev = cx.events_by_team.get(name, [])
+    n_runs = len(cx.runs.get(name, ()))
+    intr = _interruptions(tev, _gpu_cost_per_gpu_hour(cx, name))
+    section = {
+        "team": name,
+        "baseline_team": plan.is_baseline,
+        **_cost_figures(cx, plan, cost, cbasis),
+        **_run_figures(cost, n_runs, cbasis, ebasis),
+        **_gpu_figures(cx, name, cbasis, ubasis),
+        **_interruption_figures(tev, intr, ebasis),
+        "evictions": _fig(sum(1 for e in tev if e.kind == tu.EVICTION), "pods", ebasis, "pod-evicted events"),
+        "guardrail_actions": [{"at": _iso(e.ts), "kind": e.kind, "entity": e.entity} for e in tev
+                              if e.kind.startswith("guardrail")],
+        "job_progress": _fig(_dec(Decimal(str(cx.progress[name])), 3) if name in cx.progress else None, "ratio",
+                             tu.basis_of(cx.sources.progress.get(name, ())),
+                             "latest job_progress of each job, averaged"),
+        "cost_by_resource_usd": {c: _money(cx.totals.by_category.get(name, {}).get(c, 0)) for c in CATEGORIES},
+        "series": _team_series(cx, name, cbasis, ubasis),
+        "choices": [{"knob": c.path, "lab_baseline": c.baseline, "team": c.value, "lever": c.lever}
+                    for c in plan.choices],
+        "knobs_in_force": _knobs_in_force(plan, cx.inp, cx.totals.per_minute.get(name, {}),
+                                          cx.totals.gpu_spans.get(name, []), cx.busy.get(name, []), cbasis),
+        "why_no_completed_run": None if n_runs else _why_no_run(tev, cx.progress.get(name)),
+    }
+    busy = cx.busy.get(name, [])
+    facts = {"pool_hours": {pool: h for (tm, pool), h in cx.totals.pool_hours.items() if tm == name},
+             "scaled": any(e.kind in ("scale-down", "scale-up") for e in tev),
+             "job_ran": bool(busy) and any(h > 0 for _, h in busy),
+             "interrupted": bool(intr["log"])}
+    return section, facts
+
+
+def _cost_figures(cx: _Class, plan: TeamPlan, cost: int, cbasis: str) -> dict[str, Any]:
+    """The team's cost against its budget, and where it is heading by the window's end."""
+    budget_micros = int(plan.budget_usd * 1_000_000) if plan.budget_usd is not None else None
     return {
-        "schema": SCHEMA,
-        "cohort": inp.cohort,
-        "lab": inp.lab,
-        "window": {"start": _iso(inp.window_start), "end": _iso(inp.window_end)},
-        "as_of": _iso(inp.as_of),
-        "generated_at": _iso(inp.generated_at),
-        "provenance": {
-            "legend": {"simulated": "rows written by the simulated class (source=simulator), priced by labctl's ledger",
-                       "metered": "collected from AWS, the cluster or DCGM and priced by labctl's ledger",
-                       "billed": ("the provider's bill (Cost Explorer), beside the ledger's figures, never mixed "
-                                  "into them" if billed.included else
-                                  "the provider's bill (Cost Explorer); not part of this debrief"),
-                       "configured": "set in the cohort file or the lab"},
-            "sources": sorted({r.source for r in inp.lifecycle} | {s.source for s in inp.samples}
-                              | {e.source for e in inp.events}),
-            "cost_basis": tu.basis_of(all_cost_src),
-            "ledger_basis": ledger.basis,
-            "allocation": "OpenCost default split of node cost into CPU/RAM/GPU; idle = node cost not requested",
-        },
-        "totals": {
-            "cost_usd": _fig(str(ledger.total()), "USD", tu.basis_of(all_cost_src), "sum of all ledger entries"),
-            "idle_gpu_cost_usd": _fig(_money(sum(v[0] for v in idle.values())), "USD", tu.basis_of(all_cost_src),
-                                      "sum over teams"),
-            "spot_savings_usd": _fig(str(sum((Decimal(t["spot_savings_usd"]["value"]) for t in teams.values()), Decimal(0))),
-                                     "USD", tu.basis_of(all_cost_src), "sum over teams"),
-            "completed_runs": _fig(sum(t["completed_runs"]["value"] for t in teams.values()), "runs",
-                                   tu.basis_of({e.source for e in inp.events}), "sum over teams"),
-            **({"billed_cost_usd": {**_fig(billed_section["total_usd"], "USD", BILLED, "sum of the teams' billed cost"),
-                                    "estimated": billed_section["estimated"]}} if billed.included else {}),
-        },
-        "billed": billed_section,
-        "lesson": _lesson(inp, teams),
-        "leaderboard": board,
-        "teams": teams,
-        "rubric": {"criteria": ["comprehensiveness", "feasibility", "finops_alignment"],
-                   "cannot_measure": CANNOT_MEASURE,
-                   "thresholds": {"gpu_efficiency_min": str(GPU_EFFICIENCY_TARGET),
-                                  "idle_gpu_share_max": str(IDLE_GPU_SHARE_MAX)}},
-        "warnings": warnings,
-        "notes": usage_notes + node_notes + list(alloc.warnings),
+        "cost_usd": _fig(_money(cost), "USD", cbasis, "sum of the team's ledger entries (lifecycle x catalog price)"),
+        "budget_usd": _fig(None if plan.budget_usd is None else str(plan.budget_usd), "USD", "configured",
+                           "the team's budget in the cohort file (else the lab's)"),
+        "budget_used_pct": _fig(_dec(Decimal(cost) * 100 / budget_micros, 1) if budget_micros else None, "%", cbasis,
+                                "cost / budget"),
+        "within_budget": None if budget_micros is None else cost <= budget_micros,
+        "projected_at_window_end_usd": _fig(_money(_projected_cost(cx, plan.name, cost)), "USD", cbasis,
+                                            "cost so far + running resources' $/h x hours left"),
+    }
+
+
+def _projected_cost(cx: _Class, name: str, cost: int) -> int | None:
+    """Micro-dollars at the window's end if what still runs keeps running; None once it has ended."""
+    inp = cx.inp
+    if inp.window_end is None or inp.as_of >= inp.window_end:
+        return None
+    rem_hours = Decimal((inp.window_end - inp.as_of).total_seconds()) / 3600
+    running = sum(e.rate.usd_per_hour * 1 for e in cx.ledger.entries if e.usage.team == name and e.usage.end is None)
+    if not running:
+        return cost
+    return cost + int(Decimal(running.numerator) / Decimal(running.denominator) * rem_hours * 1_000_000)
+
+
+def _run_figures(cost: int, n_runs: int, cbasis: str, ebasis: str) -> dict[str, Any]:
+    cpr = cost_per_completed_run(cost, n_runs)
+    return {
+        "completed_runs": _fig(n_runs, "runs", ebasis, "distinct runs with a job-completed event"),
+        "cost_per_completed_run_usd": _fig(None if cpr is None else str(cpr.quantize(Decimal("0.000001"))), "USD",
+                                           cbasis, "team cost / completed runs; none when no run completed"),
+    }
+
+
+def _gpu_efficiency(cx: _Class, name: str) -> tuple[Decimal | None, str]:
+    """GPU-hours computing / GPU-hours paid for, else the mean utilisation; with how it was made."""
+    eff = _efficiency(cx.totals.gpu_spans.get(name, []), cx.busy.get(name, []))
+    if eff is not None:
+        return eff, (f"GPU-hours computing ({cx.util_metric.get(name, 'DCGM')} x GPUs) / GPU-hours of the team's GPU "
+                     "nodes in the ledger: GPUs paid for and idle count against it")
+    series = cx.util.get(name, {})
+    mean_util = sum(series.values()) / len(series) if series else None
+    return (Decimal(str(round(mean_util, 4))) if mean_util is not None else None,
+            f"mean of {cx.util_metric.get(name, 'GPU')} over the team's GPUs and minutes (no GPU node in the "
+            "ledger to set it against)")
+
+
+def _gpu_figures(cx: _Class, name: str, cbasis: str, ubasis: str) -> dict[str, Any]:
+    """How well the team used the GPUs it paid for, what idle GPUs cost, and what spot saved."""
+    k = cx.kpis.get(name)
+    eff, eff_how = _gpu_efficiency(cx, name)
+    requested_eff = k.gpu_efficiency if k and k.gpu_efficiency is not None else None
+    idle_micros, idle_how = cx.idle.get(name, (0, "no GPU nodes"))
+    spot = k.spot if k else None
+    gpu_hours = cx.totals.gpu_node_hours
+    return {
+        "gpu_efficiency": _fig(_dec(eff), "ratio", ubasis, eff_how),
+        "gpu_efficiency_of_requested": _fig(_dec(requested_eff), "ratio", ubasis,
+                                            "used / requested GPU-hours of the team's pods (OpenCost allocation, "
+                                            "DCGM engine active): how well the pods use the GPUs they asked for"),
+        "gpu_node_hours": _fig(_dec(gpu_hours.get(name, Decimal(0)), 3), "h", cbasis,
+                               "hours of GPU instances in the ledger (x count)"),
+        "spot_share_of_gpu_hours": _fig(_dec(cx.totals.spot_gpu_hours.get(name, Decimal(0)) / gpu_hours[name])
+                                        if gpu_hours.get(name) else None,
+                                        "ratio", cbasis, "spot GPU node-hours / GPU node-hours"),
+        "idle_gpu_cost_usd": _fig(_money(idle_micros), "USD",
+                                  tu.basis_of(cx.sources.cost.get(name, set()) | cx.sources.utilisation.get(name, set())),
+                                  idle_how),
+        "gpu_cost_usd": _fig(_money(cx.totals.gpu_cost.get(name, 0)), "USD", cbasis, "ledger entries of GPU instances"),
+        "spot_savings_usd": _fig(_money(spot.savings_micros) if spot else "0.000000", "USD", cbasis,
+                                 "the same spot instance-hours at the catalog on-demand price, less their cost"),
+        "spot_savings_pct": _fig(_dec(spot.savings_pct, 1) if spot and spot.savings_pct is not None else None, "%",
+                                 cbasis, "savings / on-demand equivalent"),
+    }
+
+
+def _gpu_cost_per_gpu_hour(cx: _Class, name: str) -> Decimal:
+    """Micro-dollars per GPU-hour of the team's GPU nodes: what a GPU-hour lost or kept is worth."""
+    paid = sum((_overlap_hours(a, b, None, None) * g for a, b, g in cx.totals.gpu_spans.get(name, [])), Decimal(0))
+    return (Decimal(cx.totals.gpu_cost.get(name, 0)) / paid) if paid else Decimal(0)
+
+
+def _interruption_figures(tev: Sequence[Event], intr: Mapping[str, Any], ebasis: str) -> dict[str, Any]:
+    """Spot interruptions the team met and survived, and what they and its checkpoints cost or kept."""
+    notices = sorted((e for e in tev if e.kind == tu.INTERRUPTION), key=lambda e: e.ts)
+    completions = sorted(e.ts for e in tev if e.kind == tu.JOB_COMPLETED)
+    survived = sum(1 for n in notices if any(c > n.ts for c in completions))
+    return {
+        "interruptions": _fig(len(notices), "notices", ebasis, "spot-interruption-notice events"),
+        "interruptions_survived": _fig(survived, "notices", ebasis,
+                                       "notices after which the team still completed a run"),
+        "interruption_drills": _fig(sum(1 for n in notices if n.payload.get("drill")), "notices", ebasis,
+                                    "notices a facilitator's drill sent (simulation.drills)"),
+        "resumed_from_checkpoint": _fig(intr["resumed"], "restarts", ebasis,
+                                        "job restarts that resumed from a checkpoint instead of step 0"),
+        "interruption_cost_usd": _fig(_money(intr["lost_micros"]), "USD", ebasis,
+                                      "GPU time the runs lost (work redone + waiting for a new node and the "
+                                      "restore) x the team's GPU cost per GPU-hour"),
+        "checkpoint_saved_usd": _fig(_money(intr["kept_micros"]), "USD", ebasis,
+                                     "GPU time of the work checkpoints kept (it would have been redone from step 0) "
+                                     "x the team's GPU cost per GPU-hour"),
+        "checkpoint_save_cost_usd": _fig(_money(intr["saving_micros"]), "USD", ebasis,
+                                         "GPU time spent saving checkpoints (the GPU waits) in completed runs x the "
+                                         "team's GPU cost per GPU-hour"),
+        "interruption_log": intr["log"],
+    }
+
+
+def _team_series(cx: _Class, name: str, cbasis: str, ubasis: str) -> dict[str, Any]:
+    """The team's charts: cumulative cost per minute (micro-dollars) and GPU utilisation."""
+    cum, total = [], 0
+    for minute, c in sorted(cx.totals.per_minute.get(name, {}).items()):
+        total += c
+        cum.append([_iso(minute), total])
+    series = cx.util.get(name, {})
+    return {
+        "cost_cumulative_micro_usd": {"basis": cbasis, "step_seconds": 60, "points": cum},
+        "gpu_utilisation": {"basis": ubasis, "metric": cx.util_metric.get(name), "step_seconds": 60,
+                            "points": [[_iso(t), round(v, 4)] for t, v in series.items()]},
+    }
+
+
+def _provenance(cx: _Class, billed: BilledReport) -> dict[str, Any]:
+    """Where the figures come from: the legend of bases, the rows' sources, the ledger's basis."""
+    inp = cx.inp
+    return {
+        "legend": {"simulated": "rows written by the simulated class (source=simulator), priced by labctl's ledger",
+                   "metered": "collected from AWS, the cluster or DCGM and priced by labctl's ledger",
+                   "billed": ("the provider's bill (Cost Explorer), beside the ledger's figures, never mixed "
+                              "into them" if billed.included else
+                              "the provider's bill (Cost Explorer); not part of this debrief"),
+                   "configured": "set in the cohort file or the lab"},
+        "sources": sorted({r.source for r in inp.lifecycle} | {s.source for s in inp.samples}
+                          | {e.source for e in inp.events}),
+        "cost_basis": tu.basis_of(cx.sources.all_cost()),
+        "ledger_basis": cx.ledger.basis,
+        "allocation": "OpenCost default split of node cost into CPU/RAM/GPU; idle = node cost not requested",
+    }
+
+
+def _cohort_totals(cx: _Class, teams: Mapping[str, dict[str, Any]], billed: BilledReport,
+                   billed_section: Mapping[str, Any]) -> dict[str, Any]:
+    """The cohort's figures: sums over the teams (and the bill's, when it is included)."""
+    cost_basis = tu.basis_of(cx.sources.all_cost())
+    return {
+        "cost_usd": _fig(str(cx.ledger.total()), "USD", cost_basis, "sum of all ledger entries"),
+        "idle_gpu_cost_usd": _fig(_money(sum(v[0] for v in cx.idle.values())), "USD", cost_basis, "sum over teams"),
+        "spot_savings_usd": _fig(str(sum((Decimal(t["spot_savings_usd"]["value"]) for t in teams.values()), Decimal(0))),
+                                 "USD", cost_basis, "sum over teams"),
+        "completed_runs": _fig(sum(t["completed_runs"]["value"] for t in teams.values()), "runs",
+                               tu.basis_of({e.source for e in cx.inp.events}), "sum over teams"),
+        **({"billed_cost_usd": {**_fig(billed_section["total_usd"], "USD", BILLED, "sum of the teams' billed cost"),
+                                "estimated": billed_section["estimated"]}} if billed.included else {}),
     }
 
 
