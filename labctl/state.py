@@ -7,6 +7,7 @@ reboot and carry on.
       cohorts/<cohort>/
         cohort.yaml                    the cohort file as last used by `up`
         meta.json                      target, window end, emulator boot id, per-team status
+                                       (typed: labctl.meta.CohortMeta)
         audit.log                      one JSON line per state-changing command
         .cohort.lock                   the one-writer lock and who holds it (CohortState.exclusive)
         modules/                       the one copy of the Terraform modules every team root links to
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import NotFoundError, RefusedError
+from labctl.meta import CohortMeta, MetaUnreadable
 
 
 _THREAD_LOCK = threading.RLock()
@@ -101,16 +103,28 @@ class CohortState:
     def spec_copy(self) -> Path:
         return self.root / "cohort.yaml"
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> CohortMeta:
+        """What meta.json records (``CohortMeta()`` when there is none); an unreadable one is set
+        aside and rebuilt (``_recover_meta``)."""
+        raw = self._read_meta()
+        if raw is None:
+            return self._recover_meta()
         try:
-            meta = json.loads((self.root / "meta.json").read_text())
+            return CohortMeta.from_dict(raw)
+        except MetaUnreadable:
+            return self._recover_meta()
+
+    def _read_meta(self) -> dict[str, Any] | None:
+        """meta.json as JSON gives it: {} when there is none, None when it is not a JSON object."""
+        try:
+            raw = json.loads((self.root / "meta.json").read_text())
         except FileNotFoundError:
             return {}
         except ValueError:
-            return self._recover_meta()
-        return meta if isinstance(meta, dict) else self._recover_meta()
+            return None
+        return raw if isinstance(raw, dict) else None
 
-    def _recover_meta(self) -> dict[str, Any]:
+    def _recover_meta(self) -> CohortMeta:
         """meta.json is unreadable (cut off by a full disk, say): set it aside and rebuild what
         teardown needs (target, region, teams) from the cohort file `up` copied beside it, so
         `down` and the reaper can still act. Audited."""
@@ -118,12 +132,12 @@ class CohortState:
 
         with self._meta_lock():
             path = self.root / "meta.json"
-            try:
-                meta = json.loads(path.read_text())
-                if isinstance(meta, dict):
-                    return meta          # another thread or process recovered it meanwhile
-            except (FileNotFoundError, ValueError):
-                pass
+            raw = self._read_meta()
+            if raw is not None and raw:
+                try:
+                    return CohortMeta.from_dict(raw)     # another thread or process recovered it meanwhile
+                except MetaUnreadable:
+                    pass
             aside = path.with_name(f"meta.json.unreadable-{int(datetime.now().timestamp())}")
             if path.exists():
                 path.replace(aside)
@@ -133,21 +147,21 @@ class CohortState:
                 spec = {}
             spec = spec if isinstance(spec, dict) else {}
             teams = [t["name"] for t in spec.get("teams") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
-            meta = {"cohort": self.id, "target": spec.get("target", "embedded"),
-                    "region": spec.get("region", "us-east-1"), "all_teams": teams, "status": "up",
-                    "recovered": {"at": now().isoformat(), "set_aside": str(aside),
-                                  "from": str(self.spec_copy) if spec else None}}
+            meta = CohortMeta(cohort=self.id, target=str(spec.get("target", "embedded")),
+                              region=str(spec.get("region", "us-east-1")), all_teams=tuple(teams), status="up",
+                              recovered={"at": now().isoformat(), "set_aside": str(aside),
+                                         "from": str(self.spec_copy) if spec else None})
             self._write_meta(meta)
         self.audit("recover", "meta-unreadable", set_aside=str(aside))
         return meta
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
+    def write_meta(self, meta: CohortMeta) -> None:
         with self._meta_lock():
             self._write_meta(meta)
 
-    def _write_meta(self, meta: dict[str, Any]) -> None:
+    def _write_meta(self, meta: CohortMeta) -> None:
         # Readers never see half a file (write_atomic: a temporary file, fsync, rename).
-        write_atomic(self.root / "meta.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
+        write_atomic(self.root / "meta.json", json.dumps(meta.as_dict(), indent=2, sort_keys=True, default=str))
 
     @contextmanager
     def _meta_lock(self) -> Iterator[None]:
@@ -161,18 +175,18 @@ class CohortState:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def update_meta(self, **changes: Any) -> dict[str, Any]:
+    def update_meta(self, **changes: Any) -> CohortMeta:
+        """Change the named fields of CohortMeta and keep the rest (read, change, write under the
+        lock); a name that is not a field raises TypeError and writes nothing."""
         with self._meta_lock():
-            meta = self.meta()
-            meta.update(changes)
+            meta = self.meta().updated(**changes)
             self._write_meta(meta)
         return meta
 
     def set_team(self, team: str, **changes: Any) -> None:
+        """Change the named fields of ``team``'s TeamRecord, as update_meta does for the cohort."""
         with self._meta_lock():
-            meta = self.meta()
-            meta.setdefault("teams", {}).setdefault(team, {}).update(changes)
-            self._write_meta(meta)
+            self._write_meta(self.meta().with_team(team, **changes))
 
     @property
     def lock_file(self) -> Path:

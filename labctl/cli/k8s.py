@@ -31,10 +31,9 @@ def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) ->
     cohort_id = resolve_cohort_id(cohort_ref, app.state_dir)
     cs = StateDir(app.state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
-    target = meta.get("target", "embedded")
-    if team not in set(meta.get("all_teams", [])) | set(cs.teams_with_state()):
+    if team not in set(meta.all_teams) | set(cs.teams_with_state()):
         raise NotFoundError(f"cohort {cohort_id} has no team {team!r}")
-    if meta.get("k8s") != "kind" and target == "embedded":
+    if meta.k8s != "kind" and meta.target == "embedded":
         msg = SIMULATED.format(cohort=cohort_id)
         if app.json:
             app.emit_json({"cohort": cohort_id, "team": team, "simulated": True, "kubeconfig": None, "message": msg})
@@ -42,12 +41,13 @@ def kubeconfig(app: AppContext, cohort_ref: str, team: str, out: Path | None) ->
             click.echo(msg)
         return
     dest = out or Path(f"{cohort_id}-{team}.kubeconfig")
-    if meta.get("k8s") == "kind":
+    if meta.k8s == "kind":
         from labctl.k8s import kind
 
         kind.ensure_cluster(cohort_id, dest, create=False)
     else:
-        config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), meta, f"{cohort_id}-{team}")
+        config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), f"{cohort_id}-{team}", meta.region,
+                                     meta.aws_profile, meta.localstack_endpoint)
         if config is None:
             raise NotFoundError(f"team {team} of cohort {cohort_id} has no cluster yet (run `labctl up` first)")
         write_kubeconfig(dest, config)

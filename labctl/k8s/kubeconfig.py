@@ -37,16 +37,15 @@ def eks_kubeconfig(cluster_name: str, endpoint: str, ca_base64: str, region: str
     }
 
 
-def team_eks_kubeconfig(outputs: dict[str, Any], meta: dict[str, Any], default_name: str) -> dict[str, Any] | None:
-    """A team's EKS kubeconfig from its Terraform outputs and what `up` recorded of its cohort
-    (region, profile, target, endpoint); None when its state has no cluster endpoint yet. The one
-    builder behind `labctl kubeconfig` and `collect`."""
+def team_eks_kubeconfig(outputs: dict[str, Any], default_name: str, region: str, profile: str | None = None,
+                        aws_endpoint_url: str | None = None) -> dict[str, Any] | None:
+    """A team's EKS kubeconfig from its Terraform outputs and its cohort's region, profile and
+    (LocalStack) endpoint; None when its state has no cluster endpoint yet. The one builder behind
+    `labctl kubeconfig` and `collect`."""
     if not outputs.get("cluster_endpoint"):
         return None
     return eks_kubeconfig(outputs.get("cluster_name") or default_name, outputs["cluster_endpoint"],
-                          outputs.get("cluster_certificate_authority") or "", meta.get("region", "us-east-1"),
-                          meta.get("aws_profile"),
-                          meta.get("endpoint_url") if meta.get("target") == "localstack" else None)
+                          outputs.get("cluster_certificate_authority") or "", region, profile, aws_endpoint_url)
 
 
 def write_kubeconfig(path: Path, config: dict[str, Any] | str) -> Path:

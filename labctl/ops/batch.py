@@ -145,7 +145,7 @@ def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S,
         # Its apply was interrupted: what it created after its last state save is in no state yet.
         # The next `up` looks for it before applying these teams again (labctl.ops.reconcile).
         for team in batch_teams(bdir):
-            cs.set_team(team, applying=cs.meta().get("teams", {}).get(team, {}).get("applying") or "interrupted batch")
+            cs.set_team(team, applying=cs.meta().team(team).applying or "interrupted batch")
         cs.audit("recover", "ok", batch=bdir.name, teams=teams)
         recovered += teams
     return recovered

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import yaml
 from labctl.errors import EnvironmentProblem
 from labctl.k8s import kind
 from labctl.k8s.drain import drain_cloud_backed
+from labctl.meta import CohortMeta
 from labctl.ops.collect import ClusterFactory, cluster_sources, real_cluster, simulated
 from labctl.render.manifests import namespace_of
 from labctl.state import CohortState
@@ -85,7 +86,7 @@ class DrainOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def drain_teams(cs: CohortState, meta: Mapping[str, Any], teams: Sequence[str], *,
+def drain_teams(cs: CohortState, meta: CohortMeta, teams: Sequence[str], *,
                 factory: ClusterFactory | None = None, timeout: float = DRAIN_TIMEOUT_S,
                 sleep: Callable[[float], None] | None = None) -> DrainOutcome:
     """Before `terraform destroy`: delete each team's LoadBalancer Services and PVCs (the ELBs and

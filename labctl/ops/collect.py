@@ -19,6 +19,7 @@ from typing import Any
 
 from labctl.aws.session import AwsTarget
 from labctl.errors import EnvironmentProblem, LabctlError, NotFoundError
+from labctl.meta import CohortMeta
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.guardrail import GuardrailOptions, guardrail
 from labctl.state import CohortState, StateDir, now
@@ -59,9 +60,9 @@ def real_cluster(kubeconfig: Path) -> Any:
     return RealCluster.from_kubeconfig(kubeconfig)
 
 
-def simulated(meta: Mapping[str, Any]) -> bool:
+def simulated(meta: CohortMeta) -> bool:
     """The embedded target without kind has no Kubernetes API: the simulator stands in for it."""
-    return meta.get("target", "embedded") == "embedded" and meta.get("k8s") != "kind"
+    return meta.target == "embedded" and meta.k8s != "kind"
 
 
 def check_kubeconfigs(cohort_id: str, teams: Sequence[str], kubeconfigs: Mapping[str, Path]) -> None:
@@ -80,11 +81,12 @@ def _why(exc: Exception) -> str:
     return text[:200] if isinstance(exc, LabctlError) else f"{type(exc).__name__}: {text[:160]}"
 
 
-def _eks_kubeconfig(cs: CohortState, meta: Mapping[str, Any], team: str) -> Path:
+def _eks_kubeconfig(cs: CohortState, meta: CohortMeta, team: str) -> Path:
     """Write the team's EKS kubeconfig (as `labctl kubeconfig` does) into its state folder, mode 0600."""
     from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
 
-    config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), dict(meta), f"{cs.id}-{team}")
+    config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), f"{cs.id}-{team}", meta.region,
+                                 meta.aws_profile, meta.localstack_endpoint)
     if config is None:
         raise NotFoundError("no cluster endpoint in its Terraform state (not provisioned yet, or the target has no EKS)")
     return write_kubeconfig(cs.team_dir(team) / "collect.kubeconfig", config)
@@ -98,7 +100,7 @@ def _kind_kubeconfig(cs: CohortState) -> Path:
     return path
 
 
-def cluster_sources(cs: CohortState, meta: Mapping[str, Any], teams: Sequence[str], *,
+def cluster_sources(cs: CohortState, meta: CohortMeta, teams: Sequence[str], *,
                     kubeconfigs: Mapping[str, Path] | None = None,
                     factory: ClusterFactory = real_cluster) -> tuple[dict[str, Any], list[str], list[str]]:
     """(team -> cluster, unreadable, notes) for one pass.
@@ -128,7 +130,7 @@ def cluster_sources(cs: CohortState, meta: Mapping[str, Any], teams: Sequence[st
         auto = [t for t in teams if t not in explicit]
     for team in sorted(explicit):
         connect(team, lambda team=team: Path(explicit[team]))
-    if auto and meta.get("k8s") == "kind":
+    if auto and meta.k8s == "kind":
         try:
             shared = factory(_kind_kubeconfig(cs))
         except Exception as exc:  # noqa: BLE001 - reported per team, collection goes on
@@ -153,7 +155,7 @@ def collect_once(state_dir: Path, cohort_ref: str | Path, *, target: AwsTarget |
     meta = cs.meta()
     asked_at = at
     at = at or now()
-    teams = list(meta.get("all_teams", [])) or cs.teams_with_state()
+    teams = list(meta.all_teams) or cs.teams_with_state()
     check_kubeconfigs(cohort_id, teams, kubeconfigs or {})
     if target is None:
         target = connect_recorded(meta, state_dir, start_emulator=False).aws()
@@ -164,7 +166,7 @@ def collect_once(state_dir: Path, cohort_ref: str | Path, *, target: AwsTarget |
     collectors: list[tuple[str, Any]] = [("aws", AwsInventoryCollector(target, cohort_id, teams))]
     for team, cluster in sorted(clusters.items()):
         collectors.append((f"cluster:{team}", ClusterCollector(team, cluster)))
-    for url in list(metrics_urls) + list(meta.get("metrics_urls", [])):
+    for url in list(metrics_urls) + list(meta.metrics_urls):
         collectors.append((f"dcgm:{url}", DcgmCollector(url)))
     with Store.for_cohort(cs.root) as store:
         for name, c in collectors:

@@ -118,7 +118,7 @@ def check_emulator_matches(cs: CohortState, conn: Connection) -> None:
     """Refuse to act on a restarted emulator: its memory-only state lost what Terraform recorded."""
     if conn.target != "embedded":
         return
-    recorded = cs.meta().get("emulator_boot_id")
+    recorded = cs.meta().emulator_boot_id
     if recorded and recorded != conn.emulator_boot_id and any(cs.has_resources(t) for t in cs.teams_with_state()):
         raise EmulatorError(
             f"cohort {cs.id!r} was provisioned on an emulator that has since restarted (its state is in memory "
@@ -134,9 +134,9 @@ def refuse_if_torn_down(cs: CohortState, action: str, source: str | Path | None 
     """On AWS, acting on a torn-down cohort re-creates GPU node groups after class: a bill nobody
     meant. Re-provisioning is done on purpose, with `up --reprovision`, never as a side effect."""
     meta = cs.meta()
-    if meta.get("status") not in TORN_DOWN:
+    if meta.status not in TORN_DOWN:
         return
-    when = f" at {meta['down_at']}" if meta.get("down_at") else ""
-    ref = source or meta.get("source") or cs.id
+    when = f" at {meta.down_at}" if meta.down_at else ""
+    ref = source or meta.source or cs.id
     raise RefusedError(f"cohort {cs.id} was torn down{when}; {action} would provision it again. "
                        f"To provision it again on purpose: labctl up {ref} --reprovision")

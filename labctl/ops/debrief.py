@@ -53,8 +53,6 @@ def team_plans(cs: CohortState) -> tuple[str, list[TeamPlan], datetime | None, d
     """(lab, plans, window start, window end, notes) from the cohort file copy, else from meta."""
     meta = cs.meta()
     notes: list[str] = []
-    start = datetime.fromisoformat(meta["window_start"]) if meta.get("window_start") else None
-    end = datetime.fromisoformat(meta["window_end"]) if meta.get("window_end") else None
     if cs.spec_copy.exists():
         try:
             lab, teams, window = _read_spec(cs.spec_copy)
@@ -69,7 +67,7 @@ def team_plans(cs: CohortState) -> tuple[str, list[TeamPlan], datetime | None, d
                 plans.append(TeamPlan(name, budget, tuple(diff)))
             return lab.name, plans, window.start, window.ends_at, notes
     notes.append("no cohort file in the state directory: teams from meta.json, without budgets or choices")
-    return meta.get("lab", "?"), [TeamPlan(t) for t in meta.get("all_teams", [])], start, end, notes
+    return meta.lab or "?", [TeamPlan(t) for t in meta.all_teams], meta.window_start, meta.window_end, notes
 
 
 def _read_spec(path: Path) -> tuple[Lab, list[tuple[str, Decimal, Lab]], Window]:

@@ -101,7 +101,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
           cancel: threading.Event | None = None) -> DownReport:
     cohort_id = cs.id
     meta = cs.meta()
-    if not meta:
+    if not meta.recorded:
         raise NotFoundError(f"cohort {cohort_id!r} has no recorded deployment in {state_dir}")
     conn = connect_recorded(meta, state_dir)
     # Nothing unreadable may block teardown: a state cut off by a full disk is set aside (and said
@@ -110,7 +110,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     ctx = prepare(state_dir, cohort_id, conn, on_unreadable=notes.append)
     if cancel is not None:
         ctx.cancel = cancel         # the signal handler's event reaches every terraform run
-    known = sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state()))
+    known = sorted(set(meta.all_teams) | set(cs.teams_with_state()))
     chosen = [t for t in known if not teams or t in teams]
     unknown = [t for t in (teams or []) if t not in known]
     if unknown:
@@ -127,7 +127,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
             cs.audit("down", "state-unreadable", team=team, reason=exc.reason, set_aside=str(aside))
             notes.append(f"{team}: its Terraform state was unreadable ({exc.reason}); set aside as {aside}, "
                          "its resources are swept by tag")
-    stale = conn.target == "embedded" and meta.get("emulator_boot_id") not in (None, conn.emulator_boot_id)
+    stale = conn.target == "embedded" and meta.emulator_boot_id not in (None, conn.emulator_boot_id)
     started = time.monotonic()
     width = parallelism or default_parallelism(max(1, len(chosen)))
 
@@ -165,7 +165,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
                 raise
     by_team = {r.team: r for r in results}
     for t in chosen:   # what the destroy removed leaves the lifecycle (labctl.telemetry.provisioned)
-        record_team(cs.root, cs.team_dir(t), t, meta.get("region", "us-east-1"), now())
+        record_team(cs.root, cs.team_dir(t), t, meta.region, now())
     for team, objs in drain.drained.items():
         if team in by_team:
             by_team[team].drained = objs
@@ -214,7 +214,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
             # KMS keys go only after a waiting period (no charge meanwhile): not left, but named.
             "pending_deletion": [r.describe() for r in final.pending_deletion if (r.team or COHORT_LEVEL) == t.team],
         }))
-    if not teams and meta.get("k8s") == "kind" and not left_all:
+    if not teams and meta.k8s == "kind" and not left_all:
         notes.append(_delete_kind(cohort_id))
     report = DownReport(cohort_id, False, sorted(by_team.values(), key=lambda t: t.team),
                         [r.describe() for r in left_all], list(final.unreadable), time.monotonic() - started, notes)

@@ -127,8 +127,9 @@ def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> Handou
     cohort = load_cohort(cohort_file(cohort_ref, state_dir))
     cs = StateDir(state_dir).cohort(cohort.id)
     meta = cs.meta()
-    target = meta.get("target", cohort.cohort.target)
-    region = meta.get("region", cohort.cohort.region)
+    # Before `up` recorded anything, the cohort file says where it will go.
+    target = meta.target if meta.recorded else cohort.cohort.target
+    region = meta.region if meta.recorded else cohort.cohort.region
     handout_file = cohort.lab_dir / "handout.md"
     lab_handout = handout_file.read_text() if handout_file.exists() else None
     private_dir(out)
@@ -159,7 +160,7 @@ def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> Handou
             kc = eks_kubeconfig(outputs["cluster_name"], outputs["cluster_endpoint"],
                                 outputs.get("cluster_certificate_authority") or "", region,
                                 f"labctl-{cohort.id}-{team}" if target == "aws" else None,
-                                meta.get("endpoint_url") if target == "localstack" else None)
+                                meta.localstack_endpoint)
             write_private(folder / "kubeconfig", yaml.safe_dump(kc, sort_keys=False))
             h.files.append("kubeconfig")
         else:

@@ -66,7 +66,7 @@ def live_status(state_dir: Path, cohort_ref: str | Path, *, at: datetime | None 
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
-    torn_down = meta.get("down_at") if meta.get("status") in TORN_DOWN else None
+    torn_down = meta.down_at if meta.status in TORN_DOWN else None
     # A torn-down cohort is shown as it ended (its final figures), not burning at a later time.
     inp, notes = load_inputs(cs, as_of=at, catalog=catalog, live=torn_down is None)
     ledger = ledger_for(inp)

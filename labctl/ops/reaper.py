@@ -25,8 +25,7 @@ def expired(state_dir: Path, at: datetime | None = None) -> list[str]:
     out = []
     for cs in StateDir(state_dir).cohorts():
         meta = cs.meta()
-        end = meta.get("window_end")
-        if meta.get("status") in REAPABLE and end and datetime.fromisoformat(end) <= at:
+        if meta.status in REAPABLE and meta.window_end and meta.window_end <= at:
             out.append(cs.id)
     return out
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +58,8 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
     refuse_if_torn_down(cs, "simulating a class")
-    if meta.get("status") != "up":
-        raise NotFoundError(f"cohort {cohort_id} is not up (status {meta.get('status')!r}); run `labctl up` first")
+    if meta.status != "up" or meta.window_start is None or meta.window_end is None:
+        raise NotFoundError(f"cohort {cohort_id} is not up (status {meta.status!r}); run `labctl up` first")
     cohort = _cohort(cs.spec_copy, strategies, cs.root / "simulate-cohort.yaml")
     names = teams or [t.name for t in cohort.teams]
     inputs: list[TeamInputs] = []
@@ -71,14 +70,14 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
             inputs.append(render_team(cohort, name, tfstate.team_outputs(d) or None))
         else:
             inputs.append(read_team(d, spec.lab.simulation, spec.knobs))
-    start = datetime.fromisoformat(meta["window_start"])
-    length = (datetime.fromisoformat(meta["window_end"]) - start).total_seconds() / 3600
+    start = meta.window_start
+    length = (meta.window_end - start).total_seconds() / 3600
     nodes_for = None
     mode = "pure"
-    if not pure and meta.get("target") == "embedded" and meta.get("endpoint_url"):
+    if not pure and meta.target == "embedded" and meta.endpoint_url:
         from labctl.aws.session import AwsTarget
 
-        aws = AwsTarget("embedded", meta.get("region", "us-east-1"), meta["endpoint_url"])
+        aws = AwsTarget("embedded", meta.region, meta.endpoint_url)
         _seed_emulator(aws, cohort_id, seed)
         source: NodeSource = Ec2Nodes(aws)
         nodes_for = lambda _t: source  # noqa: E731 - one EC2 client set for the cohort

@@ -4,13 +4,13 @@ as EKS reports them now) and the time left before the window ends and teardown s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from labctl.aws import eks
 from labctl.aws.session import AwsError
 from labctl.errors import EmulatorError
+from labctl.meta import CohortMeta
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir, now
@@ -56,21 +56,20 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     meta = cs.meta()
-    end = meta.get("window_end")
-    left = int((datetime.fromisoformat(end) - now()).total_seconds()) if end else None
-    teams_meta = meta.get("teams", {})
+    end = meta.window_end
+    left = int((end - now()).total_seconds()) if end else None
     conn = None
-    if meta.get("status") == "up":
+    if meta.status == "up":
         _require_emulator(cohort_id, meta, state_dir)
         conn = connect_recorded(meta, state_dir, start_emulator=False)
     out: list[TeamStatus] = []
-    for team in sorted(set(meta.get("all_teams", [])) | set(cs.teams_with_state())):
+    for team in sorted(set(meta.all_teams) | set(cs.teams_with_state())):
         state = tfstate.team_state(cs.team_dir(team)) or {}
         outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
-        ts = TeamStatus(team=team, status=teams_meta.get(team, {}).get("status", "not deployed"),
+        ts = TeamStatus(team=team, status=meta.team(team).status or "not deployed",
                         resources=sum(len(r.get("instances", [])) for r in state.get("resources", [])
                                       if r.get("mode") == "managed"),
-                        cluster=outputs.get("cluster_name"), error=teams_meta.get(team, {}).get("error"))
+                        cluster=outputs.get("cluster_name"), error=meta.team(team).error)
         if conn is not None and ts.cluster:
             target = conn.aws()
             for pool, ng in sorted((outputs.get("node_groups") or {}).items()):
@@ -83,20 +82,21 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
                 ts.node_groups.append(NodeGroupStatus(pool, ng["name"], d.capacity_type or "?", list(d.instance_types),
                                                       d.min_size, d.desired_size, d.max_size, d.status or "?"))
         out.append(ts)
-    return CohortStatus(cohort_id, meta.get("target", "?"), meta.get("status", "unknown"), end, left, out)
+    return CohortStatus(cohort_id, meta.target if meta.recorded else "?", meta.status or "unknown",
+                        end.isoformat() if end else None, left, out)
 
 
-def _require_emulator(cohort_id: str, meta: dict[str, Any], state_dir: Path) -> None:
+def _require_emulator(cohort_id: str, meta: CohortMeta, state_dir: Path) -> None:
     """An embedded cohort's resources live only in the emulator's memory: with that emulator
     stopped or restarted, its recorded state describes nothing, and showing it as up would lie."""
-    if meta.get("target") != "embedded":
+    if meta.target != "embedded":
         return
     from labctl.aws import emulator
 
     info = emulator.running(state_dir)
     if info is None:
         why = "the embedded emulator that holds it is not running"
-    elif info.boot_id != meta.get("emulator_boot_id"):
+    elif info.boot_id != meta.emulator_boot_id:
         why = "the embedded emulator restarted since `up`, and its resources went with the old one"
     else:
         return

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from labctl.aws import emulator
 from labctl.aws.session import AwsTarget
-from labctl.errors import EmulatorError
+from labctl.errors import EmulatorError, NotFoundError
+from labctl.meta import CohortMeta
 from labctl.render.terraform import ProviderSettings
 from labctl.spec.models import Cohort
 
@@ -76,13 +77,13 @@ def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
     return Connection("aws", cohort.region, None, provider_settings("aws"), env)
 
 
-def connect_recorded(meta: dict, state_dir: Path, start_emulator: bool = True) -> Connection:
+def connect_recorded(meta: CohortMeta, state_dir: Path, start_emulator: bool = True) -> Connection:
     """Reconnect to a provisioned cohort from what `up` recorded (no cohort file or lab needed)."""
     from labctl.spec.models import Cohort as _Cohort
 
-    target = meta.get("target", "embedded")
+    if meta.cohort is None:
+        raise NotFoundError("the cohort's meta.json names no cohort: it was not written by `up`")
     fake = _Cohort.model_construct(
-        cohort=meta["cohort"], target=target, region=meta.get("region", "us-east-1"),
-        endpoints=type("E", (), {"url": meta.get("endpoint_url") if target == "localstack" else None})(),
-        aws_profile=meta.get("aws_profile"))
+        cohort=meta.cohort, target=meta.target, region=meta.region,
+        endpoints=type("E", (), {"url": meta.localstack_endpoint})(), aws_profile=meta.aws_profile)
     return connect(fake, state_dir, start_emulator=start_emulator)

@@ -558,7 +558,7 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
     state before and after); then the team's manifests. Other teams are not touched."""
     t0 = time.monotonic()
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
-    if not cs.meta():
+    if not cs.meta().recorded:
         raise NotFoundError(f"cohort {cohort.id} is not provisioned in {state_dir}; run `labctl up` first")
     with cs.exclusive(f"team apply {team}"):      # one writer per cohort
         refuse_if_torn_down(cs, f"applying team {team}")

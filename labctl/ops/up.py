@@ -85,7 +85,7 @@ def up(spec_path: Path, state_dir: Path, teams: list[str] | None = None, dry_run
     args = (spec_path, state_dir, teams, dry_run, parallelism, quiet, emulator_url, emulator_boot_id, k8s,
             batch_size, reprovision)
     # Before the lock (which creates the cohort's directory): a refused mode touches nothing.
-    check_k8s_mode(k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s"), cohort.cohort.target)
+    check_k8s_mode(k8s or StateDir(state_dir).cohort(cohort.id).meta().k8s, cohort.cohort.target)
     if dry_run:
         return _up(cohort, *args)
     cancel = threading.Event()
@@ -102,7 +102,7 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
         refuse_if_torn_down(StateDir(state_dir).cohort(cohort.id), "`up`", spec_path)
     cohort = with_team_knobs(cohort, state_dir)     # teams' own knobs files (labctl team knobs)
     chosen = select_teams(cohort, teams)
-    k8s = k8s or StateDir(state_dir).cohort(cohort.id).meta().get("k8s")   # a kind cohort stays kind
+    k8s = k8s or StateDir(state_dir).cohort(cohort.id).meta().k8s   # a kind cohort stays kind
     check_k8s_mode(k8s, cohort.cohort.target)
     conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
     ctx = prepare(state_dir, cohort.id, conn)
@@ -115,14 +115,13 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
         shutil.copyfile(spec_path, cs.spec_copy)
         cs.update_meta(cohort=cohort.id, source=str(spec_path.resolve()), target=conn.target,
                        region=cohort.cohort.region, lab=cohort.lab.name,
-                       window_start=cohort.cohort.window.start.isoformat(),
-                       window_end=cohort.cohort.window.ends_at.isoformat(),
+                       window_start=cohort.cohort.window.start, window_end=cohort.cohort.window.ends_at,
                        emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
                        all_teams=[t.name for t in cohort.teams], status="up")
     # Teams whose last apply did not finish (killed, or its batch recovered): what it created
     # after its last state save is imported or deleted first, and they apply in their own roots.
     # A dry run says what it would import and delete, and does neither.
-    interrupted = [n for n in chosen if (cs.meta().get("teams") or {}).get(n, {}).get("applying")]
+    interrupted = [n for n in chosen if cs.meta().team(n).applying]
     reconciled: dict[str, reconcile.Reconciliation] = {}
     refused: dict[str, str] = {}
     if interrupted:

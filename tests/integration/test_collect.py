@@ -14,6 +14,7 @@ from labctl.aws.session import AwsTarget
 from labctl.ops.collect import collect_once
 from labctl.ops.guardrail import guardrail
 from labctl.ops.live import live_status
+from labctl.meta import CohortMeta
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Lifecycle, Store
 
@@ -35,9 +36,9 @@ def _client(emu, service):
 def _cohort(tmp_path, teams=("a", "b")):
     cs = StateDir(tmp_path).cohort(COHORT)
     cs.root.mkdir(parents=True)
-    cs.write_meta({"cohort": COHORT, "target": "embedded", "region": "us-east-1", "all_teams": list(teams),
+    cs.write_meta(CohortMeta.from_dict({"cohort": COHORT, "target": "embedded", "region": "us-east-1", "all_teams": list(teams),
                    "window_start": (now() - timedelta(hours=1)).isoformat(),
-                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up"})
+                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up"}))
     return cs
 
 

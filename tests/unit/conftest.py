@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labctl.meta import CohortMeta
 from labctl.state import CohortState, StateDir
 
 
@@ -34,7 +35,7 @@ def cohort_up_on_emulator(state: Path, cohort: str, teams: list[str]) -> Iterato
         state.mkdir(parents=True, exist_ok=True)
         (state / emu.STATE_FILE).write_text(json.dumps({"url": e.url, "boot_id": e.boot_id, "pid": None}))
         cs = StateDir(state).cohort(cohort)
-        cs.write_meta({"cohort": cohort, "target": "embedded", "region": "us-east-1", "status": "up",
+        cs.write_meta(CohortMeta.from_dict({"cohort": cohort, "target": "embedded", "region": "us-east-1", "status": "up",
                        "emulator_boot_id": e.boot_id, "endpoint_url": e.url, "all_teams": list(teams),
-                       "window_end": "2020-01-01T00:00:00+00:00"})
+                       "window_end": "2020-01-01T00:00:00+00:00"}))
         yield cs, e

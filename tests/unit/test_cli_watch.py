@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from labctl.errors import ExitCode
+from labctl.meta import CohortMeta
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Lifecycle, Sample, Store
 
@@ -22,9 +23,9 @@ LONG = "a-twenty-char-team-x"      # the longest team name a cohort may have
 def state(tmp_path):
     cs = StateDir(tmp_path).cohort(COHORT)
     cs.root.mkdir(parents=True)
-    cs.write_meta({"cohort": COHORT, "target": "embedded", "region": "us-east-1", "all_teams": [LONG, "b"],
+    cs.write_meta(CohortMeta.from_dict({"cohort": COHORT, "target": "embedded", "region": "us-east-1", "all_teams": [LONG, "b"],
                    "window_start": (now() - timedelta(hours=1)).isoformat(),
-                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up"})
+                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up"}))
     return tmp_path, cs
 
 

@@ -10,6 +10,7 @@ import pytest
 from labctl.errors import EmulatorError, ExitCode
 from labctl.ops.common import check_emulator_matches
 from labctl.ops.target import Connection, provider_settings
+from labctl.meta import CohortMeta
 from labctl.state import StateDir
 
 
@@ -52,7 +53,7 @@ def test_unknown_team_in_teams_option_is_a_clear_error(run_cli, tmp_path):
 
 def _cohort_with_resources(tmp_path, boot_id):
     cs = StateDir(tmp_path).cohort("c")
-    cs.write_meta({"cohort": "c", "target": "embedded", "emulator_boot_id": boot_id})
+    cs.write_meta(CohortMeta.from_dict({"cohort": "c", "target": "embedded", "emulator_boot_id": boot_id}))
     d = cs.team_dir("a")
     d.mkdir(parents=True)
     (d / "terraform.tfstate").write_text(json.dumps({"resources": [{"mode": "managed", "type": "aws_vpc"}]}))

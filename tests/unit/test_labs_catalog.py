@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from labctl import resources
+from labctl.meta import CohortMeta
 from labctl.ops.validate import validate_cohort
 from labctl.spec.load import load_lab
 
@@ -87,8 +88,8 @@ def test_lab_runs_end_to_end_with_the_simulated_class(lab, tmp_path):
     cs.root.mkdir(parents=True)
     (cs.root / "cohort.yaml").write_text(spec.read_text())
     start = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-    cs.write_meta({"cohort": "e2e", "lab": lab, "target": "embedded", "all_teams": ["alpha"],
-                   "window_start": start.isoformat(), "window_end": cohort.cohort.window.ends_at.isoformat()})
+    cs.write_meta(CohortMeta.from_dict({"cohort": "e2e", "lab": lab, "target": "embedded", "all_teams": ["alpha"],
+                   "window_start": start.isoformat(), "window_end": cohort.cohort.window.ends_at.isoformat()}))
     catalog = load_catalog()
     with Store.for_cohort(cs.root) as store:
         report = run_class([render_team(cohort, "alpha")], start=start, hours=4.0, catalog=catalog,

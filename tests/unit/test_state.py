@@ -2,19 +2,20 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+from labctl.meta import CohortMeta, TeamRecord
 from labctl.state import StateDir
 
 
 def test_parallel_team_updates_are_all_kept(tmp_path):
     cs = StateDir(tmp_path).cohort("c")
-    cs.write_meta({"cohort": "c"})
+    cs.write_meta(CohortMeta(cohort="c"))
     teams = [f"t{i:02d}" for i in range(30)]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda t: [cs.set_team(t, status="created", n=i) for i in range(5)], teams))
+        list(pool.map(lambda t: [cs.set_team(t, status="created", at=str(i)) for i in range(5)], teams))
     meta = cs.meta()
-    assert sorted(meta["teams"]) == teams
-    assert all(v == {"status": "created", "n": 4} for v in meta["teams"].values())
-    assert meta["cohort"] == "c"
+    assert sorted(meta.teams) == teams
+    assert all(v == TeamRecord(status="created", at="4") for v in meta.teams.values())
+    assert meta.cohort == "c"
     assert not list(cs.root.glob("*.tmp"))
 
 

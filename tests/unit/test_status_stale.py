@@ -9,13 +9,14 @@ import pytest
 
 from labctl.aws import emulator as emu
 from labctl.errors import ExitCode
+from labctl.meta import CohortMeta
 from labctl.state import StateDir
 
 
 def _cohort(state, status="up", boot="boot-old"):
     cs = StateDir(state).cohort("c1")
-    cs.write_meta({"cohort": "c1", "target": "embedded", "region": "us-east-1", "status": status,
-                   "emulator_boot_id": boot, "window_end": "2030-01-01T00:00:00+00:00", "all_teams": ["a"]})
+    cs.write_meta(CohortMeta.from_dict({"cohort": "c1", "target": "embedded", "region": "us-east-1", "status": status,
+                   "emulator_boot_id": boot, "window_end": "2030-01-01T00:00:00+00:00", "all_teams": ["a"]}))
     d = cs.team_dir("a")
     d.mkdir(parents=True)
     (d / "terraform.tfstate").write_text(json.dumps({"resources": [

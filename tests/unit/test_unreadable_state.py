@@ -95,7 +95,7 @@ def test_an_unreadable_meta_json_is_rebuilt_from_the_cohort_file_and_down_still_
     assert res.exit_code == 0, res.output
     assert _tagged_vpcs(world["ec2"]) == []
     assert list(world["cs"].root.glob("meta.json.unreadable-*"))
-    assert world["cs"].meta()["status"] == "down"
+    assert world["cs"].meta().status == "down"
 
 
 def test_the_reaper_tears_down_a_cohort_with_a_truncated_state(run_cli, world):
@@ -103,7 +103,7 @@ def test_the_reaper_tears_down_a_cohort_with_a_truncated_state(run_cli, world):
     _no_traceback(res)
     assert res.exit_code == 0, res.output
     assert _tagged_vpcs(world["ec2"]) == []
-    assert world["cs"].meta()["status"] == "down"
+    assert world["cs"].meta().status == "down"
 
 
 def test_a_full_disk_is_exit_8_with_one_line(run_cli, tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ import pytest
 from labctl.errors import ExitCode
 from labctl.k8s import kind
 from labctl.k8s.fake import FakeCluster
+from labctl.meta import CohortMeta
 from labctl.ops.clusters import deploy_kind, drain_teams, team_objects
 from labctl.ops.render import render
 from labctl.render.manifests import namespace_of
@@ -77,7 +78,7 @@ def test_up_with_kind_shapes_the_workers_and_applies_every_teams_manifests(tmp_p
         assert len(jobs) == 1
     gpu_nodes = [n for n in fake.list("v1", "Node") if (n.get("status") or {}).get("allocatable", {}).get("nvidia.com/gpu")]
     assert len(gpu_nodes) == 2
-    assert cs.meta()["k8s"] == "kind" and cs.meta()["kind_cluster"] == "labctl-kc"
+    assert cs.meta().k8s == "kind" and cs.meta().kind_cluster == "labctl-kc"
 
 
 def _cloud_backed(fake: FakeCluster, ns: str) -> None:
@@ -111,7 +112,7 @@ def test_down_drains_load_balancers_and_volumes_of_each_team_before_destroy(tmp_
     def factory(kubeconfig):          # each team's kubeconfig names its own EKS cluster
         return clusters["kc-alpha" if "kc-alpha" in kubeconfig.read_text() else "kc-beta"]
 
-    out = drain_teams(cs, {"target": "aws", "region": "us-east-1"}, ["alpha", "beta"], factory=factory,
+    out = drain_teams(cs, CohortMeta(target="aws", region="us-east-1"), ["alpha", "beta"], factory=factory,
                       sleep=lambda _s: None)
     assert out.drained == {t: [f"Service {namespace_of(t)}/web", f"PersistentVolumeClaim {namespace_of(t)}/data"]
                            for t in ("alpha", "beta")}
@@ -128,14 +129,14 @@ def test_an_unreachable_cluster_is_reported_and_does_not_stop_the_drain_of_other
     _with_eks_outputs(cs, "alpha")          # beta has no cluster endpoint in its state
     fake = FakeCluster()
     _cloud_backed(fake, namespace_of("alpha"))
-    out = drain_teams(cs, {"target": "aws"}, ["alpha", "beta"], factory=lambda _p: fake, sleep=lambda _s: None)
+    out = drain_teams(cs, CohortMeta(target="aws"), ["alpha", "beta"], factory=lambda _p: fake, sleep=lambda _s: None)
     assert out.drained["alpha"] and "beta" not in out.drained
     assert len(out.unreadable) == 1 and out.unreadable[0].startswith("cluster of beta: no cluster endpoint")
 
 
 def test_simulated_clusters_have_nothing_to_drain(tmp_path):
     _, cs = _cohort(tmp_path)
-    out = drain_teams(cs, {"target": "embedded"}, ["alpha"], factory=lambda _p: pytest.fail("no cluster to open"))
+    out = drain_teams(cs, CohortMeta(target="embedded"), ["alpha"], factory=lambda _p: pytest.fail("no cluster to open"))
     assert out.drained == {} and out.notes == ["the embedded target's clusters are simulated: nothing to drain"]
 
 
@@ -169,4 +170,4 @@ def test_a_kind_cluster_that_cannot_be_created_is_one_clear_error_after_the_clou
 
     with pytest.raises(LabctlError, match="docker is not running"):
         clusters.deploy_kind(cs, ["alpha"], ensure=broken, factory=lambda _p: pytest.fail("no cluster"))
-    assert cs.meta().get("k8s") is None        # not recorded as a kind cohort when nothing was deployed
+    assert cs.meta().k8s is None        # not recorded as a kind cohort when nothing was deployed

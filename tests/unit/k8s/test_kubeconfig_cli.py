@@ -9,12 +9,13 @@ from click.testing import CliRunner
 
 from labctl.cli.context import AppContext
 from labctl.cli.k8s import kubeconfig
+from labctl.meta import CohortMeta
 from labctl.state import StateDir
 
 
 def _state(tmp_path, target: str):
     cs = StateDir(tmp_path / "state").cohort("c1")
-    cs.write_meta({"cohort": "c1", "target": target, "region": "eu-west-1", "all_teams": ["a"]})
+    cs.write_meta(CohortMeta.from_dict({"cohort": "c1", "target": target, "region": "eu-west-1", "all_teams": ["a"]}))
     d = cs.team_dir("a")
     d.mkdir(parents=True)
     outputs = {"cluster_name": "c1-a", "cluster_endpoint": "https://example.eks.amazonaws.com",

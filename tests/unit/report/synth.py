@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from labctl.meta import CohortMeta
 from labctl.state import StateDir
 from labctl.telemetry.store import Event, Lifecycle, Sample, Store
 from labctl.sim.strategies import DEMO_STRATEGIES
@@ -56,9 +57,9 @@ def write_class(state_dir: Path, cohort: str = "c1", n_teams: int = 3, hours: in
             "lab": "gpu-baseline", "teams": teams}
     cs.spec_copy.write_text(yaml.safe_dump(spec, sort_keys=False))
     end = start + timedelta(hours=hours)
-    cs.write_meta({"cohort": cohort, "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
+    cs.write_meta(CohortMeta.from_dict({"cohort": cohort, "target": "embedded", "region": "us-east-1", "lab": "gpu-baseline",
                    "window_start": start.isoformat(), "window_end": end.isoformat(), "all_teams": names,
-                   "status": "down"})
+                   "status": "down"}))
     no_run = set(no_run)
     lc: list[Lifecycle] = []
     smp: list[Sample] = []

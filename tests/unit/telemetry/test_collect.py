@@ -16,6 +16,7 @@ from labctl.k8s.fake import FakeCluster
 from labctl.k8s.interface import Unreachable
 from labctl.ops import collect as collect_ops
 from labctl.ops.collect import SIMULATED_NOTE, collect_loop, collect_once
+from labctl.meta import CohortMeta
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Lifecycle, Sample, Store
 
@@ -27,9 +28,9 @@ COHORT = "c1"
 def _cohort(state: Path, target: str = "aws", teams=("a", "b", "c"), **meta):
     cs = StateDir(state).cohort(COHORT)
     cs.root.mkdir(parents=True)
-    cs.write_meta({"cohort": COHORT, "target": target, "region": "us-east-1", "all_teams": list(teams),
+    cs.write_meta(CohortMeta.from_dict({"cohort": COHORT, "target": target, "region": "us-east-1", "all_teams": list(teams),
                    "window_start": (now() - timedelta(hours=1)).isoformat(),
-                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up", **meta})
+                   "window_end": (now() + timedelta(hours=3)).isoformat(), "status": "up", **meta}))
     return cs
 
 

@@ -32,7 +32,7 @@ def test_a_destroy_out_of_time_falls_through_to_the_sweep_without_a_second_destr
     assert len(tf.calls) == 1 and 0 < tf.bounds[0] <= 300
     assert out.destroy == "timed-out" and "within 300 s" in out.error and "sweep" in out.error
     assert out.destroyed == ["module.checkpoints.aws_s3_bucket.this"]      # what it did remove is listed
-    assert cs.meta()["teams"]["alpha"]["status"] == "destroy-failed"
+    assert cs.meta().team("alpha").status == "destroy-failed"
 
 
 def test_an_interrupted_destroy_is_not_retried(tmp_path):

@@ -70,7 +70,7 @@ def test_a_failed_refresh_is_retried_without_refresh_and_the_team_counts_as_dest
     assert all("-destroy" in c for c in tf.calls)
     assert out.destroy == "destroyed" and out.error is None
     assert out.destroyed == ["module.checkpoints.aws_s3_bucket.this"]
-    assert cs.meta()["teams"]["alpha"]["status"] == "destroyed"
+    assert cs.meta().team("alpha").status == "destroyed"
 
 
 def test_a_destroy_failing_both_ways_is_reported_with_terraforms_error_for_the_sweep(tmp_path):
@@ -80,7 +80,7 @@ def test_a_destroy_failing_both_ways_is_reported_with_terraforms_error_for_the_s
     assert len(tf.calls) == 2
     assert out.destroy == "failed"
     assert "reading EKS Node Group: throttled" in out.error
-    assert cs.meta()["teams"]["alpha"]["status"] == "destroy-failed"
+    assert cs.meta().team("alpha").status == "destroy-failed"
 
 
 def test_a_clean_destroy_runs_terraform_once(tmp_path):
