@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -158,63 +158,11 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
     lab = team.lab
     names = naming.derived_names(c.cohort, team.name)
     cluster = _out(tf_outputs, "cluster_name") or names["cluster"]
-    instance = naming.prefix(c.cohort, team.name)
-    ns = namespace_of(team.name)
-
-    def labels(component: str) -> dict[str, str]:
-        return {
-            "app.kubernetes.io/name": {"training": "labctl-trainer", "inference": "labctl-inference"}.get(component, component),
-            "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "labctl",
-            "app.kubernetes.io/managed-by": "labctl",
-            "labctl.io/cohort": c.cohort,
-            "labctl.io/team": team.name,
-            "labctl.io/lab": lab.name,
-        }
-
+    labels = _labeller(c.cohort, team, naming.prefix(c.cohort, team.name))
     enabled = _enabled(team)
-    gpu_taints = [t for g, grp in enabled if grp.gpu for t in pools.taints(g)]
-
-    role_arn = _out(tf_outputs, "autoscaler_role_arn")
-    sa_annotations = {"eks.amazonaws.com/role-arn": role_arn or
-                      f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/{names['iam_role']}"}
-    if not role_arn:
-        sa_annotations[PLACEHOLDER_ANNOTATION] = (
-            "role-arn: Terraform outputs were not known at render time; `up` renders again with the real ARN")
-    a = lab.autoscaler
-    command = [
-        "./cluster-autoscaler", "--v=4", "--stderrthreshold=info", "--cloud-provider=aws",
-        "--skip-nodes-with-local-storage=false", "--skip-nodes-with-system-pods=false",
-        "--balance-similar-node-groups",
-        f"--expander={a.expander}",
-        "--node-group-auto-discovery=asg:tag=" + ",".join(discovery_tags(cluster)),
-        f"--scale-down-enabled={'true' if a.scale_down_enabled else 'false'}",
-        f"--scale-down-unneeded-time={a.scale_down_unneeded_time}",
-        f"--scale-down-delay-after-add={a.scale_down_delay_after_add}",
-        f"--scale-down-utilization-threshold={a.scale_down_utilization_threshold:g}",
-        f"--max-node-provision-time={a.max_node_provision_time}",
-    ]
-    ng_outputs = _out(tf_outputs, "node_groups") or {}
-    priorities = _priorities(cluster, [g for g, _ in enabled], ng_outputs) if a.expander == "priority" else ""
-
-    job = lab.job
-    bucket = _out(tf_outputs, "checkpoint_bucket") or naming.bucket_name(c.cohort, team.name)
-    env = job_env(bucket=bucket, prefix=f"{team.name}/{job.name}", total_steps=job.total_steps,
-                  checkpoint_every=job.checkpoint_every_steps,
-                  endpoint_url=s3_endpoint_url if c.target != "aws" else "", region=c.region,
-                  batch_size=job.batch_size, hidden_size=job.hidden_size)
-    if c.target != "aws":
-        # Emulator and LocalStack accept any key; real accounts use IRSA, never keys in a manifest.
-        env += [{"name": "AWS_ACCESS_KEY_ID", "value": "testing"},
-                {"name": "AWS_SECRET_ACCESS_KEY", "value": "testing"}]
-    job_resources = {"cpu": job.cpu, "memory": job.memory}
-    if job.gpus > 0:
-        job_resources["nvidia.com/gpu"] = str(job.gpus)
-
     return {
-        "namespace": ns,
-        "instance": instance,
+        "namespace": namespace_of(team.name),
+        "instance": naming.prefix(c.cohort, team.name),
         "region": c.region,
         "labels": labels,
         "budget_usd": f"{team.budget_usd:.2f}",
@@ -229,26 +177,87 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
              "description": "labctl experiments that yield to training jobs and never preempt."},
         ],
         "system_pool": {"node_selector": pools.labels("system"), "tolerations": _tolerations(pools.taints("system"), "Exists")},
-        "autoscaler": {
-            "enabled": a.enabled,
-            "image": "registry.k8s.io/autoscaling/cluster-autoscaler:"
-                     + AUTOSCALER_TAGS.get(lab.kubernetes_version, f"v{lab.kubernetes_version}.0"),
-            "command": command,
-            "sa_annotations": sa_annotations,
-            "priorities": priorities,
-        },
+        "autoscaler": _autoscaler(team, cluster, names["iam_role"], tf_outputs),
         "device_plugin": {"image": DEVICE_PLUGIN_IMAGE, "node_selector": {"nvidia.com/gpu.present": "true"},
-                          "tolerations": _tolerations(gpu_taints, "Exists")},
-        "job": {
-            "name": job.name, "image": job.image, "pool": job.pool,
-            "parallelism": job.parallelism, "completions": job.completions, "backoff_limit": job.backoff_limit,
-            "priority_class": TRAINING_PRIORITY_CLASS,
-            **_pool_selection(job.pool),
-            "env": env,
-            "metrics_port": metrics_port(),
-            "resources": job_resources,
-        },
+                          "tolerations": _tolerations([t for g, grp in enabled if grp.gpu for t in pools.taints(g)],
+                                                      "Exists")},
+        "job": _job(cohort, team, tf_outputs, s3_endpoint_url),
         "inference": _inference(lab.inference, labels),
+    }
+
+
+def _labeller(cohort: str, team: TeamSpec, instance: str) -> Callable[[str], dict[str, str]]:
+    """``labels(component)`` for the templates: the recommended app.kubernetes.io labels and labctl's own."""
+    def labels(component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": {"training": "labctl-trainer", "inference": "labctl-inference"}.get(component, component),
+            "app.kubernetes.io/instance": instance,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "labctl",
+            "app.kubernetes.io/managed-by": "labctl",
+            "labctl.io/cohort": cohort,
+            "labctl.io/team": team.name,
+            "labctl.io/lab": team.lab.name,
+        }
+    return labels
+
+
+def _autoscaler(team: TeamSpec, cluster: str, iam_role: str, tf_outputs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """cluster-autoscaler: image for the cluster's minor, flags from the lab's knobs, its IRSA role."""
+    a = team.lab.autoscaler
+    role_arn = _out(tf_outputs, "autoscaler_role_arn")
+    sa_annotations = {"eks.amazonaws.com/role-arn": role_arn or f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/{iam_role}"}
+    if not role_arn:
+        sa_annotations[PLACEHOLDER_ANNOTATION] = (
+            "role-arn: Terraform outputs were not known at render time; `up` renders again with the real ARN")
+    command = [
+        "./cluster-autoscaler", "--v=4", "--stderrthreshold=info", "--cloud-provider=aws",
+        "--skip-nodes-with-local-storage=false", "--skip-nodes-with-system-pods=false",
+        "--balance-similar-node-groups",
+        f"--expander={a.expander}",
+        "--node-group-auto-discovery=asg:tag=" + ",".join(discovery_tags(cluster)),
+        f"--scale-down-enabled={'true' if a.scale_down_enabled else 'false'}",
+        f"--scale-down-unneeded-time={a.scale_down_unneeded_time}",
+        f"--scale-down-delay-after-add={a.scale_down_delay_after_add}",
+        f"--scale-down-utilization-threshold={a.scale_down_utilization_threshold:g}",
+        f"--max-node-provision-time={a.max_node_provision_time}",
+    ]
+    ng_outputs = _out(tf_outputs, "node_groups") or {}
+    version = team.lab.kubernetes_version
+    return {
+        "enabled": a.enabled,
+        "image": "registry.k8s.io/autoscaling/cluster-autoscaler:" + AUTOSCALER_TAGS.get(version, f"v{version}.0"),
+        "command": command,
+        "sa_annotations": sa_annotations,
+        "priorities": _priorities(cluster, [g for g, _ in _enabled(team)], ng_outputs) if a.expander == "priority" else "",
+    }
+
+
+def _job(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any] | None,
+         s3_endpoint_url: str) -> dict[str, Any]:
+    """The training Job: its pool, resources, and the workload's environment (checkpoint bucket and prefix)."""
+    c = cohort.cohort
+    job = team.lab.job
+    bucket = _out(tf_outputs, "checkpoint_bucket") or naming.bucket_name(c.cohort, team.name)
+    env = job_env(bucket=bucket, prefix=f"{team.name}/{job.name}", total_steps=job.total_steps,
+                  checkpoint_every=job.checkpoint_every_steps,
+                  endpoint_url=s3_endpoint_url if c.target != "aws" else "", region=c.region,
+                  batch_size=job.batch_size, hidden_size=job.hidden_size)
+    if c.target != "aws":
+        # Emulator and LocalStack accept any key; real accounts use IRSA, never keys in a manifest.
+        env += [{"name": "AWS_ACCESS_KEY_ID", "value": "testing"},
+                {"name": "AWS_SECRET_ACCESS_KEY", "value": "testing"}]
+    job_resources = {"cpu": job.cpu, "memory": job.memory}
+    if job.gpus > 0:
+        job_resources["nvidia.com/gpu"] = str(job.gpus)
+    return {
+        "name": job.name, "image": job.image, "pool": job.pool,
+        "parallelism": job.parallelism, "completions": job.completions, "backoff_limit": job.backoff_limit,
+        "priority_class": TRAINING_PRIORITY_CLASS,
+        **_pool_selection(job.pool),
+        "env": env,
+        "metrics_port": metrics_port(),
+        "resources": job_resources,
     }
 
 
