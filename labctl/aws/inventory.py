@@ -66,6 +66,9 @@ class Resource:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     parent: str | None = None
     matched_by: str = "tag"
+    # The account it was found in, when a cohort spans several (labctl.aws.accounts); None: the
+    # one account the target reaches.
+    account: str | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         label = self.id if self.name in ("", self.id) else f"{self.id} ({self.name})"

@@ -28,6 +28,15 @@ GLOBAL_SERVICES = frozenset({"iam", "budgets"})
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """Temporary credentials of an assumed role; never logged (repr hides the secret parts)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class AwsTarget:
     """One place labctl talks to. ``client()`` caches one client per service."""
 
@@ -35,6 +44,8 @@ class AwsTarget:
     region: str = "us-east-1"
     endpoint_url: str | None = None
     profile: str | None = None
+    # A role assumed in another account (labctl.aws.accounts): these credentials, not the chain's.
+    credentials: Credentials | None = None
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +71,11 @@ class AwsTarget:
             # An emulator endpoint is an address, not a bucket-capable DNS name.
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
-        if self.fake_credentials:
+        if self.credentials is not None:
+            c = self.credentials
+            session = boto3.session.Session(aws_access_key_id=c.access_key_id, aws_secret_access_key=c.secret_access_key,
+                                            aws_session_token=c.session_token, region_name=region)
+        elif self.fake_credentials:
             session = boto3.session.Session(
                 aws_access_key_id=FAKE_CREDENTIAL, aws_secret_access_key=FAKE_CREDENTIAL,
                 aws_session_token=FAKE_CREDENTIAL, region_name=region,

@@ -30,7 +30,7 @@ import io
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -116,6 +116,8 @@ class FocusContext:
     billing_account_type: str = "Account"
     provider: str = "AWS"
     sub_account_id: str | None = None
+    # Per-team accounts (cohort field accounts): each team's rows carry its own account.
+    sub_accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 def _ts(t: datetime) -> str:
@@ -228,7 +230,7 @@ def focus_rows(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None
             "SkuMeter": e.basis.sku,
             "SkuPriceDetails": "",
             "SkuPriceId": sku_price_id,
-            "SubAccountId": ctx.sub_account_id or "",
+            "SubAccountId": ctx.sub_accounts.get(u.team) or ctx.sub_account_id or "",
             "Tags": json.dumps(tags, sort_keys=True, separators=(",", ":")),
             "x_Cohort": ctx.cohort,
             "x_Team": u.team,

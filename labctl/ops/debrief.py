@@ -46,7 +46,7 @@ from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
 from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
-from labctl.ops.target import connect_recorded
+from labctl.ops.target import connect_recorded, recorded_accounts
 
 
 def team_plans(cs: CohortState) -> tuple[str, list[TeamPlan], datetime | None, datetime | None, list[str]]:
@@ -173,7 +173,8 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
              "focus_parquet": out_dir / "focus.parquet"}
     write_atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
     write_atomic(paths["html"], html.render(data))
-    rows = focus_rows(ledger, FocusContext(cohort=cs.id, lab=inp.lab), inp.catalog)
+    sub_accounts = recorded_accounts(Path(state_dir), cs.id).teams     # per-team accounts: each team's own
+    rows = focus_rows(ledger, FocusContext(cohort=cs.id, lab=inp.lab, sub_accounts=sub_accounts), inp.catalog)
     write_atomic(paths["focus_csv"], write_csv(rows))
     part = paths["focus_parquet"].with_name(f".{paths['focus_parquet'].name}.{os.getpid()}.tmp")
     write_parquet(rows, part)

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.aws.inventory import inventory
-from labctl.aws.sweep import execute_sweep, plan_sweep
+from labctl.aws.accounts import inventory_in, sweep_in
+from labctl.aws.sweep import plan_sweep
 from labctl.errors import NotFoundError
 from labctl.ops import reconcile
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
@@ -147,14 +147,14 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     # What is tagged but in no state goes first: terraform cannot delete a VPC around a subnet it
     # does not know. Everything listed now is accounted for at the end (destroyed, swept, or
     # removed meanwhile by another command).
-    target = conn.aws()
-    before = inventory(target, cohort_id)
+    targets = conn.aws_accounts()     # one per team account (accounts: per-team), else the one
+    before = inventory_in(targets, cohort_id)
     in_scope = [r for r in before.resources if not teams or r.team in chosen]
     state_ids = {t: set() if stale else tfstate.ids(tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE))
                  for t in chosen}
     all_ids = set().union(*state_ids.values()) if state_ids else set()
     first = reconcile.orphans(in_scope, all_ids, for_teardown=True)
-    swept_before = execute_sweep(target, plan_sweep(first), dry_run=False) if first else None
+    swept_before = sweep_in(targets, plan_sweep(first), dry_run=False) if first else None
     timeout = DESTROY_TIMEOUT_S.get(conn.target, DESTROY_TIMEOUT_S["aws"])
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
@@ -170,9 +170,9 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
         if team in by_team:
             by_team[team].drained = objs
 
-    found = inventory(target, cohort_id)
+    found = inventory_in(targets, cohort_id)
     resources = [r for r in found.resources if not teams or r.team in chosen]
-    sweep = execute_sweep(target, plan_sweep(resources), dry_run=False)
+    sweep = sweep_in(targets, plan_sweep(resources), dry_run=False)
     gone_elsewhere: list[Any] = []
     for when, result in (("before", swept_before), ("after", sweep)):
         for o in result.outcomes if result is not None else ():
@@ -186,7 +186,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
             elif o.status == "already-gone":
                 gone_elsewhere.append(o.resource)
 
-    final = inventory(target, cohort_id)
+    final = inventory_in(targets, cohort_id)
     left_all = [r for r in final.resources if not teams or r.team in chosen]
     # What terraform creates, listed at the start, gone at the end, and neither destroyed (in a
     # state) nor swept here: another command removed it meanwhile (a `labctl sweep` from another
@@ -207,7 +207,8 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     for t in by_team.values():
         t.report = str(_write_proof(cs, t, {
             "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
-            "target": conn.target, "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
+            "target": conn.target, "account": conn.accounts.account_of(t.team),
+            "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
             "swept_before_destroy": t.swept_before, "removed_elsewhere": t.removed_elsewhere,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
@@ -316,14 +317,14 @@ def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, s
         if t.destroy == "would-destroy":
             t.destroyed = sorted(tfstate.addresses(tfstate.read_or_none(cs.team_dir(team) / tfstate.STATE_FILE)))
         out.append(t)
-    target = ctx.conn.aws()
-    found = inventory(target, cs.id)
+    targets = ctx.conn.aws_accounts()
+    found = inventory_in(targets, cs.id)
     by_team = {t.team: t for t in out}
     # Count what the real run would count: what destroy removes is not swept afterwards.
     in_state = set().union(*(tfstate.ids(tfstate.read_or_none(cs.team_dir(t.team) / tfstate.STATE_FILE))
                              for t in out if t.destroy == "would-destroy"))
     orphans = [r for r in found.resources if not _known(r, in_state)]
-    for a in execute_sweep(target, plan_sweep(orphans), dry_run=True).outcomes:
+    for a in sweep_in(targets, plan_sweep(orphans), dry_run=True).outcomes:
         key = a.resource.team or COHORT_LEVEL
         by_team.setdefault(key, TeamTeardown(key, "n/a")).swept.append("would delete " + a.resource.describe())
     return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started)

@@ -8,15 +8,16 @@ a user's real AWS credentials are passed to terraform only for target ``aws``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from labctl.aws import emulator
+from labctl.aws import accounts, emulator
 from labctl.aws.session import AwsTarget
 from labctl.errors import EmulatorError, NotFoundError
 from labctl.meta import CohortMeta
 from labctl.render.terraform import ProviderSettings
-from labctl.spec.models import Cohort
+from labctl.spec.models import Accounts, Cohort
+from labctl.state import StateDir, write_atomic
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 LOCALSTACK_DEFAULT = "http://localhost:4566"
@@ -32,11 +33,43 @@ class Connection:
     provider: ProviderSettings
     env: dict[str, str] = field(default_factory=dict)      # for terraform
     emulator_boot_id: str | None = None
+    accounts: Accounts = Accounts()                         # shared, or each team's own account
+    cohort: str = ""
 
     def aws(self) -> AwsTarget:
         """boto3 side of the same target (fake credentials unless target is aws)."""
         return AwsTarget(kind=self.target, region=self.region, endpoint_url=self.endpoint_url,  # type: ignore[arg-type]
                          profile=self.env.get("AWS_PROFILE"))
+
+    def aws_accounts(self) -> dict[str, AwsTarget]:
+        """Every account the cohort's resources live in, each as a target that acts there: the
+        one above (key ``accounts.SHARED``), or per team the role assumed in its account."""
+        if not self.accounts.per_team:
+            return {accounts.SHARED: self.aws()}
+        return accounts.team_targets(self.aws(), self.accounts.teams, self.accounts.role_name,
+                                     accounts.session_name(self.cohort))
+
+
+ACCOUNTS_FILE = "accounts.json"
+
+
+def _accounts(cohort: Cohort, state_dir: Path) -> Accounts:
+    """The cohort file's accounts, recorded beside its state when per-team, so that `down`, the
+    reaper and `status` (which read only what `up` recorded) find every team's account. A cohort
+    that does not say (or is rebuilt from the record) gets what was recorded, else shared."""
+    if "accounts" in cohort.model_fields_set:
+        if cohort.accounts.per_team:
+            record = StateDir(state_dir).cohort(cohort.cohort).root / ACCOUNTS_FILE
+            record.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(record, cohort.accounts.model_dump_json(indent=2) + "\n")
+        return cohort.accounts
+    return recorded_accounts(state_dir, cohort.cohort)
+
+
+def recorded_accounts(state_dir: Path, cohort_id: str) -> Accounts:
+    """Where a provisioned cohort's teams live, as `up` recorded it (shared when nothing was)."""
+    record = StateDir(state_dir).cohort(cohort_id).root / ACCOUNTS_FILE
+    return Accounts.model_validate_json(record.read_text()) if record.is_file() else Accounts()
 
 
 def provider_settings(target: str) -> ProviderSettings:
@@ -55,6 +88,12 @@ def _emulated_env(region: str, endpoint_url: str) -> dict[str, str]:
 def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
             emulator_url: str | None = None, emulator_boot_id: str | None = None) -> Connection:
     """Resolve the cohort's target; for ``embedded`` find (or start) the background emulator."""
+    conn = _connect(cohort, state_dir, start_emulator, emulator_url, emulator_boot_id)
+    return replace(conn, accounts=_accounts(cohort, state_dir), cohort=cohort.cohort)
+
+
+def _connect(cohort: Cohort, state_dir: Path, start_emulator: bool,
+             emulator_url: str | None, emulator_boot_id: str | None) -> Connection:
     if cohort.target == "embedded":
         if emulator_url is None:
             info = emulator.running(state_dir)

@@ -16,6 +16,7 @@ from typing import Any
 
 from labctl import naming, resources
 from labctl.render import pools
+from labctl.spec.accounts import role_arn, session_name
 from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.spec.offerings import type_info
 
@@ -80,6 +81,12 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
     principals = list(getattr(c, "team_access_principal_arns", None) or [])
     if principals:
         out["team_access_principal_arns"] = principals
+    # Per-team accounts: the team's provider assumes the facilitator's role in the team's own
+    # account, and the root refuses to run where the credentials reach any other (same rule).
+    account = c.accounts.account_of(team.name) if getattr(c, "accounts", None) is not None else None
+    if account is not None:
+        out["team_account"] = {"id": account, "role_arn": role_arn(account, c.accounts.role_name, c.region),
+                               "session_name": session_name(c.cohort)}
     # The cluster's public endpoint is open to all unless the cohort lists addresses (same rule).
     cidrs = [str(n) for n in getattr(c, "api_access_cidrs", None) or []]
     if cidrs:

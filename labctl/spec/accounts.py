@@ -3,17 +3,38 @@
 The model (labctl.spec.models.Accounts) checks each value's form: a 12-digit account id, an IAM
 role name. What needs the whole file is here, each problem at the line of the value involved: in
 per-team mode every team has an account, no account is named for a team the cohort lacks, and no
-two teams share one (a shared account would undo the isolation the mode exists for).
+two teams share one (a shared account would undo the isolation the mode exists for). Also the
+role ARN and session name both Terraform (render) and boto3 (labctl.aws.accounts) use.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from labctl.spec.yamlsrc import PathKey
 
 At = Callable[[PathKey, str], None]
+_SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+
+
+def partition(region: str) -> str:
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def role_arn(account_id: str, role_name: str, region: str = "us-east-1") -> str:
+    """The role labctl assumes in a team's account, e.g. its OrganizationAccountAccessRole."""
+    return f"arn:{partition(region)}:iam::{account_id}:role/{role_name}"
+
+
+def session_name(cohort: str) -> str:
+    """RoleSessionName (2-64 of [\\w+=,.@-]): who assumed the role shows in the account's CloudTrail."""
+    return _SESSION_NAME.sub("-", f"labctl-{cohort}")[:64]
 
 
 def _as_id(value: Any) -> str | None:

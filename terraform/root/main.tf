@@ -30,6 +30,17 @@ provider "aws" {
   default_tags {
     tags = local.tags
   }
+
+  # Per-team accounts: the team's resources are made by the facilitator's role in the team's own
+  # account. Each team's provider assumes its own role, so a batch of teams (labctl.tf.batch) in
+  # several accounts still runs as one terraform command, with no credentials written anywhere.
+  dynamic "assume_role" {
+    for_each = var.team_account == null ? [] : [var.team_account]
+    content {
+      role_arn     = assume_role.value.role_arn
+      session_name = assume_role.value.session_name
+    }
+  }
 }
 
 data "aws_caller_identity" "current" {
@@ -37,10 +48,15 @@ data "aws_caller_identity" "current" {
     # A root meant for the emulator or LocalStack, run by hand without labctl's environment
     # (AWS_ENDPOINT_URL, fake credentials), would reach whatever account the shell's
     # credentials reach: stop before any change. 123456789012 is moto's account, 000000000000
-    # LocalStack's default.
+    # LocalStack's default; a team with an account of its own may be only there.
     postcondition {
-      condition     = !var.provider_settings.emulator || contains(["123456789012", "000000000000"], self.account_id)
+      condition     = !var.provider_settings.emulator || var.team_account != null || contains(["123456789012", "000000000000"], self.account_id)
       error_message = "This team is for the emulator or LocalStack, but the credentials reach AWS account ${self.account_id}: run it through labctl, which points terraform at the emulator."
+    }
+    # Per-team accounts, on every target: the team's resources land in its own account or nowhere.
+    postcondition {
+      condition     = var.team_account == null || try(self.account_id == var.team_account.id, false)
+      error_message = "This team's resources belong in AWS account ${try(var.team_account.id, "?")}, but its credentials reach account ${self.account_id}: check the role in the cohort file's accounts section."
     }
   }
 }

@@ -111,3 +111,18 @@ variable "api_public_access_cidrs" {
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
+
+variable "team_account" {
+  description = "Per-team accounts (cohort field accounts): the team's own account id and the role the provider assumes there; null when the cohort shares the facilitator's account."
+  type = object({
+    id           = string
+    role_arn     = string
+    session_name = string
+  })
+  default = null
+
+  validation {
+    condition     = var.team_account == null || can(regex("^[0-9]{12}$", var.team_account.id))
+    error_message = "team_account.id must be a 12-digit AWS account id."
+  }
+}

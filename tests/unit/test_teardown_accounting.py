@@ -59,18 +59,18 @@ def test_what_a_concurrent_sweep_removed_is_in_the_proof_not_swept_0(run_cli, wo
     listing and its own sweep."""
     from labctl.ops import down as down_mod
 
-    real = down_mod.inventory
+    real = down_mod.inventory_in       # every account the cohort uses (one here)
     calls = []
 
-    def listing_then_concurrent_sweep(target, cohort, team=None):  # type: ignore[no-untyped-def]
-        found = real(target, cohort, team)
+    def listing_then_concurrent_sweep(targets, cohort, team=None):  # type: ignore[no-untyped-def]
+        found = real(targets, cohort, team)
         if not calls:
             world["ec2"].delete_subnet(SubnetId=world["made"]["b"]["subnet"])
             world["ec2"].delete_vpc(VpcId=world["made"]["b"]["vpc"])
         calls.append(1)
         return found
 
-    monkeypatch.setattr(down_mod, "inventory", listing_then_concurrent_sweep)
+    monkeypatch.setattr(down_mod, "inventory_in", listing_then_concurrent_sweep)
     res = run_cli("down", "acct", "--output", "json", state_dir=world["state"])
     assert res.exit_code == 0, res.output
     b = json.loads(res.stdout)["teams"]["b"]

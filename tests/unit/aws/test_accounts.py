@@ -1,0 +1,125 @@
+"""Per-team accounts on the boto3 side: the role labctl assumes in each team's account acts there
+only, and the teardown inventory and sweep walk every account, each resource deleted where it is.
+
+moto (in-process) keeps resources per account and answers AssumeRole into any account id with
+credentials scoped to it, as AWS Organizations' OrganizationAccountAccessRole would. It does not
+evaluate IAM policies (no cross-account denial): what labctl controls is which account each
+target reaches, and that is what is asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from decimal import Decimal as D
+
+import pytest
+
+from labctl.aws import accounts
+from labctl.aws.inventory import inventory
+from labctl.aws.sweep import plan_sweep
+
+COHORT = "acct26"
+TEAMS = {"team-a": "111111111111", "team-b": "222222222222", "team-c": "333333333333"}
+
+
+@pytest.fixture
+def targets(aws):
+    return accounts.team_targets(aws, TEAMS, "OrganizationAccountAccessRole", accounts.session_name(COHORT))
+
+
+def _tagged_vpc_and_bucket(target, team: str) -> None:
+    tags = [{"Key": "labctl:cohort", "Value": COHORT}, {"Key": "labctl:team", "Value": team}]
+    target.client("ec2").create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])
+    bucket = f"{COHORT}-{team}-ckpt"
+    target.client("s3").create_bucket(Bucket=bucket)
+    target.client("s3").put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+
+
+def test_each_assumed_role_reaches_its_own_account_and_names_the_cohort(aws, targets):
+    assert sorted(targets) == sorted(TEAMS.values())
+    for account, target in targets.items():
+        ident = target.client("sts").get_caller_identity()
+        assert ident["Account"] == account
+        assert ident["Arn"] == f"arn:aws:sts::{account}:assumed-role/OrganizationAccountAccessRole/labctl-{COHORT}"
+    assert aws.client("sts").get_caller_identity()["Account"] == "123456789012"     # the facilitator's own
+
+
+def test_the_credentials_are_kept_out_of_reprs(targets):
+    target = next(iter(targets.values()))
+    assert target.credentials is not None
+    assert target.credentials.secret_access_key not in repr(target)
+    assert target.credentials.session_token not in repr(target)
+
+
+def test_teardown_finds_each_teams_resources_in_its_account_and_deletes_them_there(aws, targets):
+    # One story (each walk of three accounts costs seconds in moto): list, dry run, sweep, prove empty.
+    for team, account in TEAMS.items():
+        _tagged_vpc_and_bucket(targets[account], team)
+    found = accounts.inventory_in(targets, COHORT)
+    vpcs = {(r.team, r.account) for r in found.resources if r.type == "ec2:vpc"}
+    assert vpcs == {(team, account) for team, account in TEAMS.items()}
+    for account, target in targets.items():      # listed account by account: one team's VPC each
+        teams_here = {r.team for r in inventory(target, COHORT).resources if r.type == "ec2:vpc"}
+        assert teams_here == {t for t, a in TEAMS.items() if a == account}
+    assert not [r for r in inventory(aws, COHORT).resources if r.type == "ec2:vpc"]   # none in the facilitator's
+
+    dry = accounts.sweep_in(targets, plan_sweep(found.resources), dry_run=True)
+    assert len(dry.would_delete) == len(found.resources) == 2 * len(TEAMS)
+
+    result = accounts.sweep_in(targets, plan_sweep(found.resources), dry_run=False)
+    assert result.ok and len(result.deleted) == 2 * len(TEAMS)
+    for target in targets.values():
+        assert not inventory(target, COHORT).resources
+
+
+def test_one_shared_account_is_the_single_account_walk_unchanged(aws):
+    _tagged_vpc_and_bucket(aws, "team-a")
+    shared = {accounts.SHARED: aws}
+    assert accounts.inventory_in(shared, COHORT) == inventory(aws, COHORT)
+    assert all(r.account is None for r in accounts.inventory_in(shared, COHORT).resources)
+
+
+def test_terraform_gets_each_teams_role_and_account_and_a_shared_cohort_gets_neither(tmp_path):
+    from labctl.render.terraform import ProviderSettings, tfvars
+    from labctl.spec.load import load_cohort
+
+    base = """\
+        cohort: acct26
+        window: {start: 2026-12-01T09:00:00Z, duration: 4h}
+        lab: gpu-baseline
+        teams: [{name: team-a}, {name: team-b}]
+        """
+    per_team = textwrap.dedent(base) + textwrap.dedent("""\
+        accounts:
+          mode: per-team
+          role_name: WorkshopAdmin
+          teams: {team-a: "111111111111", team-b: "222222222222"}
+        """)
+    provider = ProviderSettings(emulator=True, max_retries=3)
+    (tmp_path / "shared.yaml").write_text(textwrap.dedent(base))
+    (tmp_path / "per-team.yaml").write_text(per_team)
+    shared = load_cohort(tmp_path / "shared.yaml")
+    assert "team_account" not in tfvars(shared, shared.team("team-a"), provider)
+    cohort = load_cohort(tmp_path / "per-team.yaml")
+    assert tfvars(cohort, cohort.team("team-b"), provider)["team_account"] == {
+        "id": "222222222222", "role_arn": "arn:aws:iam::222222222222:role/WorkshopAdmin",
+        "session_name": "labctl-acct26"}
+
+
+def test_focus_rows_carry_each_teams_account_as_sub_account(tmp_path):
+    from labctl.cost.catalog import load_catalog
+    from labctl.cost.focus import FocusContext, focus_rows
+    from labctl.cost.ledger import build_ledger
+    from labctl.cost.model import Usage
+    from datetime import datetime, timedelta, timezone
+
+    t0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    catalog = load_catalog()
+    ledger = build_ledger([Usage(team, f"eks-{team}", "cluster", "us-east-1", t0, t0 + timedelta(hours=1),
+                                 source="emulator:eks") for team in TEAMS], catalog, as_of=t0 + timedelta(hours=1))
+    rows = focus_rows(ledger, FocusContext(cohort=COHORT, sub_accounts=TEAMS), catalog)
+    assert {(r["x_Team"], r["SubAccountId"]) for r in rows} == set(TEAMS.items())
+    assert sum(D(r["BilledCost"]) for r in rows) > 0
+    assert {r["SubAccountId"] for r in focus_rows(ledger, FocusContext(cohort=COHORT), catalog)} == {""}
+    json.dumps(rows)      # plain values only
