@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.errors import EmulatorError, NotFoundError, Problem, RefusedError, SpecError
+from labctl.errors import EmulatorError, LabctlError, NotFoundError, Problem, RefusedError, SpecError
 from labctl.ops import batch as batches
+from labctl.ops import remote_state
 from labctl.ops.target import Connection
 from labctl.render.manifests import render_team_manifests, write_manifests
 from labctl.spec.load import ResolvedCohort, TeamSpec, load_cohort
@@ -37,7 +38,8 @@ class RunContext:
         return self.cohort_state.root / "tf-data"
 
     def tf(self, team: str) -> Terraform:
-        return self.tf_at(self.cohort_state.team_dir(team), self.data_dir)
+        # A cohort with its state in S3: the team's backend, workspace and read copy (ops/remote_state).
+        return remote_state.configure(self.tf_at(self.cohort_state.team_dir(team), self.data_dir), self.cohort_state, team)
 
     def tf_at(self, workdir: Path, data_dir: Path | None = None) -> Terraform:
         """A runner in ``workdir`` (a team's root, or a batch root with its own .terraform)."""
@@ -66,7 +68,7 @@ class RunContext:
 def tree_fingerprint(team_dir: Path) -> str:
     """Hash of a team root's .tf files and modules: what `terraform init` depends on."""
     h = hashlib.sha256()
-    files = sorted(team_dir.glob("*.tf")) + sorted(p for p in (team_dir / "modules").rglob("*") if p.is_file())
+    files = sorted(team_dir.glob("*.tf")) + sorted(team_dir.glob("*.tf.json")) + sorted(p for p in (team_dir / "modules").rglob("*") if p.is_file())
     for f in files:
         h.update(str(f.relative_to(team_dir)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
@@ -84,7 +86,9 @@ def resolve_cohort_id(ref: str | Path, state_dir: Path) -> str:
     """COHORT may be a cohort file or the id of a cohort in the state directory."""
     p = Path(ref)
     if p.is_file():
-        return load_cohort(p).id
+        resolved = load_cohort(p)
+        remote_state.attach_from_file(p, state_dir, resolved)     # state in S3, never provisioned here
+        return resolved.id
     sd = StateDir(state_dir)
     if "/" not in str(ref) and sd.cohort(str(ref)).root.is_dir():
         return str(ref)
@@ -100,7 +104,17 @@ def prepare(state_dir: Path, cohort_id: str, conn: Connection, mirror: str | Non
     ctx = RunContext(sd, sd.cohort(cohort_id), conn, find_terraform(), threading.Event())
     # An `up` killed mid-batch left its teams' resources in the batch's state: split it into their
     # own states before anything plans, destroys or re-creates them.
-    batches.recover(ctx.cohort_state, on_unreadable=on_unreadable)
+    if not ctx.cohort_state.spec_copy.exists() and not (ctx.cohort_state.root / "meta.json").exists():
+        # Never provisioned from this state directory: another machine may have, with its state in S3.
+        remote_state.attach(ctx.cohort_state, conn)
+    recovered = batches.recover(ctx.cohort_state, on_unreadable=on_unreadable)
+    if remote_state.recorded(ctx.cohort_state) is not None:
+        # Remote state: what a batch left is pushed, then every team's copy is read again from S3.
+        teams = ctx.cohort_state.teams_with_state()
+        failed = remote_state.push_states(ctx.tf, ctx.cohort_state, recovered)
+        if failed:
+            raise LabctlError("; ".join(f"team {t}: {why}" for t, why in failed.items()))
+        remote_state.refresh(ctx.cohort_state, conn, teams)
     return ctx
 
 

@@ -21,7 +21,7 @@ from labctl.errors import LabctlError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams,
                                write_team_manifests)
 from labctl.ops import batch as batches
-from labctl.ops import reconcile
+from labctl.ops import reconcile, remote_state
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
@@ -118,6 +118,8 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
                        window_start=cohort.cohort.window.start, window_end=cohort.cohort.window.ends_at,
                        emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
                        all_teams=[t.name for t in cohort.teams], status="up")
+        # state: {backend: s3}: the cohort's bucket exists before the first team needs it.
+        remote_state.provision(cs, conn, cohort, spec_path)
     # Teams whose last apply did not finish (killed, or its batch recovered): what it created
     # after its last state save is imported or deleted first, and they apply in their own roots.
     # A dry run says what it would import and delete, and does neither.
@@ -348,12 +350,14 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         # as its teams would have in their own roots.
         res = tf.run(A.apply(refresh=False, parallelism=10 * len(names)), on_event=track)
         batches.split_into_teams(cs, bdir)
+        unpushed = remote_state.push_states(ctx.tf, cs, names)     # remote state: each team's split state to S3
     except Exception as exc:  # noqa: BLE001 - the batch failed as a whole; other batches go on
         # Whatever this batch created is in its state: split it so the next `up` resumes per team
         # (other batches, still running, are left to themselves).
         try:
             if batches.wait_unlocked(bdir / "terraform.tfstate", 0):
                 batches.split_into_teams(cs, bdir)
+                remote_state.push_states(ctx.tf, cs, names)
         except Exception:  # noqa: BLE001 - the next command's recovery tries again
             pass
         out = []
@@ -371,6 +375,8 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         error = None
         if mine:
             error = "; ".join(e.one_line() for e in mine[:3])
+        elif name in unpushed:
+            error = unpushed[name]
         elif c.done < c.planned or (not res.ok and not errors):
             error = (f"terraform stopped after {c.done} of {c.planned} resources: "
                      + ((res.stderr.strip().splitlines() or ["no error reported"])[-1]))

@@ -7,10 +7,12 @@ from pathlib import Path
 COMMON = ["-input=false", "-no-color"]
 
 
-def init(upgrade: bool = False) -> list[str]:
+def init(upgrade: bool = False, reconfigure: bool = False) -> list[str]:
     argv = ["init", *COMMON, "-lock-timeout=120s"]
     if upgrade:
         argv.append("-upgrade")
+    if reconfigure:     # a remote backend: never offer a local file to migrate (labctl/tf/backend.py)
+        argv.append("-reconfigure")
     return argv
 
 
@@ -69,3 +71,16 @@ def fmt_check() -> list[str]:
 
 def state_list() -> list[str]:
     return ["state", "list", "-no-color"]
+
+
+def state_pull() -> list[str]:
+    return ["state", "pull"]
+
+
+def state_push(state_file: Path) -> list[str]:
+    # No -force: terraform refuses a state of another lineage, or an older serial, over the remote one.
+    return ["state", "push", "-lock-timeout=120s", str(state_file)]
+
+
+def force_unlock(lock_id: str) -> list[str]:
+    return ["force-unlock", "-force", "-no-color", lock_id]

@@ -15,12 +15,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from labctl.errors import EnvironmentProblem, TerraformError
+from labctl.state import write_atomic
 from labctl.tf import argv as A
+from labctl.tf import backend
 from labctl.tf.events import Event, Progress, parse_line
 
 # After a cancel (Ctrl-C, SIGTERM, a run out of time) terraform gets SIGINT and this long to stop
@@ -83,6 +85,8 @@ class Terraform:
     log_path: Path | None = None      # every -json event and stderr line is appended here
     gogc: int | None = 400            # see bench/README: trades ~30% provider CPU for ~30% memory
     cancel: threading.Event | None = None
+    # Remote state (labctl/tf/backend.py): the read copy refreshed after each command that writes it.
+    state_mirror: Path | None = None
 
     def _environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH}
@@ -164,8 +168,24 @@ class Terraform:
                 log.writelines(line if line.endswith("\n") else line + "\n" for line in out_lines)
                 if stderr:
                     log.write(json.dumps({"labctl": "stderr", "text": stderr[-20000:]}) + "\n")
+        if self.state_mirror is not None and backend.writes_state(args):
+            self.pull_mirror()
         return Result(proc.returncode, progress, stderr, "".join(out_lines),
                       timed_out="timeout" in stopping, cancelled="cancel" in stopping)
+
+    def pull_mirror(self) -> None:
+        """Copy the remote state into ``state_mirror`` (removed when there is none yet). A pull that
+        fails leaves the old copy: the next command's refresh (labctl.ops.remote_state) tries again."""
+        assert self.state_mirror is not None
+        # Not into the events log: a state holds every attribute, sensitive ones included.
+        # It runs even while the command is interrupted: the copy must show what the apply saved.
+        res = replace(self, log_path=None, state_mirror=None, cancel=None).run(A.state_pull())
+        if not res.ok:
+            return
+        if res.stdout.strip():
+            write_atomic(self.state_mirror, res.stdout)
+        else:
+            self.state_mirror.unlink(missing_ok=True)
 
     def _watch(self, proc: subprocess.Popen, timeout_s: float | None, stopping: list[str]) -> None:  # type: ignore[type-arg]
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -208,7 +228,19 @@ class Terraform:
 
     # --- typed helpers --------------------------------------------------------------------
     def init(self) -> Result:
-        res = self.run(A.init())
+        if self.state_mirror is not None and self.state_mirror.exists():
+            # Even with -reconfigure, init offers a terraform.tfstate beside a newly configured
+            # remote backend for migration (and stops: no input). The read copy is no state to
+            # migrate: out of the way while init runs, then back.
+            aside = self.state_mirror.with_name(self.state_mirror.name + ".init-aside")
+            self.state_mirror.replace(aside)
+            try:
+                res = self.run(A.init(reconfigure=True))
+            finally:
+                if aside.exists():
+                    aside.replace(self.state_mirror)
+        else:
+            res = self.run(A.init(reconfigure=self.state_mirror is not None))
         if not res.ok:
             raise TerraformError(f"terraform init failed in {self.workdir}: {_last_error(res.stderr)}")
         return res
