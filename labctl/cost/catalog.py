@@ -244,6 +244,123 @@ class _Cell:
         return Provenance(self.required("source"), self.day("observed_at"), self.text("note") or "")
 
 
+# --------------------------------------------------------------------------- parsing each table
+# One function per table, called in this order (the first broken row found is the one reported).
+
+
+def _check_unique_keys(tables: Mapping[str, tuple[Row, ...]]) -> None:
+    for name, spec in TABLES.items():
+        seen: set[tuple[str, ...]] = set()
+        for i, row in enumerate(tables[name], start=2):
+            key = tuple(row[k] for k in spec.key)
+            if key in seen:
+                raise CatalogError(f"{spec.filename}:{i}: duplicate row for {'/'.join(key)}")
+            seen.add(key)
+
+
+def _instance_specs(rows: tuple[Row, ...]) -> dict[str, tuple[_Cell, Provenance]]:
+    """instance_types.csv: each type's cells (read again on lookup) once their numbers are checked."""
+    specs: dict[str, tuple[_Cell, Provenance]] = {}
+    for i, row in enumerate(rows, start=2):
+        cell = _Cell("instance_types.csv", i, row)
+        cell.required("instance_type")
+        for col in ("vcpu", "gpus", "gpu_memory_mib"):
+            cell.integer(col)
+        cell.decimal("memory_gib")
+        specs[row["instance_type"]] = (cell, cell.provenance())
+    return specs
+
+
+def _instance_prices(rows: tuple[Row, ...]) -> dict[tuple[str, str, str], tuple[Price | None, bool | None]]:
+    """instance_prices.csv: (region, type, pricing model) -> (price or None, offered yes/no/unknown)."""
+    prices: dict[tuple[str, str, str], tuple[Price | None, bool | None]] = {}
+    for i, row in enumerate(rows, start=2):
+        cell = _Cell("instance_prices.csv", i, row)
+        region, itype, model = cell.required("region"), cell.required("instance_type"), cell.required("pricing_model")
+        if model not in PRICING_MODELS:
+            raise cell.fail("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}: {model!r}")
+        offered_text = cell.text("offered")
+        if offered_text not in (None, "yes", "no"):
+            raise cell.fail("offered", f"must be yes, no or empty: {offered_text!r}")
+        offered = None if offered_text is None else offered_text == "yes"
+        price = _price(cell)
+        if offered is False and price is not None:
+            raise cell.fail("offered", "a type marked not offered cannot have a price")
+        prices[(region, itype, model)] = (price, offered)
+    return prices
+
+
+def _price(cell: _Cell) -> Price | None:
+    """One price row's hourly price: a point, or a low-high range (its midpoint unless usd_per_hour is set)."""
+    prov = cell.provenance()
+    hourly, low, high = cell.decimal("usd_per_hour"), cell.decimal("usd_per_hour_low"), cell.decimal("usd_per_hour_high")
+    if (low is None) != (high is None):
+        raise cell.fail("usd_per_hour_low", "low and high must both be set or both empty")
+    if low is not None and high is not None and low > high:
+        raise cell.fail("usd_per_hour_low", f"low {low} is above high {high}")
+    if low is not None and high is not None:
+        mid = hourly if hourly is not None else (low + high) / 2
+        return Price(mid, prov.source, prov.observed_at, low, high, prov.note)
+    if hourly is not None:
+        return Price(hourly, prov.source, prov.observed_at, note=prov.note)
+    return None
+
+
+def _spot_advisor(rows: tuple[Row, ...]) -> dict[tuple[str, str], tuple[Decimal | None, str | None, Provenance]]:
+    """spot_advisor.csv: (region, type) -> (savings %, interruption band, provenance)."""
+    advisor: dict[tuple[str, str], tuple[Decimal | None, str | None, Provenance]] = {}
+    for i, row in enumerate(rows, start=2):
+        cell = _Cell("spot_advisor.csv", i, row)
+        band = cell.text("interruption_band")
+        if band is not None and band not in INTERRUPTION_BANDS:
+            raise cell.fail("interruption_band", f"must be one of {', '.join(INTERRUPTION_BANDS)}: {band!r}")
+        savings = cell.decimal("savings_pct")
+        if savings is not None and savings > 100:
+            raise cell.fail("savings_pct", f"a percentage above 100: {savings}")
+        key = (cell.required("region"), cell.required("instance_type"))
+        advisor[key] = (savings, band, cell.provenance())
+    return advisor
+
+
+def _service_prices(rows: tuple[Row, ...]) -> dict[tuple[str, str], ServicePrice]:
+    """services.csv: (service, region) -> price per unit; a row with an empty price is left out (unknown)."""
+    services: dict[tuple[str, str], ServicePrice] = {}
+    for i, row in enumerate(rows, start=2):
+        cell = _Cell("services.csv", i, row)
+        unit = cell.required("unit")
+        if unit not in UNITS:
+            raise cell.fail("unit", f"must be one of {', '.join(UNITS)}: {unit!r}")
+        amount = cell.decimal("usd_per_unit")
+        if amount is None:
+            continue  # an empty price is an unknown: the lookup returns None
+        prov = cell.provenance()
+        sp = ServicePrice(cell.required("service"), cell.required("region"), unit, amount,
+                          prov.source, prov.observed_at, prov.note)
+        services[(sp.service, sp.region)] = sp
+    return services
+
+
+def _gpu_throughput(rows: tuple[Row, ...]) -> dict[str, GpuThroughput]:
+    """gpu_throughput.csv: GPU model -> its benchmark figures and the one EC2 name of the model."""
+    grouped: dict[str, list[tuple[str | None, ThroughputFigure]]] = {}
+    for i, row in enumerate(rows, start=2):
+        cell = _Cell("gpu_throughput.csv", i, row)
+        value = cell.decimal("value")
+        if value is None:
+            raise cell.fail("value", "must not be empty")
+        prov = cell.provenance()
+        fig = ThroughputFigure(cell.required("benchmark"), value, cell.required("unit"),
+                               prov.source, prov.observed_at, prov.note)
+        grouped.setdefault(cell.required("gpu_model"), []).append((cell.text("ec2_gpu_model"), fig))
+    throughput: dict[str, GpuThroughput] = {}
+    for model, items in grouped.items():
+        ec2_names = {e for e, _ in items if e}
+        if len(ec2_names) > 1:
+            raise CatalogError(f"gpu_throughput.csv: {model}: conflicting ec2_gpu_model values {sorted(ec2_names)}")
+        throughput[model] = GpuThroughput(model, next(iter(ec2_names), None), tuple(f for _, f in items))
+    return throughput
+
+
 # --------------------------------------------------------------------------- the catalog
 
 
@@ -269,95 +386,13 @@ class Catalog:
     # The typed indexes are built once and validated eagerly, so a broken row fails at load time
     # with its file and line rather than in the middle of a debrief.
     def _build(self) -> None:
-        self._specs: dict[str, tuple[_Cell, Provenance]] = {}
-        self._prices: dict[tuple[str, str, str], tuple[Price | None, bool | None]] = {}
-        self._advisor: dict[tuple[str, str], tuple[Decimal | None, str | None, Provenance]] = {}
-        self._services: dict[tuple[str, str], ServicePrice] = {}
-        self._throughput: dict[str, GpuThroughput] = {}
-        self._seen_regions: set[str] = set()
-
-        for name, spec in TABLES.items():
-            seen: set[tuple[str, ...]] = set()
-            for i, row in enumerate(self._rows[name], start=2):
-                key = tuple(row[k] for k in spec.key)
-                if key in seen:
-                    raise CatalogError(f"{spec.filename}:{i}: duplicate row for {'/'.join(key)}")
-                seen.add(key)
-
-        for i, row in enumerate(self._rows["instance_types"], start=2):
-            cell = _Cell("instance_types.csv", i, row)
-            cell.required("instance_type")
-            for col in ("vcpu", "gpus", "gpu_memory_mib"):
-                cell.integer(col)
-            cell.decimal("memory_gib")
-            self._specs[row["instance_type"]] = (cell, cell.provenance())
-
-        for i, row in enumerate(self._rows["instance_prices"], start=2):
-            cell = _Cell("instance_prices.csv", i, row)
-            region, itype, model = cell.required("region"), cell.required("instance_type"), cell.required("pricing_model")
-            if model not in PRICING_MODELS:
-                raise cell.fail("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}: {model!r}")
-            offered_text = cell.text("offered")
-            if offered_text not in (None, "yes", "no"):
-                raise cell.fail("offered", f"must be yes, no or empty: {offered_text!r}")
-            offered = None if offered_text is None else offered_text == "yes"
-            prov = cell.provenance()
-            hourly, low, high = cell.decimal("usd_per_hour"), cell.decimal("usd_per_hour_low"), cell.decimal("usd_per_hour_high")
-            if (low is None) != (high is None):
-                raise cell.fail("usd_per_hour_low", "low and high must both be set or both empty")
-            if low is not None and high is not None and low > high:
-                raise cell.fail("usd_per_hour_low", f"low {low} is above high {high}")
-            price: Price | None = None
-            if low is not None and high is not None:
-                mid = hourly if hourly is not None else (low + high) / 2
-                price = Price(mid, prov.source, prov.observed_at, low, high, prov.note)
-            elif hourly is not None:
-                price = Price(hourly, prov.source, prov.observed_at, note=prov.note)
-            if offered is False and price is not None:
-                raise cell.fail("offered", "a type marked not offered cannot have a price")
-            self._prices[(region, itype, model)] = (price, offered)
-            self._seen_regions.add(region)
-
-        for i, row in enumerate(self._rows["spot_advisor"], start=2):
-            cell = _Cell("spot_advisor.csv", i, row)
-            band = cell.text("interruption_band")
-            if band is not None and band not in INTERRUPTION_BANDS:
-                raise cell.fail("interruption_band", f"must be one of {', '.join(INTERRUPTION_BANDS)}: {band!r}")
-            savings = cell.decimal("savings_pct")
-            if savings is not None and savings > 100:
-                raise cell.fail("savings_pct", f"a percentage above 100: {savings}")
-            key = (cell.required("region"), cell.required("instance_type"))
-            self._advisor[key] = (savings, band, cell.provenance())
-            self._seen_regions.add(key[0])
-
-        for i, row in enumerate(self._rows["services"], start=2):
-            cell = _Cell("services.csv", i, row)
-            unit = cell.required("unit")
-            if unit not in UNITS:
-                raise cell.fail("unit", f"must be one of {', '.join(UNITS)}: {unit!r}")
-            amount = cell.decimal("usd_per_unit")
-            if amount is None:
-                continue  # an empty price is an unknown: the lookup returns None
-            prov = cell.provenance()
-            sp = ServicePrice(cell.required("service"), cell.required("region"), unit, amount,
-                              prov.source, prov.observed_at, prov.note)
-            self._services[(sp.service, sp.region)] = sp
-
-        grouped: dict[str, list[tuple[str | None, ThroughputFigure]]] = {}
-        for i, row in enumerate(self._rows["gpu_throughput"], start=2):
-            cell = _Cell("gpu_throughput.csv", i, row)
-            value = cell.decimal("value")
-            if value is None:
-                raise cell.fail("value", "must not be empty")
-            prov = cell.provenance()
-            fig = ThroughputFigure(cell.required("benchmark"), value, cell.required("unit"),
-                                   prov.source, prov.observed_at, prov.note)
-            grouped.setdefault(cell.required("gpu_model"), []).append((cell.text("ec2_gpu_model"), fig))
-        for model, items in grouped.items():
-            ec2_names = {e for e, _ in items if e}
-            if len(ec2_names) > 1:
-                raise CatalogError(f"gpu_throughput.csv: {model}: conflicting ec2_gpu_model values {sorted(ec2_names)}")
-            self._throughput[model] = GpuThroughput(model, next(iter(ec2_names), None), tuple(f for _, f in items))
+        _check_unique_keys(self._rows)
+        self._specs = _instance_specs(self._rows["instance_types"])
+        self._prices = _instance_prices(self._rows["instance_prices"])
+        self._advisor = _spot_advisor(self._rows["spot_advisor"])
+        self._services = _service_prices(self._rows["services"])
+        self._throughput = _gpu_throughput(self._rows["gpu_throughput"])
+        self._seen_regions = {region for region, _, _ in self._prices} | {region for region, _ in self._advisor}
 
     # ---------------------------------------------------------------- lookups
 

@@ -163,91 +163,143 @@ def _pieces(ledger: Ledger, granularity: str) -> list[_Piece]:
 def focus_rows(ledger: Ledger, ctx: FocusContext, catalog: Catalog | None = None, *,
                granularity: str = "hour") -> list[dict[str, str]]:
     """FOCUS 1.2 rows (all values as strings; empty string = null), sorted by period and resource."""
-    rows: list[dict[str, str]] = []
-    od_cache: dict[tuple[str, str], Decimal | None] = {}
-    for p in _pieces(ledger, granularity):
-        e, u = p.entry, p.entry.usage
-        entry_us = max(to_us(e.end) - to_us(e.start), 1)
-        quantity = e.quantity * Decimal(to_us(p.end) - to_us(p.start)) / Decimal(entry_us)
-        cost = usd(p.cost)
-        list_price, list_cost = e.basis.unit_price, cost
-        if u.kind == "instance" and u.market == SPOT and catalog is not None:
-            k = (u.region, u.instance_type or "")
-            if k not in od_cache:
-                r = instance_price(catalog, u.region, u.instance_type or "", ON_DEMAND)
-                od_cache[k] = r.basis.unit_price if r.basis else None
-            od = od_cache[k]
-            if od is not None:
-                list_price, list_cost = od, usd(Rate(od * u.count).cost_micros(p.start, p.end, ledger.origin_us))
-        service, category, subcategory, rtype = _SERVICE[u.kind]
-        unit = _UNIT[e.basis.unit]
-        bp_start, bp_end = _month(p.start)
-        tags = {"labctl:cohort": ctx.cohort, "labctl:team": u.team}
-        if ctx.lab:
-            tags["labctl:lab"] = ctx.lab
-        what = f"{u.count} x {e.basis.sku}" if u.count != 1 else e.basis.sku
-        sku_id, sku_price_id = sku_ids(e)
-        row: dict[str, Any] = {
-            "AvailabilityZone": u.availability_zone or "",
-            "BilledCost": _dec(cost),
-            "BillingAccountId": ctx.billing_account_id,
-            "BillingAccountName": ctx.billing_account_name,
-            "BillingAccountType": ctx.billing_account_type,
-            "BillingCurrency": "USD",
-            "BillingPeriodEnd": _ts(bp_end),
-            "BillingPeriodStart": _ts(bp_start),
-            "ChargeCategory": "Usage",
-            "ChargeDescription": f"{what} ({service})",
-            "ChargeFrequency": "Usage-Based",
-            "ChargePeriodEnd": _ts(p.end),
-            "ChargePeriodStart": _ts(p.start),
-            "ConsumedQuantity": _dec(quantity),
-            "ConsumedUnit": unit,
-            "ContractedCost": _dec(cost),
-            "ContractedUnitPrice": _dec(e.basis.unit_price),
-            "EffectiveCost": _dec(cost),
-            "InvoiceIssuerName": ctx.provider,
-            "ListCost": _dec(list_cost),
-            "ListUnitPrice": _dec(list_price),
-            "PricingCategory": "Dynamic" if u.kind == "instance" and u.market == SPOT else "Standard",
-            "PricingCurrency": "USD",
-            "PricingCurrencyContractedUnitPrice": _dec(e.basis.unit_price),
-            "PricingCurrencyEffectiveCost": _dec(cost),
-            "PricingCurrencyListUnitPrice": _dec(list_price),
-            "PricingQuantity": _dec(quantity),
-            "PricingUnit": unit,
-            "ProviderName": ctx.provider,
-            "PublisherName": ctx.provider,
-            "RegionId": u.region,
-            "RegionName": REGION_NAMES.get(u.region, ""),
-            "ResourceId": u.resource_id,
-            "ResourceName": u.resource_id,
-            "ResourceType": rtype,
-            "ServiceCategory": category,
-            "ServiceName": service,
-            "ServiceSubcategory": subcategory,
-            "SkuId": sku_id,
-            "SkuMeter": e.basis.sku,
-            "SkuPriceDetails": "",
-            "SkuPriceId": sku_price_id,
-            "SubAccountId": ctx.sub_accounts.get(u.team) or ctx.sub_account_id or "",
-            "Tags": json.dumps(tags, sort_keys=True, separators=(",", ":")),
-            "x_Cohort": ctx.cohort,
-            "x_Team": u.team,
-            "x_Lab": ctx.lab,
-            "x_Source": u.source,
-            "x_CostBasis": BILLED if ledger.basis == BILLED else basis_of([u.source]),
-            "x_CostMicroUSD": str(p.cost),
-            "x_Market": u.market if u.kind == "instance" else "",
-            "x_InstanceType": u.instance_type or "",
-            "x_UsageKind": u.kind,
-            "x_PriceSource": e.basis.source,
-            "x_PriceObservedAt": e.basis.observed_at.isoformat() if e.basis.observed_at else "",
-            "x_PriceHow": e.basis.how,
-        }
-        rows.append({c: str(row.get(c, "")) for c in COLUMNS})
+    list_prices = _ListPrices(catalog, ledger.origin_us)
+    rows = [_row(p, ledger, ctx, list_prices) for p in _pieces(ledger, granularity)]
     rows.sort(key=lambda r: (r["ChargePeriodStart"], r["x_Team"], r["ResourceId"], r["ChargePeriodEnd"]))
     return rows
+
+
+class _ListPrices:
+    """ListUnitPrice and ListCost of a piece: for spot, the on-demand price and cost when the
+    catalog knows it (as AWS's own exports show the public on-demand cost); else the price paid."""
+
+    def __init__(self, catalog: Catalog | None, origin_us: int) -> None:
+        self.catalog, self.origin_us = catalog, origin_us
+        self._on_demand: dict[tuple[str, str], Decimal | None] = {}
+
+    def on_demand(self, catalog: Catalog, region: str, instance_type: str) -> Decimal | None:
+        k = (region, instance_type)
+        if k not in self._on_demand:
+            r = instance_price(catalog, region, instance_type, ON_DEMAND)
+            self._on_demand[k] = r.basis.unit_price if r.basis else None
+        return self._on_demand[k]
+
+    def of(self, p: _Piece) -> tuple[Decimal, Decimal]:
+        u = p.entry.usage
+        if u.kind == "instance" and u.market == SPOT and self.catalog is not None:
+            od = self.on_demand(self.catalog, u.region, u.instance_type or "")
+            if od is not None:
+                return od, usd(Rate(od * u.count).cost_micros(p.start, p.end, self.origin_us))
+        return p.entry.basis.unit_price, usd(p.cost)
+
+
+def _row(p: _Piece, ledger: Ledger, ctx: FocusContext, list_prices: _ListPrices) -> dict[str, str]:
+    """One piece of a ledger entry as a FOCUS row, in COLUMNS order."""
+    row = {**_account_columns(p, ctx), **_charge_columns(p), **_cost_columns(p, list_prices),
+           **_resource_columns(p, ctx), **_workshop_columns(p, ledger, ctx)}
+    return {c: str(row.get(c, "")) for c in COLUMNS}
+
+
+def _account_columns(p: _Piece, ctx: FocusContext) -> dict[str, str]:
+    """Who is billed and by whom, and the billing period (the calendar month)."""
+    bp_start, bp_end = _month(p.start)
+    return {
+        "BillingAccountId": ctx.billing_account_id,
+        "BillingAccountName": ctx.billing_account_name,
+        "BillingAccountType": ctx.billing_account_type,
+        "BillingCurrency": "USD",
+        "BillingPeriodEnd": _ts(bp_end),
+        "BillingPeriodStart": _ts(bp_start),
+        "InvoiceIssuerName": ctx.provider,
+        "ProviderName": ctx.provider,
+        "PublisherName": ctx.provider,
+        "SubAccountId": ctx.sub_account_id or "",
+    }
+
+
+def _charge_columns(p: _Piece) -> dict[str, str]:
+    """What the charge is and the period it covers."""
+    e, u = p.entry, p.entry.usage
+    what = f"{u.count} x {e.basis.sku}" if u.count != 1 else e.basis.sku
+    return {
+        "ChargeCategory": "Usage",
+        "ChargeDescription": f"{what} ({_SERVICE[u.kind][0]})",
+        "ChargeFrequency": "Usage-Based",
+        "ChargePeriodEnd": _ts(p.end),
+        "ChargePeriodStart": _ts(p.start),
+    }
+
+
+def _cost_columns(p: _Piece, list_prices: _ListPrices) -> dict[str, str]:
+    """Costs, unit prices and quantities: metered, so billed = effective = contracted = the ledger's cost."""
+    e, u = p.entry, p.entry.usage
+    entry_us = max(to_us(e.end) - to_us(e.start), 1)
+    quantity = e.quantity * Decimal(to_us(p.end) - to_us(p.start)) / Decimal(entry_us)
+    cost = usd(p.cost)
+    list_price, list_cost = list_prices.of(p)
+    unit = _UNIT[e.basis.unit]
+    return {
+        "BilledCost": _dec(cost),
+        "ConsumedQuantity": _dec(quantity),
+        "ConsumedUnit": unit,
+        "ContractedCost": _dec(cost),
+        "ContractedUnitPrice": _dec(e.basis.unit_price),
+        "EffectiveCost": _dec(cost),
+        "ListCost": _dec(list_cost),
+        "ListUnitPrice": _dec(list_price),
+        "PricingCategory": "Dynamic" if u.kind == "instance" and u.market == SPOT else "Standard",
+        "PricingCurrency": "USD",
+        "PricingCurrencyContractedUnitPrice": _dec(e.basis.unit_price),
+        "PricingCurrencyEffectiveCost": _dec(cost),
+        "PricingCurrencyListUnitPrice": _dec(list_price),
+        "PricingQuantity": _dec(quantity),
+        "PricingUnit": unit,
+    }
+
+
+def _resource_columns(p: _Piece, ctx: FocusContext) -> dict[str, str]:
+    """The resource, its region and service, the catalog entry (SKU) that priced it, its tags."""
+    e, u = p.entry, p.entry.usage
+    service, category, subcategory, rtype = _SERVICE[u.kind]
+    tags = {"labctl:cohort": ctx.cohort, "labctl:team": u.team}
+    if ctx.lab:
+        tags["labctl:lab"] = ctx.lab
+    sku_id, sku_price_id = sku_ids(e)
+    return {
+        "AvailabilityZone": u.availability_zone or "",
+        "RegionId": u.region,
+        "RegionName": REGION_NAMES.get(u.region, ""),
+        "ResourceId": u.resource_id,
+        "ResourceName": u.resource_id,
+        "ResourceType": rtype,
+        "ServiceCategory": category,
+        "ServiceName": service,
+        "ServiceSubcategory": subcategory,
+        "SkuId": sku_id,
+        "SkuMeter": e.basis.sku,
+        "SkuPriceDetails": "",
+        "SkuPriceId": sku_price_id,
+        "Tags": json.dumps(tags, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def _workshop_columns(p: _Piece, ledger: Ledger, ctx: FocusContext) -> dict[str, str]:
+    """The x_ columns: cohort, team and lab, the row's basis, exact micro-dollars, and the price's provenance."""
+    e, u = p.entry, p.entry.usage
+    return {
+        "x_Cohort": ctx.cohort,
+        "x_Team": u.team,
+        "x_Lab": ctx.lab,
+        "x_Source": u.source,
+        "x_CostBasis": BILLED if ledger.basis == BILLED else basis_of([u.source]),
+        "x_CostMicroUSD": str(p.cost),
+        "x_Market": u.market if u.kind == "instance" else "",
+        "x_InstanceType": u.instance_type or "",
+        "x_UsageKind": u.kind,
+        "x_PriceSource": e.basis.source,
+        "x_PriceObservedAt": e.basis.observed_at.isoformat() if e.basis.observed_at else "",
+        "x_PriceHow": e.basis.how,
+    }
 
 
 def write_csv(rows: Iterable[Mapping[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
