@@ -25,7 +25,7 @@ from labctl.ops import reconcile, remote_state
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
-from labctl.ops.target import connect
+from labctl.ops.target import Connection, connect
 from labctl.render.terraform import tfvars, write_root
 from labctl.ops.team import with_team_knobs
 from labctl.ops.validate import validate_cohort
@@ -113,11 +113,7 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     if not dry_run:
         cs.root.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(spec_path, cs.spec_copy)
-        cs.update_meta(cohort=cohort.id, source=str(spec_path.resolve()), target=conn.target,
-                       region=cohort.cohort.region, lab=cohort.lab.name,
-                       window_start=cohort.cohort.window.start, window_end=cohort.cohort.window.ends_at,
-                       emulator_boot_id=conn.emulator_boot_id, endpoint_url=conn.endpoint_url,
-                       all_teams=[t.name for t in cohort.teams], status="up")
+        cs.update_meta(**deployment_record(cohort, spec_path, conn))
         # state: {backend: s3}: the cohort's bucket exists before the first team needs it.
         remote_state.provision(cs, conn, cohort, spec_path)
     # Teams whose last apply did not finish (killed, or its batch recovered): what it created
@@ -255,6 +251,16 @@ def _untagged_buckets(target: Any, cohort: str, names: list[str], found: Any) ->
             out.append(Resource(service="s3", type="s3:bucket", id=bucket, name=bucket, team=name,
                                 arn=f"arn:aws:s3:::{bucket}", matched_by="name"))
     return out
+
+
+def deployment_record(cohort: ResolvedCohort, spec_path: Path, conn: Connection) -> dict[str, Any]:
+    """What `up` records in meta.json (fields of labctl.meta.CohortMeta): all that `down`, the
+    reaper, `status` and `kubeconfig` need to reach the cohort again without its file."""
+    return {"cohort": cohort.id, "source": str(spec_path.resolve()), "target": conn.target,
+            "region": cohort.cohort.region, "aws_profile": cohort.cohort.aws_profile, "lab": cohort.lab.name,
+            "window_start": cohort.cohort.window.start, "window_end": cohort.cohort.window.ends_at,
+            "emulator_boot_id": conn.emulator_boot_id, "endpoint_url": conn.endpoint_url,
+            "all_teams": [t.name for t in cohort.teams], "status": "up"}
 
 
 def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:

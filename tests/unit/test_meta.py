@@ -105,3 +105,24 @@ def test_a_field_holding_what_no_release_writes_is_unreadable_and_rebuilt_from_t
     meta = cs.meta()
     assert (meta.region, meta.all_teams, meta.status) == ("eu-west-1", ("alpha",), "up")
     assert meta.recovered and list(cs.root.glob("meta.json.unreadable-*"))
+
+
+def test_what_up_records_reaches_an_aws_cohort_again_with_its_profile(tmp_path, monkeypatch):
+    """`down`, the reaper and `kubeconfig` know an aws cohort only from meta.json: the profile
+    its file named must be there, or they would act with whatever credentials the shell has."""
+    import yaml
+
+    from labctl.ops.target import connect, connect_recorded
+    from labctl.ops.up import deployment_record
+    from labctl.spec.load import load_cohort
+
+    monkeypatch.setenv("AWS_PROFILE", "someone-elses")
+    spec = tmp_path / "cohort.yaml"
+    spec.write_text(yaml.safe_dump({"cohort": "prof", "target": "aws", "aws_profile": "workshop",
+                                    "region": "us-west-2", "lab": "gpu-baseline", "teams": [{"name": "a"}],
+                                    "window": {"start": "2026-12-01T09:00:00Z", "duration": "4h"}}))
+    cohort = load_cohort(spec)
+    recorded = CohortMeta().updated(**deployment_record(cohort, spec, connect(cohort.cohort, tmp_path)))
+    assert recorded.aws_profile == "workshop" and recorded.window_end == datetime(2026, 12, 1, 13, tzinfo=timezone.utc)
+    again = connect_recorded(recorded, tmp_path)
+    assert (again.target, again.region, again.env.get("AWS_PROFILE")) == ("aws", "us-west-2", "workshop")
