@@ -1,8 +1,9 @@
-"""Which instance types a region offers, and their specs, from the EC2 records moto ships.
+"""Which instance types a region offers, and their specs, from EC2 records shipped with labctl.
 
-moto bundles snapshots of DescribeInstanceTypes and DescribeInstanceTypeOfferings taken from
-AWS; they let `validate` reject an instance type a region does not offer without any network.
-`labctl preflight` checks the live API for real accounts.
+labctl/data/ec2 holds snapshots of DescribeInstanceTypes and DescribeInstanceTypeOfferings taken
+from AWS (the copy moto ships, labctl/data/ec2/README.md); they let `validate` reject an instance
+type a region does not offer without any network. `labctl preflight` checks the live API for
+real accounts. A pure model: it reads its own package data, not the emulator's.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import gzip
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.util import find_spec
 from pathlib import Path
+
+from labctl.resources import package_data_dir
 
 
 @dataclass(frozen=True)
@@ -25,18 +27,12 @@ class TypeInfo:
     gpu_memory_mib: int | None
 
 
-@lru_cache(maxsize=1)
-def _resources() -> Path:
-    # Found without importing moto.ec2: importing it builds moto's whole EC2 backend (~1.8 s),
-    # which every `validate`, `render` and `team plan` would pay for two data files.
-    spec = find_spec("moto")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("moto is not installed; it ships the EC2 offerings labctl validates against")
-    return Path(next(iter(spec.submodule_search_locations))) / "ec2" / "resources"
+def data_dir() -> Path:
+    return package_data_dir() / "ec2"
 
 
 def _load(rel: str) -> object:
-    with gzip.open(_resources().joinpath(*rel.split("/"))) as fh:
+    with gzip.open(data_dir().joinpath(*rel.split("/"))) as fh:
         return json.load(fh)
 
 
