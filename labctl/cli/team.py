@@ -83,7 +83,59 @@ def apply(app: AppContext, team_name: str, cohort_ref: str) -> None:
     else:
         click.echo(res.text())
     if res.status == "failed":
-        raise TerraformError(f"team {team_name}: apply failed: {res.error}")
+        raise TerraformError(f"team {team_name}: apply failed: {res.error}{_lock_hint(app, cohort_ref, team_name, res.error)}")
+
+
+def _lock_hint(app: AppContext, cohort_ref: str, team_name: str, error: str | None) -> str:
+    """For a run that met the team's S3 state lock: who holds it and how to release it."""
+    if "state lock" not in (error or ""):
+        return ""
+    from labctl.ops.state_lock import holder_message
+
+    try:
+        message = holder_message(cohort_ref, app.state_dir, team_name)
+    except Exception:  # noqa: BLE001 - the hint must not hide the failure it explains
+        return ""
+    return f"\n{message}" if message else ""
+
+
+@team.command("unlock")
+@click.argument("team_name", metavar="TEAM")
+@COHORT_OPT
+@click.option("--lock-id", default=None, help="Release only this lock (the id `team apply` or terraform reported).")
+@pass_app
+def unlock(app: AppContext, team_name: str, cohort_ref: str, lock_id: str | None) -> None:
+    """Release TEAM's S3 state lock left by a killed run (state: {backend: s3}); says who held it."""
+    from labctl.ops.state_lock import unlock as unlock_team
+
+    message = unlock_team(cohort_ref, app.state_dir, team_name, lock_id)
+    if app.json:
+        app.emit_json({"team": team_name, "result": message})
+    else:
+        click.echo(message)
+
+
+@team.command("run")
+@click.option("--root", "root", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The team's rendered Terraform root (`labctl render` or a cohort's teams/<team>).")
+@click.option("--action", type=click.Choice(["plan", "apply", "destroy"]), required=True)
+@click.option("--workspace", default=None, help="The team (remote state); default: the root folder's name.")
+@pass_app
+def run(app: AppContext, root: Path, action: str, workspace: str | None) -> None:
+    """Run one team's plan, apply or destroy from its root and the environment's AWS credentials only."""
+    from labctl.ops.team_run import run_team
+
+    res = run_team(root, action, workspace)  # type: ignore[arg-type]
+    if app.json:
+        app.emit_json(res.as_dict())
+    else:
+        summary = res.summary or {}
+        click.echo(f"{res.root} ({res.workspace or 'local state'}): {action} {res.status} "
+                   f"+{summary.get('add', 0)} ~{summary.get('change', 0)} -{summary.get('remove', 0)} ({res.seconds}s)")
+        for e in res.errors:
+            click.echo(f"  {e}")
+    if not res.ok:
+        raise TerraformError(f"{res.root}: {action} failed")
 
 
 @click.command("preflight")

@@ -23,7 +23,7 @@ from typing import Any
 from labctl.aws.accounts import inventory_in, sweep_in
 from labctl.aws.sweep import plan_sweep
 from labctl.errors import NotFoundError
-from labctl.ops import reconcile
+from labctl.ops import reconcile, remote_state
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_parallelism
@@ -223,6 +223,8 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
         cs.update_meta(status="down" if report.clean else "down-with-leftovers", down_at=proof_at)
     cs.audit("down", "clean" if report.clean else "leftovers", reason=reason, teams=chosen,
              left=report.left)
+    # state: {backend: s3}: only now, with every proof written, may the state bucket go.
+    report.notes += remote_state.after_down(ctx.tf, cs, conn, chosen, whole_cohort=not teams, clean=report.clean)
     return report
 
 

@@ -34,6 +34,7 @@ from labctl.aws import state_store
 from labctl.errors import NotFoundError, RefusedError
 from labctl.aws.session import AwsAccessDenied
 from labctl.ops.target import Connection, connect
+from labctl.render.terraform import tfvars, write_root
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import CohortState, StateDir, write_atomic
 from labctl.tf import argv as A
@@ -123,7 +124,7 @@ def push_states(tf_of: Callable[[str], Terraform], cs: CohortState, split: list[
             pending.unlink()
             cs.audit("state-push", "ok", team=team)
         else:
-            why = _last_line(res.stderr)
+            why = last_line(res.stderr)
             failed[team] = (f"its state could not be written to S3 ({why}); it is kept in {pending}, and the next "
                             f"labctl command on cohort {cs.id} pushes it again")
             cs.audit("state-push", "failed", team=team, error=why)
@@ -171,8 +172,8 @@ def attach(cs: CohortState, conn: Connection) -> RemoteState | None:
     rs = RemoteState(bucket, cohort.cohort.region, cohort.cohort.state.keep)
     _record(cs, rs)
     names = [t.name for t in cohort.teams]
-    for team in names:
-        cs.team_dir(team).mkdir(parents=True, exist_ok=True)
+    for team in cohort.teams:       # each team's root, as `up` renders it (a batch destroy calls them)
+        write_root(cs.team_dir(team.name), tfvars(cohort, team, conn.provider))
     have = refresh(cs, conn, names)
     cs.update_meta(cohort=cohort.id, source=str(cs.spec_copy), target=conn.target, region=cohort.cohort.region,
                    lab=cohort.lab.name, window_start=cohort.cohort.window.start.isoformat(),
@@ -208,6 +209,53 @@ def lock_message(cs: CohortState, conn: Connection, team: str) -> str | None:
             f"`labctl team unlock {team} --cohort {cs.id} --lock-id {holder.id}`")
 
 
+def push_newer(tf_of: Callable[[str], Terraform], cs: CohortState, conn: Connection, teams: list[str]) -> dict[str, str]:
+    """Push each team's local state where it is newer than S3's (same lineage, higher serial): what
+    a command wrote to the file instead of through the team's backend (a batch destroy's emptied
+    states). Returns {team: why} for pushes that failed."""
+    rs = recorded(cs)
+    if rs is None:
+        return {}
+    target = conn.aws()
+    newer = []
+    for team in teams:
+        local = _lineage_serial((cs.team_dir(team) / backend.MIRROR_FILE).read_bytes()
+                                if (cs.team_dir(team) / backend.MIRROR_FILE).exists() else None)
+        remote = _lineage_serial(state_store.team_state(target, rs.bucket, team))
+        if local is not None and remote is not None and local[0] == remote[0] and local[1] > remote[1]:
+            newer.append(team)
+    return push_states(tf_of, cs, newer)
+
+
+def _lineage_serial(raw: bytes | None) -> tuple[str, int] | None:
+    try:
+        doc = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return str(doc.get("lineage", "")), int(doc.get("serial") or 0)
+
+
+def after_down(tf_of: Callable[[str], Terraform], cs: CohortState, conn: Connection, teams: list[str],
+               whole_cohort: bool, clean: bool) -> list[str]:
+    """`down`, once every proof is written: states written locally go to S3, then the bucket goes
+    with every version, unless the cohort keeps it, or teams are left (their state is still needed)
+    or only some teams were torn down. Returns lines for the report's notes."""
+    if recorded(cs) is None:
+        return []
+    failed = push_newer(tf_of, cs, conn, teams)
+    notes = [f"{team}: {why}" for team, why in failed.items()]
+    if not whole_cohort:
+        return notes
+    if not clean or failed:
+        rs = recorded(cs)
+        assert rs is not None
+        return notes + [f"state bucket s3://{rs.bucket} kept: something is left, and its state is still needed"]
+    done = remove_bucket(cs, conn)
+    return notes + ([done] if done else [])
+
+
 def remove_bucket(cs: CohortState, conn: Connection) -> str | None:
     """After `down` has written every proof: delete the bucket and every state version, unless the
     cohort keeps it. Returns what was done, for the output and the audit log."""
@@ -222,7 +270,8 @@ def remove_bucket(cs: CohortState, conn: Connection) -> str | None:
     return f"state bucket s3://{rs.bucket} deleted ({versions} object versions)"
 
 
-def _last_line(stderr: str) -> str:
+def last_line(stderr: str) -> str:
     lines = [ln.strip(" │╷╵") for ln in stderr.splitlines() if ln.strip(" │╷╵")]
     return (lines[-1] if lines else "no output")[:300]
+
 

@@ -40,6 +40,7 @@ from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint,
                                write_team_manifests)
 from labctl.ops.target import connect
+from labctl.ops import remote_state
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
 from labctl.render.manifests import render_team_manifests
@@ -391,6 +392,7 @@ def _load(cohort_ref: str | Path, state_dir: Path, team: str) -> tuple[ResolvedC
     spec = cohort_file(cohort_ref, state_dir)
     cohort = load_cohort(spec)
     _team_index(cohort, team)
+    remote_state.attach_from_file(spec, state_dir, cohort)     # state in S3, provisioned from another machine
     cs = StateDir(state_dir).cohort(cohort.id)
     kf = knobs_path(cs, team)
     cohort = apply_knobs_file(cohort, team, kf)
