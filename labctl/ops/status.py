@@ -64,11 +64,10 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
         conn = connect_recorded(meta, state_dir, start_emulator=False)
     out: list[TeamStatus] = []
     for team in sorted(set(meta.all_teams) | set(cs.teams_with_state())):
-        state = tfstate.team_state(cs.team_dir(team)) or {}
-        outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
+        state = tfstate.team_state(cs.team_dir(team))
+        outputs = tfstate.outputs(state)
         ts = TeamStatus(team=team, status=meta.team(team).status or "not deployed",
-                        resources=sum(len(r.get("instances", [])) for r in state.get("resources", [])
-                                      if r.get("mode") == "managed"),
+                        resources=len(tfstate.addresses(state)),
                         cluster=outputs.get("cluster_name"), error=meta.team(team).error)
         if conn is not None and ts.cluster:
             target = conn.aws()
