@@ -27,11 +27,11 @@ from labctl.tf import state as tfstate
 SOURCE = PROVISIONED
 
 
-def items_of_state(tfstate: dict[str, Any] | None) -> TeamItems:
+def items_of_state(state: dict[str, Any] | None) -> TeamItems:
     """A team's line items from its terraform.tfstate (empty when there is none, or nothing in it)."""
-    if not tfstate or not tfstate.get("resources"):
+    if state is None or not tfstate.has_resources(state):
         return TeamItems((), False)
-    return team_items({"planned_values": state_values(tfstate)})
+    return team_items({"planned_values": state_values(state)})
 
 
 def read_state(team_dir: Path) -> dict[str, Any] | None:
