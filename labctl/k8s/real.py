@@ -32,7 +32,7 @@ from labctl.k8s.interface import (
     Usage,
     WatchEvent,
 )
-from labctl.render.consistency import parse_quantity
+from labctl.spec.quantity import parse_quantity
 
 _MAX_BODY = 300
 METRICS = "metrics.k8s.io/v1beta1"

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from labctl.errors import Problem
-from labctl.render.quantity import parse_quantity  # noqa: F401 - re-exported
+from labctl.spec.quantity import parse_quantity
 
 if TYPE_CHECKING:
     from labctl.render.docs import Doc
@@ -94,7 +94,7 @@ def node_template(group_name: str, tags: Mapping[str, str]) -> NodeTemplate:
     return NodeTemplate(group_name, labels, tuple(taints), int(tags.get(TF_GPU_TAG, "0")))
 
 
-# -- quantities: one parser for all of labctl, in render/quantity.py (re-exported here) -----------
+# -- quantities: one parser for all of labctl, in spec/quantity.py ----------------------------------
 
 
 def _fmt(q: Decimal) -> str:

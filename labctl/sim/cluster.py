@@ -46,7 +46,7 @@ from typing import Any
 from labctl.cost.catalog import Catalog
 from labctl.k8s.fake import FakeCluster
 from labctl.k8s.interface import FIELD_MANAGER, ClusterError, Obj, Propagation, Usage, WatchEvent
-from labctl.render.consistency import parse_quantity
+from labctl.spec.quantity import parse_quantity
 from labctl.sim import autoscaler as ca
 from labctl.sim import market
 from labctl.sim.clock import SimClock

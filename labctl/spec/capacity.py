@@ -18,7 +18,6 @@ Every GPU node also runs the NVIDIA device plugin DaemonSet that labctl renders
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
@@ -26,19 +25,6 @@ MIB = 2**20
 
 # Requests of the DaemonSets labctl places on every GPU node (cpu millicores, memory bytes).
 GPU_NODE_DAEMONSETS = (50, 64 * MIB)
-
-_SUFFIX = {"": Decimal(1), "m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
-           "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40)}
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-
-
-def quantity(text: str) -> Decimal:
-    """A Kubernetes quantity in the form the spec accepts: '3' -> 3, '500m' -> 0.5, '12Gi' -> bytes."""
-    m = _QUANTITY.match(str(text))
-    if not m:
-        raise ValueError(f"{text!r} is not a quantity")
-    return Decimal(m.group(1)) * _SUFFIX[m.group(2) or ""]
-
 
 @dataclass(frozen=True)
 class Allocatable:

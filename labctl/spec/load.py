@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from labctl import naming, resources
 from labctl.errors import Problem, SpecError
 from labctl.spec import accounts, capacity, offerings
+from labctl.spec.quantity import parse_quantity
 from labctl.spec.messages import clean_loc, user_message
 from labctl.spec.models import DNS1123_LABEL, MAX_TEAM_LEN, Cohort, Lab, NodeGroup, Window
 from labctl.spec.yamlsrc import Located, PathKey, field_name, load_yaml
@@ -203,7 +204,7 @@ def _fit(lab: Lab, what: str, pool_key: str, cpu: str, memory: str, gpus: int) -
     a node billed for nothing while the pod stays pending.
     """
     pool_name, pool = _pool(lab, pool_key)
-    need_cpu, need_mem = capacity.quantity(cpu) * 1000, capacity.quantity(memory)
+    need_cpu, need_mem = parse_quantity(cpu) * 1000, parse_quantity(memory)
     max_pods = lab.simulation.max_pods
 
     def room(itype: str) -> capacity.Allocatable | None:

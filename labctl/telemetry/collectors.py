@@ -27,7 +27,7 @@ from labctl.aws.session import AwsError, AwsTarget
 from labctl.aws.walker import Walker
 from labctl.cost.items import NODE_PUBLIC_IPV4
 from labctl.naming import TAG_COHORT, TAG_TEAM
-from labctl.render.quantity import parse_quantity
+from labctl.spec.quantity import parse_quantity
 from labctl.telemetry import prom
 from labctl.telemetry import usage as tu
 from labctl.telemetry.store import Event, Lifecycle, Sample, Store

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.config import ConfigError, Settings, from_environ
@@ -66,7 +67,45 @@ def _s3_client(settings: Settings) -> Any:
     )
 
 
+@dataclass
+class _Loop:
+    """The training loop's running state: where it is, what it has measured, why it stopped."""
+
+    step: int
+    start_step: int
+    last_saved: int
+    t_start: float
+    window_t: float                     # the current throughput window: its start time and step
+    window_step: int
+    measured_from: int
+    measured_t: float | None = None     # when the warm-up steps were over
+    util_samples: list[float] = field(default_factory=list)
+    mem_max: float = 0.0
+    loss_value: float = float("nan")
+    first_loss: float | None = None
+    stopped: str = "finished"
+
+
+def _pick_device(torch: Any, s: Settings) -> tuple[Any, str]:
+    if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()):
+        device = torch.device("cuda")
+        torch.set_float32_matmul_precision("high")  # TF32 on tensor cores, as a tuned job would
+        return device, torch.cuda.get_device_name(0)
+    return torch.device("cpu"), f"cpu ({torch.get_num_threads()} threads)"
+
+
 class Trainer:
+    # Set by run(), in this order: torch, the device and the model; the checkpoint store; the metrics.
+    torch: Any
+    device: Any
+    device_name: str
+    model: Any
+    optimizer: Any
+    data: Any
+    store: Any
+    metrics: Any
+    gpus: Any
+
     def __init__(self, settings: Settings, log: JsonLog, stop: StopFlag) -> None:
         self.s = settings
         self.log = log
@@ -79,166 +118,187 @@ class Trainer:
         warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
         import torch
 
-        from trainer.checkpoint import CheckpointStore
         from trainer.metrics import GpuMonitor, Metrics
-        from trainer.model import SyntheticData, build_model, flops_per_sample, parameter_count
 
-        if s.torch_threads:
-            torch.set_num_threads(s.torch_threads)
-        if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()):
-            device = torch.device("cuda")
-            torch.set_float32_matmul_precision("high")  # TF32 on tensor cores, as a tuned job would
-            device_name = torch.cuda.get_device_name(0)
-        else:
-            device = torch.device("cpu")
-            device_name = f"cpu ({torch.get_num_threads()} threads)"
-
-        torch.manual_seed(s.seed)
-        model = build_model(s.hidden_size).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        data = SyntheticData(s.seed, s.batch_size, device)
-        log.event("model", device=device_name, parameters=parameter_count(model),
-                  flops_per_sample=flops_per_sample(model))
-
-        def encode(step: int) -> bytes:
-            buf = io.BytesIO()
-            torch.save({"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "hidden_size": s.hidden_size, "seed": s.seed}, buf)
-            return buf.getvalue()
-
-        def decode(body: bytes) -> dict[str, Any]:
-            """Parses and checks a checkpoint without touching the model (a rejected one leaves no trace)."""
-            state = torch.load(io.BytesIO(body), map_location=device, weights_only=True)
-            if state.get("hidden_size") != s.hidden_size:
-                raise ValueError(f"checkpoint is for hidden_size={state.get('hidden_size')}, "
-                                 f"this run has {s.hidden_size}")
-            ours = model.state_dict()
-            theirs = state["model"]
-            if set(theirs) != set(ours) or any(theirs[k].shape != ours[k].shape for k in ours):
-                raise ValueError("checkpoint's tensors do not match this model")
-            if not isinstance(state["step"], int) or not {"state", "param_groups"} <= set(state["optimizer"]):
-                raise ValueError("checkpoint lacks the step or the optimizer state")
-            return state
-
-        store = None
-        step = 0
-        if s.checkpointing:
-            store = CheckpointStore(_s3_client(s), s.bucket, s.prefix, log)
-            found = store.load_latest(decode)
-            if found is not None:
-                state, entry = found
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                step = state["step"]
-                log.event("resumed", step=step, key=entry.key, sha256=entry.sha256)
-        else:
-            log.event("checkpointing_disabled",
-                      note="checkpoint_every is 0: nothing is saved and an interruption loses all work")
-        last_saved = step
-        start_step = step
-
+        self.torch = torch
+        self._build_model()
+        step = self._resume()
         if step >= s.total_steps:
             log.event("already_complete", step=step, total_steps=s.total_steps)
             return EXIT_OK
 
-        metrics = Metrics(s.metrics_port, log)
-        gpus = GpuMonitor(log)
-        metrics.start(s.total_steps, start_step)
-
-        def checkpoint(at: int, reason: str) -> bool:
-            assert store is not None
-            t0 = time.monotonic()
-            try:
-                body = encode(at)
-                entry = store.save(at, body)
-            except Exception as exc:  # noqa: BLE001 - keep training; the next interval tries again
-                metrics.checkpoint(False, time.monotonic() - t0)
-                log.event("checkpoint_failed", step=at, reason=reason, error=f"{type(exc).__name__}: {exc}")
-                return False
-            seconds = time.monotonic() - t0
-            metrics.checkpoint(True, seconds)
-            log.event("checkpoint_saved", step=at, reason=reason, key=entry.key, bytes=entry.size,
-                      sha256=entry.sha256, seconds=round(seconds, 3))
-            return True
-
-        def sync() -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        t_start = time.monotonic()
-        window_t, window_step = t_start, step
-        measured_t: float | None = None
-        measured_from = step
-        util_samples: list[float] = []
-        mem_max = 0.0
-        loss_value = float("nan")
-        first_loss: float | None = None
-        stopped = "finished"
-
-        model.train()
-        while step < s.total_steps:
-            if self.stop.signal:
-                stopped = self.stop.signal
-                break
-            x, y = data.batch(step + 1)
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-
-            if step - start_step == WARMUP_STEPS:
-                sync()
-                measured_t, measured_from = time.monotonic(), step
-            if step % s.log_every == 0 or step == s.total_steps:
-                loss_value = float(loss.item())  # also waits for the GPU
-                if first_loss is None:
-                    first_loss = loss_value
-                now = time.monotonic()
-                rate = (step - window_step) * s.batch_size / max(now - window_t, 1e-9)
-                sample = gpus.sample()
-                for g in sample:
-                    util_samples.append(g["util_pct"])
-                    mem_max = max(mem_max, g["mem_used_bytes"])
-                log.event("progress", step=step, total_steps=s.total_steps, loss=round(loss_value, 5),
-                          samples_per_s=round(rate, 1), elapsed_s=round(now - t_start, 3), gpus=sample)
-                metrics.progress(step, (step - window_step) * s.batch_size, rate, loss_value, sample)
-                window_t, window_step = now, step
-            if store is not None and step % s.checkpoint_every == 0:
-                if checkpoint(step, "interval"):
-                    last_saved = step
-            if s.max_seconds and time.monotonic() - t_start >= s.max_seconds:
-                stopped = "time_limit"
-                break
-
-        sync()
+        self.metrics = Metrics(s.metrics_port, log)
+        self.gpus = GpuMonitor(log)
+        self.metrics.start(s.total_steps, step)
+        loop = self._train(step)
+        self._sync()
         t_end = time.monotonic()
-        if store is not None and last_saved != step and step > 0:
-            if checkpoint(step, "sigterm" if stopped.startswith("SIG") else stopped):
-                last_saved = step
+        if self.store is not None and loop.last_saved != loop.step and loop.step > 0:
+            if self._checkpoint(loop.step, "sigterm" if loop.stopped.startswith("SIG") else loop.stopped):
+                loop.last_saved = loop.step
+        self._summary(loop, t_end)
+        return self._exit(loop)
 
-        if measured_t is not None and step > measured_from:
-            throughput = (step - measured_from) * s.batch_size / max(t_end - measured_t, 1e-9)
+    def _build_model(self) -> None:
+        """The device, the seeded model, its optimizer and the synthetic data; logs what was built."""
+        from trainer.model import SyntheticData, build_model, flops_per_sample, parameter_count
+
+        s, torch = self.s, self.torch
+        if s.torch_threads:
+            torch.set_num_threads(s.torch_threads)
+        self.device, self.device_name = _pick_device(torch, s)
+        torch.manual_seed(s.seed)
+        self.model = build_model(s.hidden_size).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.data = SyntheticData(s.seed, s.batch_size, self.device)
+        self.log.event("model", device=self.device_name, parameters=parameter_count(self.model),
+                       flops_per_sample=flops_per_sample(self.model))
+
+    def _encode(self, step: int) -> bytes:
+        buf = io.BytesIO()
+        self.torch.save({"step": step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "hidden_size": self.s.hidden_size, "seed": self.s.seed}, buf)
+        return buf.getvalue()
+
+    def _decode(self, body: bytes) -> dict[str, Any]:
+        """Parses and checks a checkpoint without touching the model (a rejected one leaves no trace)."""
+        s = self.s
+        state = self.torch.load(io.BytesIO(body), map_location=self.device, weights_only=True)
+        if state.get("hidden_size") != s.hidden_size:
+            raise ValueError(f"checkpoint is for hidden_size={state.get('hidden_size')}, "
+                             f"this run has {s.hidden_size}")
+        ours = self.model.state_dict()
+        theirs = state["model"]
+        if set(theirs) != set(ours) or any(theirs[k].shape != ours[k].shape for k in ours):
+            raise ValueError("checkpoint's tensors do not match this model")
+        if not isinstance(state["step"], int) or not {"state", "param_groups"} <= set(state["optimizer"]):
+            raise ValueError("checkpoint lacks the step or the optimizer state")
+        return state
+
+    def _resume(self) -> int:
+        """Opens the checkpoint store (when checkpointing is on) and loads its newest good
+        checkpoint into the model; returns the step to start from."""
+        from trainer.checkpoint import CheckpointStore
+
+        s = self.s
+        self.store = None
+        if not s.checkpointing:
+            self.log.event("checkpointing_disabled",
+                           note="checkpoint_every is 0: nothing is saved and an interruption loses all work")
+            return 0
+        self.store = CheckpointStore(_s3_client(s), s.bucket, s.prefix, self.log)
+        found = self.store.load_latest(self._decode)
+        if found is None:
+            return 0
+        state, entry = found
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.log.event("resumed", step=state["step"], key=entry.key, sha256=entry.sha256)
+        return state["step"]
+
+    def _checkpoint(self, at: int, reason: str) -> bool:
+        assert self.store is not None
+        t0 = time.monotonic()
+        try:
+            body = self._encode(at)
+            entry = self.store.save(at, body)
+        except Exception as exc:  # noqa: BLE001 - keep training; the next interval tries again
+            self.metrics.checkpoint(False, time.monotonic() - t0)
+            self.log.event("checkpoint_failed", step=at, reason=reason, error=f"{type(exc).__name__}: {exc}")
+            return False
+        seconds = time.monotonic() - t0
+        self.metrics.checkpoint(True, seconds)
+        self.log.event("checkpoint_saved", step=at, reason=reason, key=entry.key, bytes=entry.size,
+                       sha256=entry.sha256, seconds=round(seconds, 3))
+        return True
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
+
+    def _train(self, step: int) -> _Loop:
+        """Steps until done, a signal or the time limit; progress and checkpoints on schedule."""
+        s = self.s
+        t_start = time.monotonic()
+        loop = _Loop(step=step, start_step=step, last_saved=step, t_start=t_start, window_t=t_start,
+                     window_step=step, measured_from=step)
+        self.model.train()
+        while loop.step < s.total_steps:
+            if self.stop.signal:
+                loop.stopped = self.stop.signal
+                break
+            loss = self._step(loop.step + 1)
+            loop.step += 1
+
+            if loop.step - loop.start_step == WARMUP_STEPS:
+                self._sync()
+                loop.measured_t, loop.measured_from = time.monotonic(), loop.step
+            if loop.step % s.log_every == 0 or loop.step == s.total_steps:
+                self._progress(loop, loss)
+            if self.store is not None and loop.step % s.checkpoint_every == 0:
+                if self._checkpoint(loop.step, "interval"):
+                    loop.last_saved = loop.step
+            if s.max_seconds and time.monotonic() - loop.t_start >= s.max_seconds:
+                loop.stopped = "time_limit"
+                break
+        return loop
+
+    def _step(self, batch: int) -> Any:
+        x, y = self.data.batch(batch)
+        loss = self.torch.nn.functional.cross_entropy(self.model(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    def _progress(self, loop: _Loop, loss: Any) -> None:
+        """The progress line and metrics: loss, throughput since the last one, the GPUs' sample."""
+        s = self.s
+        loop.loss_value = float(loss.item())  # also waits for the GPU
+        if loop.first_loss is None:
+            loop.first_loss = loop.loss_value
+        now = time.monotonic()
+        rate = (loop.step - loop.window_step) * s.batch_size / max(now - loop.window_t, 1e-9)
+        sample = self.gpus.sample()
+        for g in sample:
+            loop.util_samples.append(g["util_pct"])
+            loop.mem_max = max(loop.mem_max, g["mem_used_bytes"])
+        self.log.event("progress", step=loop.step, total_steps=s.total_steps, loss=round(loop.loss_value, 5),
+                       samples_per_s=round(rate, 1), elapsed_s=round(now - loop.t_start, 3), gpus=sample)
+        self.metrics.progress(loop.step, (loop.step - loop.window_step) * s.batch_size, rate, loop.loss_value, sample)
+        loop.window_t, loop.window_step = now, loop.step
+
+    def _summary(self, loop: _Loop, t_end: float) -> None:
+        """The summary line: throughput after the warm-up steps, losses, the weights' digest, GPU use."""
+        from trainer.model import flops_per_sample, parameter_count
+
+        s, step = self.s, loop.step
+        if loop.measured_t is not None and step > loop.measured_from:
+            throughput = (step - loop.measured_from) * s.batch_size / max(t_end - loop.measured_t, 1e-9)
         else:
-            throughput = (step - start_step) * s.batch_size / max(t_end - t_start, 1e-9)
-        final = encode(step)
-        log.event("summary", device=device_name, start_step=start_step, end_step=step,
-                  steps_run=step - start_step, samples_per_s=round(throughput, 1),
-                  steps_per_s=round(throughput / s.batch_size, 3), seconds=round(t_end - t_start, 3),
-                  first_loss=first_loss, loss=loss_value, batch_size=s.batch_size,
-                  hidden_size=s.hidden_size, parameters=parameter_count(model),
-                  flops_per_sample=flops_per_sample(model), checkpoint_bytes=len(final),
-                  params_sha256=_state_digest(model.state_dict()),
-                  gpu_util_mean_pct=round(sum(util_samples) / len(util_samples), 1) if util_samples else None,
-                  gpu_mem_max_bytes=mem_max or None, gpu_metrics=gpus.available)
+            throughput = (step - loop.start_step) * s.batch_size / max(t_end - loop.t_start, 1e-9)
+        final = self._encode(step)
+        util = loop.util_samples
+        self.log.event("summary", device=self.device_name, start_step=loop.start_step, end_step=step,
+                       steps_run=step - loop.start_step, samples_per_s=round(throughput, 1),
+                       steps_per_s=round(throughput / s.batch_size, 3), seconds=round(t_end - loop.t_start, 3),
+                       first_loss=loop.first_loss, loss=loop.loss_value, batch_size=s.batch_size,
+                       hidden_size=s.hidden_size, parameters=parameter_count(self.model),
+                       flops_per_sample=flops_per_sample(self.model), checkpoint_bytes=len(final),
+                       params_sha256=_state_digest(self.model.state_dict()),
+                       gpu_util_mean_pct=round(sum(util) / len(util), 1) if util else None,
+                       gpu_mem_max_bytes=loop.mem_max or None, gpu_metrics=self.gpus.available)
 
+    def _exit(self, loop: _Loop) -> int:
+        """The last line (interrupted, finished or stopped) and the exit code it means."""
+        stopped, step = loop.stopped, loop.step
         if stopped.startswith("SIG"):
-            lost = step - last_saved if store is not None else step
-            log.event("interrupted", signal=stopped, step=step,
-                      checkpointed_step=last_saved if store is not None else None, steps_lost=lost)
+            lost = step - loop.last_saved if self.store is not None else step
+            self.log.event("interrupted", signal=stopped, step=step,
+                           checkpointed_step=loop.last_saved if self.store is not None else None, steps_lost=lost)
             return EXIT_SIGNAL[stopped]
-        log.event("finished" if stopped == "finished" else "stopped", reason=stopped, step=step,
-                  total_steps=s.total_steps)
+        self.log.event("finished" if stopped == "finished" else "stopped", reason=stopped, step=step,
+                       total_steps=self.s.total_steps)
         return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labctl.render.consistency import parse_quantity
+from labctl.spec.quantity import parse_quantity
 from labctl.render.manifests import render_team_manifests
 from labctl.sim.scheduler import allocatable as sim_allocatable
 from labctl.spec import capacity

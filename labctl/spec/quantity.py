@@ -1,7 +1,8 @@
 """Kubernetes resource quantities ("500m", "16Gi", "1e3") as exact Decimals: the one parser.
 
-Pure. Used by the manifest checks (render.consistency), the simulated cluster, the real
-cluster adapter's usage figures and telemetry's cluster collector. Suffixes as in
+Pure, and in spec, the layer every other imports: used by the spec's own fit checks (a job's
+requests against its pool's nodes), the manifest checks (render.consistency), the simulated
+cluster, the real cluster adapter's usage figures and telemetry's cluster collector. Suffixes as in
 k8s.io/apimachinery's resource.Quantity: binary Ki..Ei, decimal n u m k M G T P E, or a decimal
 exponent (e/E).
 """

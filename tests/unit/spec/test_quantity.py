@@ -1,4 +1,4 @@
-"""The one Kubernetes quantity parser (labctl.render.quantity), as a table of suffixes: binary
+"""The one Kubernetes quantity parser (labctl.spec.quantity), as a table of suffixes: binary
 (Ki..Ei), decimal SI (n u m k M G T P E), decimals, signs and exponents, and what it refuses."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from labctl.render.quantity import parse_quantity
+from labctl.spec.quantity import parse_quantity
 
 
 @pytest.mark.parametrize("text, want", [
