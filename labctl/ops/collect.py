@@ -81,12 +81,20 @@ def _why(exc: Exception) -> str:
     return text[:200] if isinstance(exc, LabctlError) else f"{type(exc).__name__}: {text[:160]}"
 
 
-def _eks_kubeconfig(cs: CohortState, meta: CohortMeta, team: str) -> Path:
-    """Write the team's EKS kubeconfig (as `labctl kubeconfig` does) into its state folder, mode 0600."""
-    from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
+def team_eks_config(cs: CohortState, meta: CohortMeta, team: str) -> dict[str, Any] | None:
+    """The team's EKS kubeconfig (as data) from its Terraform outputs and what `up` recorded of the
+    cohort; None before its cluster exists. What `collect` and `labctl kubeconfig` both write."""
+    from labctl.k8s.kubeconfig import team_eks_kubeconfig
 
-    config = team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), f"{cs.id}-{team}", meta.region,
-                                 meta.aws_profile, meta.localstack_endpoint)
+    return team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), f"{cs.id}-{team}", meta.region,
+                               meta.aws_profile, meta.localstack_endpoint)
+
+
+def _eks_kubeconfig(cs: CohortState, meta: CohortMeta, team: str) -> Path:
+    """Write the team's EKS kubeconfig into its state folder, mode 0600."""
+    from labctl.k8s.kubeconfig import write_kubeconfig
+
+    config = team_eks_config(cs, meta, team)
     if config is None:
         raise NotFoundError("no cluster endpoint in its Terraform state (not provisioned yet, or the target has no EKS)")
     return write_kubeconfig(cs.team_dir(team) / "collect.kubeconfig", config)

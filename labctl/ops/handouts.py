@@ -23,7 +23,11 @@ from typing import Any
 
 import yaml
 
-from labctl.k8s.kubeconfig import eks_kubeconfig
+from labctl.errors import NotFoundError
+from labctl.k8s import kind
+from labctl.k8s.kubeconfig import eks_kubeconfig, write_kubeconfig
+from labctl.ops.collect import simulated, team_eks_config
+from labctl.ops.common import resolve_cohort_id
 from labctl.ops.team import cohort_file, knobs_path, knobs_template
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import StateDir
@@ -176,3 +180,43 @@ def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> Handou
     if cs.root.is_dir():
         cs.audit("handouts", "ok", out=str(out), teams=[t.team for t in report.teams])
     return report
+
+
+SIMULATED_CLUSTER = ("cohort {cohort} runs on the embedded target: its cluster is simulated inside labctl, "
+                     "so there is no Kubernetes API and no kubeconfig to hand out")
+
+
+@dataclass
+class TeamKubeconfig:
+    cohort: str
+    team: str
+    path: Path | None           # None: the cohort's clusters are simulated, nothing was written
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cohort": self.cohort, "team": self.team, "simulated": self.path is None,
+                               "kubeconfig": str(self.path) if self.path else None}
+        if self.path is None:
+            out["message"] = self.message
+        return out
+
+
+def write_team_kubeconfig(cohort_ref: str | Path, state_dir: Path, team: str, dest: Path | None = None) -> TeamKubeconfig:
+    """`labctl kubeconfig`: TEAM's kubeconfig (EKS: from its Terraform outputs; kind: the cohort's
+    cluster) written to ``dest`` (default ./<cohort>-<team>.kubeconfig) with mode 0600."""
+    cohort_id = resolve_cohort_id(cohort_ref, state_dir)
+    cs = StateDir(state_dir).existing_cohort(cohort_id)
+    meta = cs.meta()
+    if team not in set(meta.all_teams) | set(cs.teams_with_state()):
+        raise NotFoundError(f"cohort {cohort_id} has no team {team!r}")
+    if simulated(meta):
+        return TeamKubeconfig(cohort_id, team, None, SIMULATED_CLUSTER.format(cohort=cohort_id))
+    dest = dest or Path(f"{cohort_id}-{team}.kubeconfig")
+    if meta.k8s == "kind":
+        kind.ensure_cluster(cohort_id, dest, create=False)
+    else:
+        config = team_eks_config(cs, meta, team)
+        if config is None:
+            raise NotFoundError(f"team {team} of cohort {cohort_id} has no cluster yet (run `labctl up` first)")
+        write_kubeconfig(dest, config)
+    return TeamKubeconfig(cohort_id, team, dest, f"{team}: wrote {dest} (mode 0600); use it with KUBECONFIG={dest}")
