@@ -1,9 +1,11 @@
-"""Batches of new teams for `up` (see labctl/tf/batch.py for why), and their recovery.
+"""Batches of new teams for `up` (see labctl/tf/batch.py for why), of teams `down` destroys
+(labctl/ops/down_batch.py), and their recovery.
 
-A batch lives in ``<cohort>/batches/batch-<first team>/``. Its state exists only while its apply
-runs: afterwards it is split into the teams' own states and removed. A batch found with a state
-(labctl was killed mid-apply; terraform, in its own session, finishes and writes it) is split by
-the next command that acts on the cohort, after waiting for terraform's lock on it to go.
+A batch lives in ``<cohort>/batches/batch-<first team>/`` (`up`) or ``down-<first team>/``
+(`down`). Its state exists only while its terraform runs: afterwards it is split into the teams'
+own states and removed. A batch found with a state (labctl was killed mid-run; terraform, in its
+own session, finishes and writes it) is split by the next command that acts on the cohort, after
+waiting for terraform's lock on it to go.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from labctl import resources
 from labctl.errors import LabctlError, RefusedError
 from labctl.state import CohortState, write_atomic
 from labctl.tf import state as tfstate
-from labctl.tf.batch import sensitive_outputs, split_state
+from labctl.tf.batch import merge_states, sensitive_outputs, split_state
 
 # Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
 # terraform core: a batch of 5 peaked at 3.0 GiB with the emulator (bench/README.md).
@@ -33,6 +36,50 @@ def batches_dir(cs: CohortState) -> Path:
 
 def batch_dir(cs: CohortState, teams: list[str]) -> Path:
     return batches_dir(cs) / f"batch-{teams[0]}"
+
+
+def down_batch_dir(cs: CohortState, teams: list[str]) -> Path:
+    """Where `down` destroys several teams at once (labctl.ops.down_batch)."""
+    return batches_dir(cs) / f"down-{teams[0]}"
+
+
+def _emptied(state: dict[str, Any]) -> dict[str, Any]:
+    """A team's state once its resources moved to a batch: the same lineage, nothing in it."""
+    return {**state, "serial": int(state.get("serial") or 0) + 1, "outputs": {}, "resources": [], "check_results": None}
+
+
+def move_into_batch(cs: CohortState, bdir: Path, states: dict[str, dict[str, Any]]) -> None:
+    """Put the teams' resources into one batch state at ``bdir``. The batch's state is written
+    before each team's own is emptied, so a kill in between leaves a resource in two states, never
+    in none, and the recovery that splits the batch keeps a team state that still has resources."""
+    write_atomic(bdir / tfstate.STATE_FILE, json.dumps(merge_states(states), indent=2) + "\n")
+    for team, state in states.items():
+        write_atomic(cs.team_dir(team) / tfstate.STATE_FILE, json.dumps(_emptied(state), indent=2) + "\n")
+
+
+def move_out_of_batch(cs: CohortState, bdir: Path, states: dict[str, dict[str, Any]],
+                      sensitive: set[str]) -> dict[str, int]:
+    """Give each team back what the batch state at ``bdir`` still holds of it (its own lineage, a
+    higher serial), remove the batch's state, and return how many resources each team has left.
+    A batch state terraform left unreadable is set aside: its teams' resources are then in no
+    state, and the sweep that follows every destroy finds them by tag."""
+    st = bdir / tfstate.STATE_FILE
+    try:
+        after = tfstate.read(st) or {}
+    except tfstate.StateUnreadable as exc:
+        aside = tfstate.set_aside(st)
+        cs.audit("down", "batch-state-unreadable", batch=bdir.name, teams=list(states), reason=exc.reason,
+                 set_aside=str(aside))
+        after = {}
+    ids = {t: {"lineage": s.get("lineage"), "serial": int(s.get("serial") or 0) + 2,
+               "terraform_version": s.get("terraform_version", "")} for t, s in states.items()}
+    parts = split_state(after, list(states), sensitive, identities=ids)
+    for team, state in states.items():
+        part = parts.get(team) or {**_emptied(state), "serial": ids[team]["serial"]}
+        write_atomic(cs.team_dir(team) / tfstate.STATE_FILE, json.dumps(part, indent=2) + "\n")
+    for f in (st, bdir / "terraform.tfstate.backup", bdir / ".terraform.tfstate.lock.info"):
+        f.unlink(missing_ok=True)
+    return {team: len(tfstate.addresses(part)) for team, part in parts.items()}
 
 
 def plan_batches(names: list[str], in_flight: int, size: int | None = None) -> list[list[str]]:
@@ -143,8 +190,9 @@ def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S,
             on_unreadable(message + "; the sweep removes it by tag")
             continue
         # Its apply was interrupted: what it created after its last state save is in no state yet.
-        # The next `up` looks for it before applying these teams again (labctl.ops.reconcile).
-        for team in batch_teams(bdir):
+        # The next `up` looks for it before applying these teams again (labctl.ops.reconcile). An
+        # interrupted destroy created nothing: what its state still lists is refreshed away.
+        for team in batch_teams(bdir) if bdir.name.startswith("batch-") else []:
             cs.set_team(team, applying=cs.meta().team(team).applying or "interrupted batch")
         cs.audit("recover", "ok", batch=bdir.name, teams=teams)
         recovered += teams

@@ -2,12 +2,14 @@
 
 Order per cohort: drain the clusters; sweep what carries the cohort's tags but is in no state (an
 interrupted apply's last creations: a subnet terraform does not know keeps its VPC from being
-deleted, and terraform would retry that delete for twenty minutes); terraform destroy per team,
-bounded in time (DESTROY_TIMEOUT_S; falling back to -refresh=false when refreshing fails); one
-sweep over every resource type the modules create, found by the cohort tag per service, for
-whatever is left; then a final inventory. Each team gets a teardown report: what was destroyed,
-what was swept before and after, what another command removed meanwhile, and what is left (an
-empty list when clean). Ctrl-C or SIGTERM stops terraform gracefully and exits 130.
+deleted, and terraform would retry that delete for twenty minutes); terraform destroy, several
+teams per command as `up` creates them (labctl.ops.down_batch; the teams a failed batch leaves are
+destroyed alone), bounded in time (DESTROY_TIMEOUT_S; alone, falling back to -refresh=false when
+refreshing fails); one sweep over every resource type the modules create, found by the cohort tag
+per service, for whatever is left; then a final inventory. Each team gets a teardown report: what
+was destroyed, what was swept before and after, what another command removed meanwhile, and what
+is left (an empty list when clean), including what an earlier `down` stopped partway had removed
+(labctl.ops.teardown_journal). Ctrl-C or SIGTERM stops terraform gracefully and exits 130.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from typing import Any
 from labctl.aws.accounts import inventory_in, sweep_in
 from labctl.aws.sweep import plan_sweep
 from labctl.errors import NotFoundError
+from labctl.ops import batch as batches
 from labctl.ops import reconcile, remote_state
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
+from labctl.ops.down_batch import can_batch, destroy_batch
 from labctl.ops.interrupt import interruptible
-from labctl.ops.parallel import default_parallelism
+from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
 from labctl.ops.target import connect_recorded
+from labctl.ops.teardown_journal import Journal
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry.provisioned import record_team
 from labctl.tf import argv as A
@@ -57,6 +62,8 @@ class TeamTeardown:
     error: str | None = None
     report: str | None = None
     drained: list[str] = field(default_factory=list)     # cluster objects deleted before destroy
+    # Starts of earlier `down` runs stopped partway whose removals this report also lists.
+    earlier_runs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +91,10 @@ class DownReport:
 
 def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None, dry_run: bool = False,
          parallelism: int | None = None, quiet: bool = False, reason: str = "down",
-         cluster_factory: Any = None, drain_timeout: float | None = None) -> DownReport:
+         cluster_factory: Any = None, drain_timeout: float | None = None,
+         batch_size: int | None = None) -> DownReport:
+    """``batch_size``: teams per terraform destroy (default: as `up` sizes its batches; 1: one
+    destroy per team)."""
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     if dry_run:
@@ -93,12 +103,12 @@ def down(cohort_ref: str | Path, state_dir: Path, teams: list[str] | None = None
     with interruptible(cancel, f"labctl down {cohort_id}"):
         with cs.exclusive("down" if reason == "down" else f"down ({reason})"):     # one writer per cohort
             return _down(cs, state_dir, teams, False, parallelism, quiet, reason, cluster_factory, drain_timeout,
-                         cancel)
+                         cancel, batch_size)
 
 
 def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bool, parallelism: int | None,
           quiet: bool, reason: str, cluster_factory: Any, drain_timeout: float | None,
-          cancel: threading.Event | None = None) -> DownReport:
+          cancel: threading.Event | None = None, batch_size: int | None = None) -> DownReport:
     cohort_id = cs.id
     meta = cs.meta()
     if not meta.recorded:
@@ -129,12 +139,15 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
                          "its resources are swept by tag")
     stale = conn.target == "embedded" and meta.emulator_boot_id not in (None, conn.emulator_boot_id)
     started = time.monotonic()
-    width = parallelism or default_parallelism(max(1, len(chosen)))
 
     if dry_run:
         report = _dry_run(ctx, cs, chosen, stale, started)
         report.notes = notes + report.notes
         return report
+    # What an earlier `down` stopped partway had removed goes into this run's proofs; what this
+    # run removes is written down as it goes, for the next one should this one be stopped too.
+    journal = Journal(cs.root, now().isoformat())
+    earlier = journal.earlier()
 
     # Ordered drain: while the clusters still run, delete what their controllers made in the
     # cloud behind Terraform's back (LoadBalancer Services, PVCs), then destroy.
@@ -143,6 +156,8 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
                         timeout=drain_timeout)
     notes += list(drain.notes) + [f"drain: {u}" for u in drain.unreadable]
     notes += [f"drain: {t}: still present after {int(drain_timeout)}s: {', '.join(r)}" for t, r in drain.remaining.items()]
+    for team, objs in drain.drained.items():
+        journal.record(team, "drained", objs)
 
     # What is tagged but in no state goes first: terraform cannot delete a VPC around a subnet it
     # does not know. Everything listed now is accounted for at the end (destroyed, swept, or
@@ -155,14 +170,10 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     all_ids = set().union(*state_ids.values()) if state_ids else set()
     first = reconcile.orphans(in_scope, all_ids, for_teardown=True)
     swept_before = sweep_in(targets, plan_sweep(first), dry_run=False) if first else None
+    _record_swept(journal, "swept_before", swept_before)
     timeout = DESTROY_TIMEOUT_S.get(conn.target, DESTROY_TIMEOUT_S["aws"])
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
-        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="tf") as pool:
-            try:
-                results = list(pool.map(lambda t: _destroy_team(ctx, cs, t, stale, board, timeout), chosen))
-            except KeyboardInterrupt:
-                ctx.cancel.set()        # each terraform gets SIGINT; the pool waits for them to stop
-                raise
+        results = _destroy_all(ctx, cs, chosen, stale, board, timeout, parallelism, batch_size, journal)
     by_team = {r.team: r for r in results}
     for t in chosen:   # what the destroy removed leaves the lifecycle (labctl.telemetry.provisioned)
         record_team(cs.root, cs.team_dir(t), t, meta.region, now())
@@ -173,6 +184,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     found = inventory_in(targets, cohort_id)
     resources = [r for r in found.resources if not teams or r.team in chosen]
     sweep = sweep_in(targets, plan_sweep(resources), dry_run=False)
+    _record_swept(journal, "swept", sweep)
     gone_elsewhere: list[Any] = []
     for when, result in (("before", swept_before), ("after", sweep)):
         for o in result.outcomes if result is not None else ():
@@ -202,6 +214,10 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     for r in left_all:
         key = r.team or COHORT_LEVEL
         by_team.setdefault(key, TeamTeardown(key, "n/a")).left.append(r.describe())
+    if earlier:
+        _carry(by_team, earlier)
+        notes.append(f"an earlier `down` stopped partway ({', '.join(sorted({e.run for e in earlier}))}) had removed "
+                     f"{len(earlier)} resources and cluster objects; the proofs list them too")
     proof_at = now().isoformat()
     cs.reports_dir.mkdir(parents=True, exist_ok=True)
     for t in by_team.values():
@@ -214,7 +230,9 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
             # KMS keys go only after a waiting period (no charge meanwhile): not left, but named.
             "pending_deletion": [r.describe() for r in final.pending_deletion if (r.team or COHORT_LEVEL) == t.team],
+            "earlier_runs": t.earlier_runs,
         }))
+    journal.clear()         # every proof now lists what it held
     if not teams and meta.k8s == "kind" and not left_all:
         notes.append(_delete_kind(cohort_id))
     report = DownReport(cohort_id, False, sorted(by_team.values(), key=lambda t: t.team),
@@ -260,8 +278,87 @@ def _delete_kind(cohort_id: str) -> str:
     return f"kind cluster {kind.cluster_name(cohort_id)} {'deleted' if gone else 'was already gone'}"
 
 
+def _destroy_all(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, board: Board,
+                 timeout_s: float | None, parallelism: int | None, batch_size: int | None,
+                 journal: Journal) -> list[TeamTeardown]:
+    """Destroy every chosen team: those with resources in batches (one terraform command for
+    several, sized as `up` sizes its batches: labctl.ops.down_batch), the others (nothing to
+    destroy, a stale state) alone. ``batch_size`` 1 means one destroy per team."""
+    live = [] if stale else [t for t in chosen if cs.has_resources(t)]
+    if len(live) >= 2 and batch_size != 1 and can_batch(cs):
+        width = parallelism or default_in_flight(len(live), batches.PER_TEAM_IN_BATCH_BYTES)
+        groups = batches.plan_batches(live, width, batch_size)
+        workers = min(len(groups), max(2, width // max(len(g) for g in groups)))    # two batches at least
+    else:
+        groups, workers = [[t] for t in live], parallelism or default_parallelism(max(1, len(chosen)))
+    groups += [[t] for t in chosen if t not in live]
+
+    def record(team: str, address: str) -> None:
+        journal.record(team, "destroyed", [address])
+
+    def run(group: list[str]) -> list[TeamTeardown]:
+        if len(group) == 1:
+            return [_destroy_team(ctx, cs, group[0], stale, board, timeout_s, record)]
+        return _destroy_in_batch(ctx, cs, group, board, timeout_s, record)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tf") as pool:
+        futures = [pool.submit(run, g) for g in groups]
+        try:
+            return [t for f in futures for t in f.result()]
+        except KeyboardInterrupt:
+            ctx.cancel.set()        # each terraform gets SIGINT; the pool waits for them to stop
+            raise
+
+
+def _destroy_in_batch(ctx: RunContext, cs: CohortState, names: list[str], board: Board, timeout_s: float | None,
+                      record: Any) -> list[TeamTeardown]:
+    """One batch destroy; then the teams it left after a failure (or could not start) are
+    destroyed alone, at once, in what is left of their time: one team's failure never fails another."""
+    t0 = time.monotonic()
+    out: dict[str, TeamTeardown] = {}
+    retry: dict[str, list[str]] = {}
+    for n, b in destroy_batch(ctx, cs, names, board, timeout_s, record).items():
+        if b.status in ("failed", "not-started"):
+            board.update(n, phase="batch left it; destroying alone", note=(b.error or "")[:120])
+            retry[n] = b.destroyed
+            continue
+        out[n] = TeamTeardown(n, b.status, destroyed=b.destroyed, error=b.error)
+        board.update(n, phase="destroy timed out; sweeping" if b.status == "timed-out" else b.status)
+        if b.status == "destroyed":
+            cs.set_team(n, status="destroyed", error=None, at=now().isoformat())
+        elif b.status == "timed-out":
+            cs.set_team(n, status="destroy-failed", error=b.error, at=now().isoformat())
+    if retry:
+        left_s = None if timeout_s is None else max(1.0, timeout_s - (time.monotonic() - t0))
+        with ThreadPoolExecutor(max_workers=len(retry), thread_name_prefix="tf-alone") as pool:
+            alone = list(pool.map(lambda n: _destroy_team(ctx, cs, n, False, board, left_s, record), retry))
+        for t in alone:
+            t.destroyed = retry[t.team] + t.destroyed
+            out[t.team] = t
+    return [out[n] for n in names]
+
+
+def _record_swept(journal: Journal, how: str, result: Any) -> None:
+    for o in result.outcomes if result is not None else ():
+        if o.status == "deleted":
+            journal.record(o.resource.team or COHORT_LEVEL, how, [o.resource.describe()])
+
+
+def _carry(by_team: dict[str, TeamTeardown], earlier: list[Any]) -> None:
+    """Fold what earlier `down` runs stopped partway removed into this run's reports, first."""
+    for team in {e.team for e in earlier}:
+        t = by_team.setdefault(team, TeamTeardown(team, "n/a"))
+        mine = [e for e in earlier if e.team == team]
+        t.earlier_runs = sorted({e.run for e in mine})
+        for how, lists in (("drained", [t.drained]), ("destroyed", [t.destroyed]), ("swept", [t.swept]),
+                           ("swept_before", [t.swept, t.swept_before])):
+            items = [e.item for e in mine if e.how == how]
+            for target in lists:
+                target[:0] = [i for i in dict.fromkeys(items) if i not in target]
+
+
 def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, board: Board,
-                  timeout_s: float | None = None) -> TeamTeardown:
+                  timeout_s: float | None = None, on_destroyed: Any = None) -> TeamTeardown:
     d = cs.team_dir(team)
     if not cs.has_resources(team):
         board.update(team, phase="nothing to destroy")
@@ -280,6 +377,8 @@ def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, boar
     def on_event(ev) -> None:  # type: ignore[no-untyped-def]
         if ev.type == "apply_complete" and ev.action == "delete" and ev.address:
             destroyed.append(ev.address)
+            if on_destroyed is not None:
+                on_destroyed(team, ev.address)
             board.update(team, done=len(destroyed))
 
     board.update(team, phase="destroy")

@@ -3,10 +3,12 @@
 1. Ctrl-C (SIGINT) to a running `labctl up` stops it within seconds: terraform is told to stop
    and saves its state, the cohort lock is released, and labctl exits 130 naming the command that
    carries on. Running that command converges: one VPC, cluster and budget per team.
-2. SIGTERM to a running `labctl down` does the same.
+2. SIGTERM to a running `labctl down` does the same: its batch destroy (both teams, one terraform
+   command) stops, and each team gets back its own state holding what is left of it.
 3. A subnet that is in no Terraform state (what an interrupted apply leaves) no longer makes
    terraform's VPC delete retry DependencyViolation for twenty minutes: `down` sweeps it first,
-   destroys, proves zero, and the proof lists the subnet as swept before destroying.
+   destroys, proves zero, and the proof lists the subnet as swept before destroying, and what the
+   interrupted `down` had destroyed before it was stopped.
 """
 
 from __future__ import annotations
@@ -101,14 +103,21 @@ def test_1_ctrl_c_stops_up_promptly_and_the_rerun_converges(world):
 
 
 def test_2_sigterm_stops_down_promptly_and_releases_the_lock(world):
-    stream = world["cs"].team_dir("a") / ".labctl-runs" / "apply.stdout"
+    stream = world["cs"].root / "batches" / "down-a" / ".labctl-runs" / "apply.stdout"
     stream.unlink(missing_ok=True)
-    rc, seconds, err = _signal_once(world, ["down", COHORT], stream, '"action":"delete"', 2, signal.SIGTERM)
+    rc, seconds, err = _signal_once(world, ["down", COHORT], stream, 'Destruction complete', 2, signal.SIGTERM)
     assert rc == ExitCode.CANCELLED, err[-2000:]
     assert seconds < PROMPT_S, seconds
     assert f"down {COHORT}` to carry on" in err and "interrupted (SIGTERM)" in err, err[-2000:]
     assert world["cs"].lock_holder() is None
     assert json.loads((world["cs"].root / "meta.json").read_text())["status"] == "up"    # not torn down yet
+    # What is left is back in each team's own state (the batch's is gone), and what was destroyed
+    # before the signal is written down for the next `down`'s proof.
+    assert not (world["cs"].root / "batches" / "down-a" / "terraform.tfstate").exists()
+    assert world["cs"].has_resources("b")
+    journal = [json.loads(line) for line in (world["cs"].root / "teardown-journal.jsonl").read_text().splitlines()]
+    world["destroyed_before_sigterm"] = {(e["team"], e["item"]) for e in journal if e["how"] == "destroyed"}
+    assert len(world["destroyed_before_sigterm"]) >= 2, journal
 
 
 def test_3_a_subnet_in_no_state_is_swept_before_the_destroy_that_it_would_hang(world):
@@ -129,3 +138,8 @@ def test_3_a_subnet_in_no_state_is_swept_before_the_destroy_that_it_would_hang(w
     proof = json.loads((world["cs"].root / "reports" / "teardown-b.json").read_text())
     assert any(orphan in s for s in proof["swept_before_destroy"]), proof
     assert any(orphan in s for s in proof["swept"]) and proof["clean"]
+    # The interrupted `down` wrote no proof: this one lists what that one had destroyed, too.
+    proofs = {t: json.loads((world["cs"].root / "reports" / f"teardown-{t}.json").read_text()) for t in TEAMS}
+    for team, address in world["destroyed_before_sigterm"]:
+        assert address in proofs[team]["destroyed"] and proofs[team]["earlier_runs"], (team, address)
+    assert not (world["cs"].root / "teardown-journal.jsonl").exists()
