@@ -15,6 +15,10 @@ reboot and carry on.
         teams/<team>/                  Terraform root, terraform.tfstate, events.jsonl
         batches/batch-<team>/          a batch root that created several new teams at once; its
                                        state lives only until it is split into the teams' own
+        batches/down-<team>/           a batch root that destroys several teams at once (`down`),
+                                       its state likewise
+        teardown-journal.jsonl         what a `down` has removed so far, until its proofs are written
+                                       (labctl.ops.teardown_journal)
         telemetry.sqlite               lifecycle rows, samples and events (labctl.telemetry.store)
         reports/                       teardown proofs (earlier ones kept, named by their time)
 
