@@ -293,7 +293,8 @@ def _instance_prices(rows: tuple[Row, ...]) -> dict[tuple[str, str, str], tuple[
 def _price(cell: _Cell) -> Price | None:
     """One price row's hourly price: a point, or a low-high range (its midpoint unless usd_per_hour is set)."""
     prov = cell.provenance()
-    hourly, low, high = cell.decimal("usd_per_hour"), cell.decimal("usd_per_hour_low"), cell.decimal("usd_per_hour_high")
+    hourly = cell.decimal("usd_per_hour")
+    low, high = cell.decimal("usd_per_hour_low"), cell.decimal("usd_per_hour_high")
     if (low is None) != (high is None):
         raise cell.fail("usd_per_hour_low", "low and high must both be set or both empty")
     if low is not None and high is not None and low > high:

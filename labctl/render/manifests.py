@@ -49,6 +49,8 @@ TRAINING_PRIORITY_CLASS = "labctl-training"
 INFERENCE_PRIORITY_CLASS = TRAINING_PRIORITY_CLASS
 PLACEHOLDER_ACCOUNT = "000000000000"
 PLACEHOLDER_ANNOTATION = "labctl.io/placeholder"
+# app.kubernetes.io/name of a component; any other is named after itself.
+APP_NAMES = {"training": "labctl-trainer", "inference": "labctl-inference"}
 
 # cluster-autoscaler's minor must match the cluster's; patch releases are bumped deliberately.
 AUTOSCALER_TAGS = {"1.29": "v1.29.5", "1.30": "v1.30.3", "1.31": "v1.31.1", "1.32": "v1.32.0",
@@ -176,7 +178,8 @@ def context(cohort: ResolvedCohort, team: TeamSpec, tf_outputs: Mapping[str, Any
             {"name": "labctl-best-effort", "value": 100, "preemption": "Never",
              "description": "labctl experiments that yield to training jobs and never preempt."},
         ],
-        "system_pool": {"node_selector": pools.labels("system"), "tolerations": _tolerations(pools.taints("system"), "Exists")},
+        "system_pool": {"node_selector": pools.labels("system"),
+                        "tolerations": _tolerations(pools.taints("system"), "Exists")},
         "autoscaler": _autoscaler(team, cluster, names["iam_role"], tf_outputs),
         "device_plugin": {"image": DEVICE_PLUGIN_IMAGE, "node_selector": {"nvidia.com/gpu.present": "true"},
                           "tolerations": _tolerations([t for g, grp in enabled if grp.gpu for t in pools.taints(g)],
@@ -190,7 +193,7 @@ def _labeller(cohort: str, team: TeamSpec, instance: str) -> Callable[[str], dic
     """``labels(component)`` for the templates: the recommended app.kubernetes.io labels and labctl's own."""
     def labels(component: str) -> dict[str, str]:
         return {
-            "app.kubernetes.io/name": {"training": "labctl-trainer", "inference": "labctl-inference"}.get(component, component),
+            "app.kubernetes.io/name": APP_NAMES.get(component, component),
             "app.kubernetes.io/instance": instance,
             "app.kubernetes.io/component": component,
             "app.kubernetes.io/part-of": "labctl",
@@ -229,7 +232,8 @@ def _autoscaler(team: TeamSpec, cluster: str, iam_role: str, tf_outputs: Mapping
         "image": "registry.k8s.io/autoscaling/cluster-autoscaler:" + AUTOSCALER_TAGS.get(version, f"v{version}.0"),
         "command": command,
         "sa_annotations": sa_annotations,
-        "priorities": _priorities(cluster, [g for g, _ in _enabled(team)], ng_outputs) if a.expander == "priority" else "",
+        "priorities": (_priorities(cluster, [g for g, _ in _enabled(team)], ng_outputs)
+                       if a.expander == "priority" else ""),
     }
 
 

@@ -78,7 +78,9 @@ def _fmt(fig: Mapping[str, Any]) -> str:
 
 def _estimated(fig: Mapping[str, Any]) -> str:
     """Cost Explorer's own flag on a billed figure: the month is not closed, the amount may change."""
-    return ' <span class="warn" title="Cost Explorer marks this amount estimated">estimated</span>' if fig.get("estimated") else ""
+    if not fig.get("estimated"):
+        return ""
+    return ' <span class="warn" title="Cost Explorer marks this amount estimated">estimated</span>'
 
 
 def _figure(label: str, fig: Mapping[str, Any], key: str) -> str:
@@ -166,8 +168,9 @@ def _hm(iso: str | None) -> str:
 
 def _lesson_section(d: Mapping[str, Any], lesson: Mapping[str, Any]) -> str:
     """The lesson plan's phases over the class, the drills and changes in it, and the lab's takeaways."""
-    rows = "".join(f'<tr data-phase="{escape(p["phase"])}"><td>{escape(p["phase"])}</td><td>{_hm(p["start"])}–{_hm(p["end"])}'
-                   f'</td><td class="n">{p["planned_minutes"]}</td><td>{escape(p["what"])}</td></tr>'
+    rows = "".join(f'<tr data-phase="{escape(p["phase"])}"><td>{escape(p["phase"])}</td>'
+                   f'<td>{_hm(p["start"])}–{_hm(p["end"])}</td><td class="n">{p["planned_minutes"]}</td>'
+                   f'<td>{escape(p["what"])}</td></tr>'
                    for p in lesson["phases"])
     marks = "".join(f'<li data-marker="{escape(m["kind"])}">{_hm(m["at"])} {escape(m["label"])}</li>'
                     for m in lesson["markers"] if m["kind"] != "interruption")
@@ -209,7 +212,8 @@ def _knobs_in_force(t: Mapping[str, Any]) -> str:
     for k in t["knobs_in_force"]:
         ch = "; ".join(f"{c['knob']} = {_val(c['team'])}" for c in k["changes"]) or "the lab as it is"
         rows.append(f'<tr><td>{_hm(k["from"])}–{_hm(k["to"])}</td><td>{escape(k["source"])}</td><td>{escape(ch)}</td>'
-                    f'<td class="n">{_usd(k["cost_usd"])}{_badge(k["basis"])}</td><td class="n">{_pct(k["gpu_efficiency"])}</td></tr>')
+                    f'<td class="n">{_usd(k["cost_usd"])}{_badge(k["basis"])}</td>'
+                    f'<td class="n">{_pct(k["gpu_efficiency"])}</td></tr>')
     return ("<table><thead><tr><th>UTC</th><th>from</th><th>knobs that differ from the lab</th><th>cost</th>"
             f"<th>GPU efficiency</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -228,7 +232,8 @@ def _interruption_table(t: Mapping[str, Any]) -> str:
             f'{_usd(t["checkpoint_saved_usd"]["value"])}; GPU time spent saving checkpoints: '
             f'{_usd(t["checkpoint_save_cost_usd"]["value"])} (at the team\'s GPU cost per GPU-hour).</p>'
             "<table><thead><tr><th>UTC</th><th>job</th><th>reason</th><th>resumed from step</th><th>steps lost</th>"
-            f"<th>GPU-h redone</th><th>min until it ran again</th><th>GPU-h kept</th></tr></thead><tbody>{rows}</tbody></table>")
+            "<th>GPU-h redone</th><th>min until it ran again</th><th>GPU-h kept</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
 
 
 @dataclass(frozen=True)
@@ -278,7 +283,8 @@ def _page_head(d: Mapping[str, Any]) -> str:
         f"<header><h1>Debrief: cohort {escape(d['cohort'])}</h1>",
         f"<p>Lab {escape(d['lab'])} · window {escape(str(d['window']['start']))} → {escape(str(d['window']['end']))}"
         f" · figures as of {escape(str(d['as_of']))}</p>",
-        f"<p>Costs are {escape(d['provenance']['cost_basis'])} (sources: {escape(', '.join(d['provenance']['sources']) or 'none')})."
+        f"<p>Costs are {escape(d['provenance']['cost_basis'])} "
+        f"(sources: {escape(', '.join(d['provenance']['sources']) or 'none')})."
         " Each figure below is labelled: <b>simulated</b> = written by the simulated class, priced by labctl's ledger;"
         " <b>metered</b> = collected from AWS/cluster/DCGM, priced by labctl; <b>billed</b> = from the provider's bill.</p>",
         "</header><main>",
@@ -319,16 +325,16 @@ def _leaderboard_section(board: list[Mapping[str, Any]], colors: Mapping[str, st
             "<th>basis</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")
 
 
-def _cohort_charts_section(d: Mapping[str, Any], names: list[str], colors: Mapping[str, str], timeline: _Timeline) -> str:
+def _cohort_charts_section(d: Mapping[str, Any], names: list[str], colors: Mapping[str, str],
+                           timeline: _Timeline) -> str:
     """All teams' cumulative cost over the class (budgets as lines), and their cost by resource."""
     teams = d["teams"]
     cost_series = [(n, [(_ts(t), v / 1e6) for t, v in teams[n]["series"]["cost_cumulative_micro_usd"]["points"]])
                    for n in names]
     budget_rows = [(n, [(c, float(Decimal(teams[n]["cost_by_resource_usd"][c]))) for c in CATEGORIES]) for n in names]
-    markers = [float(Decimal(teams[n]["budget_usd"]["value"])) if teams[n]["budget_usd"]["value"] else None for n in names]
-    budgets = sorted({m for m in markers if m is not None})
-    hlines = [(b, "budget $" + f"{b:,.2f}".rstrip("0").rstrip(".") + (" (" + ", ".join(
-        n for n, m in zip(names, markers, strict=True) if m == b) + ")" if len(budgets) > 1 else " per team")) for b in budgets]
+    markers = [float(Decimal(teams[n]["budget_usd"]["value"])) if teams[n]["budget_usd"]["value"] else None
+               for n in names]
+    hlines = _budget_lines(names, markers)
     return ('<section id="cohort-charts"><h2>Cost over time and by resource, all teams'
             + _badge(d["provenance"]["cost_basis"]) + "</h2>"
             + '<p class="muted">Shaded: the lesson\'s phases. Markers: the facilitator\'s drills and the knob '
@@ -345,6 +351,19 @@ def _cohort_charts_section(d: Mapping[str, Any], names: list[str], colors: Mappi
                 f'<span class="lg"><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" aria-hidden="true">'
                 f'<rect width="10" height="10" fill="{svg.CATEGORY_COLORS[c]}"/></svg>{escape(c)}</span>'
                 for c in CATEGORIES) + "</div></section>")
+
+
+def _budget_lines(names: list[str], budgets: list[float | None]) -> list[tuple[float, str]]:
+    """One line per distinct budget: "budget $40 per team" when all share it, else the teams that have it."""
+    distinct = sorted({b for b in budgets if b is not None})
+    lines = []
+    for b in distinct:
+        amount = "budget $" + f"{b:,.2f}".rstrip("0").rstrip(".")
+        if len(distinct) > 1:
+            lines.append((b, amount + " (" + ", ".join(n for n, m in zip(names, budgets, strict=True) if m == b) + ")"))
+        else:
+            lines.append((b, amount + " per team"))
+    return lines
 
 
 def _team_charts(n: str, t: Mapping[str, Any], colors: Mapping[str, str], timeline: _Timeline) -> str:
@@ -390,7 +409,8 @@ def _team_section(n: str, t: Mapping[str, Any], colors: Mapping[str, str], timel
         "any `team apply`.</p>")
     why = (f'<p class="why">No completed training run: {escape(t["why_no_completed_run"])}.</p>'
            if t.get("why_no_completed_run") else "")
-    guard = "".join(f"<li>{escape(a['at'])}: {escape(a['kind'])} {escape(a['entity'])}</li>" for a in t["guardrail_actions"])
+    guard = "".join(f"<li>{escape(a['at'])}: {escape(a['kind'])} {escape(a['entity'])}</li>"
+                    for a in t["guardrail_actions"])
     return (f'<section id="team-{escape(n)}" class="team" data-team="{escape(n)}"><h2>{_swatch(colors[n])}{escape(n)}'
             + (' <span class="no">over budget</span>' if t["within_budget"] is False else "")
             + (' <span class="muted">(lab baseline)</span>' if t["baseline_team"] else "") + "</h2>"
@@ -404,7 +424,8 @@ def _team_section(n: str, t: Mapping[str, Any], colors: Mapping[str, str], timel
 
 def _method_section(d: Mapping[str, Any]) -> str:
     """How the figures are made, the ledger's warnings and the notes; closes the page."""
-    warn = "".join(f"<li>{escape(w['team'])}/{escape(w['resource_id'])}: {escape(w['message'])}</li>" for w in d["warnings"])
+    warn = "".join(f"<li>{escape(w['team'])}/{escape(w['resource_id'])}: {escape(w['message'])}</li>"
+                   for w in d["warnings"])
     notes = "".join(f"<li>{escape(x)}</li>" for x in d["notes"])
     th = d["rubric"]["thresholds"]
     return (

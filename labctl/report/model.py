@@ -394,7 +394,8 @@ def _gpu_figures(cx: _Class, name: str, cbasis: str, ubasis: str) -> dict[str, A
                                         if gpu_hours.get(name) else None,
                                         "ratio", cbasis, "spot GPU node-hours / GPU node-hours"),
         "idle_gpu_cost_usd": _fig(_money(idle_micros), "USD",
-                                  tu.basis_of(cx.sources.cost.get(name, set()) | cx.sources.utilisation.get(name, set())),
+                                  tu.basis_of(cx.sources.cost.get(name, set())
+                                              | cx.sources.utilisation.get(name, set())),
                                   idle_how),
         "gpu_cost_usd": _fig(_money(cx.totals.gpu_cost.get(name, 0)), "USD", cbasis, "ledger entries of GPU instances"),
         "spot_savings_usd": _fig(_money(spot.savings_micros) if spot else "0.000000", "USD", cbasis,
@@ -475,7 +476,8 @@ def _cohort_totals(cx: _Class, teams: Mapping[str, dict[str, Any]], billed: Bill
     return {
         "cost_usd": _fig(str(cx.ledger.total()), "USD", cost_basis, "sum of all ledger entries"),
         "idle_gpu_cost_usd": _fig(_money(sum(v[0] for v in cx.idle.values())), "USD", cost_basis, "sum over teams"),
-        "spot_savings_usd": _fig(str(sum((Decimal(t["spot_savings_usd"]["value"]) for t in teams.values()), Decimal(0))),
+        "spot_savings_usd": _fig(str(sum((Decimal(t["spot_savings_usd"]["value"]) for t in teams.values()),
+                                         Decimal(0))),
                                  "USD", cost_basis, "sum over teams"),
         "completed_runs": _fig(sum(t["completed_runs"]["value"] for t in teams.values()), "runs",
                                tu.basis_of({e.source for e in cx.inp.events}), "sum over teams"),
@@ -527,7 +529,8 @@ def _billed(billed: BilledReport, teams: Mapping[str, dict[str, Any]]) -> dict[s
     return out
 
 
-def _idle_gpu(alloc: Any, util: Mapping[str, Mapping[datetime, float]], workloads: Sequence[Any]) -> dict[str, tuple[int, str]]:
+def _idle_gpu(alloc: Any, util: Mapping[str, Mapping[datetime, float]],
+              workloads: Sequence[Any]) -> dict[str, tuple[int, str]]:
     """Idle GPU cost per team, from the allocation of the ledger.
 
     With pods known: the GPU part of node cost no pod requested, plus the requested GPU cost
@@ -551,7 +554,8 @@ def _idle_gpu(alloc: Any, util: Mapping[str, Mapping[datetime, float]], workload
                                                "(1 - DCGM engine active) (OpenCost allocation)")
         else:
             series = util.get(team, {})
-            gpu_part = sum(split_node_cost(n.node.cost_micros, n.node.vcpu, n.node.ram_gib, n.node.gpus).gpu for n in tnodes)
+            gpu_part = sum(split_node_cost(n.node.cost_micros, n.node.vcpu, n.node.ram_gib, n.node.gpus).gpu
+                           for n in tnodes)
             if series:
                 mean = sum(series.values()) / len(series)
                 out[team] = (int(gpu_part * (1 - mean)), "GPU share of node cost x (1 - mean GPU utilisation); "
@@ -698,7 +702,8 @@ def _scorecards(teams: Mapping[str, dict[str, Any]]) -> None:
             {"check": "stayed within budget", "passed": t["within_budget"]},
             {"check": "survived every spot interruption (or had none)",
              "passed": notices == 0 or t["interruptions_survived"]["value"] == notices},
-            {"check": "no guardrail scale-to-zero", "passed": not any("scale" in a["kind"] for a in t["guardrail_actions"])},
+            {"check": "no guardrail scale-to-zero",
+             "passed": not any("scale" in a["kind"] for a in t["guardrail_actions"])},
         ]
         eff = t["gpu_efficiency"]["value"]
         gpu_cost = Decimal(t["gpu_cost_usd"]["value"])
@@ -711,7 +716,8 @@ def _scorecards(teams: Mapping[str, dict[str, Any]]) -> None:
              "passed": None if gpu_cost == 0 else idle / gpu_cost <= IDLE_GPU_SHARE_MAX},
             {"check": "cost per completed run at or below the cohort median",
              "passed": None if cpr is None or med is None else Decimal(cpr) <= med},
-            {"check": "used spot capacity for GPU work", "passed": Decimal(t["spot_share_of_gpu_hours"]["value"] or 0) > 0},
+            {"check": "used spot capacity for GPU work",
+             "passed": Decimal(t["spot_share_of_gpu_hours"]["value"] or 0) > 0},
         ]
 
         def score(checks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -731,7 +737,8 @@ def window_hours(start: datetime | None, end: datetime | None) -> Decimal | None
     return Decimal((end - start) // timedelta(seconds=1)) / 3600
 
 
-def as_of_from_rows(lifecycle: Sequence[Lifecycle], samples: Sequence[Sample], events: Sequence[Event]) -> datetime | None:
+def as_of_from_rows(lifecycle: Sequence[Lifecycle], samples: Sequence[Sample],
+                    events: Sequence[Event]) -> datetime | None:
     """The last moment anything was observed: the end of the debrief's ledger."""
     times = [r.end or r.start for r in lifecycle] + [s.ts for s in samples] + [e.ts for e in events]
     return max(times) if times else None
@@ -755,7 +762,8 @@ def within_session(usages: Sequence[Usage], start: datetime, as_of: datetime) ->
             continue
         gb = u.gb
         if u.kind in MOVED_KINDS and gb is not None:
-            gb = gb * Decimal((end - start) // timedelta(microseconds=1)) / Decimal((end - u.start) // timedelta(microseconds=1))
+            kept, whole = end - start, end - u.start
+            gb = gb * Decimal(kept // timedelta(microseconds=1)) / Decimal(whole // timedelta(microseconds=1))
         out.append(replace(u, start=start, gb=gb))
     return out
 
@@ -800,7 +808,8 @@ def _busy_gpu_hours(samples: Sequence[Sample]) -> dict[str, list[tuple[datetime,
                    smp.ts - rows[i - 1].ts if i else timedelta(minutes=1))
             gpus = smp.attrs.get("gpus") if isinstance(smp.attrs.get("gpus"), (int, float)) else 1
             ratio = min(max(smp.value / 100 if metric == tu.GPU_UTIL else smp.value, 0.0), 1.0)
-            out[team].append((smp.ts, Decimal(str(round(ratio * gpus, 6))) * Decimal(gap // timedelta(seconds=1)) / 3600))
+            busy_gpus = Decimal(str(round(ratio * gpus, 6)))
+            out[team].append((smp.ts, busy_gpus * Decimal(gap // timedelta(seconds=1)) / 3600))
     return dict(out)
 
 
@@ -867,5 +876,6 @@ def _lesson(inp: DebriefInputs, teams: Mapping[str, dict[str, Any]]) -> dict[str
                             "label": f"{name}: {seg['source']} ({len(seg['changes'])} knob(s) differ from the lab)"})
     markers.sort(key=lambda m: (m["at"] or "", m["kind"], m.get("team") or ""))
     return {"phases": lesson.phases(inp.window_start, inp.window_end), "phases_source": lesson.PHASES_SOURCE,
-            "takeaways": list(inp.takeaways), "takeaways_source": f"labs/{inp.lab}/README.md, What to look for in the debrief",
+            "takeaways": list(inp.takeaways),
+            "takeaways_source": f"labs/{inp.lab}/README.md, What to look for in the debrief",
             "markers": markers}
