@@ -142,6 +142,10 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
 
     if dry_run:
         report = _dry_run(ctx, cs, chosen, stale, started)
+        carried = Journal(cs.root, "").earlier()
+        if carried:
+            notes.append(f"an earlier `down` stopped partway had removed {len(carried)} resources and cluster objects; "
+                         "the next `down`'s proofs list them")
         report.notes = notes + report.notes
         return report
     # What an earlier `down` stopped partway had removed goes into this run's proofs; what this
