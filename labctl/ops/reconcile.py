@@ -36,6 +36,7 @@ from typing import Any
 
 from labctl import naming
 from labctl.aws.inventory import Resource
+from labctl.tf import state as tfstate
 
 IMPORTS_FILE = "labctl-imports.tf.json"     # .tf.json: not hashed into the shared init (ops.common)
 
@@ -52,12 +53,31 @@ MODULE_TYPES = frozenset({
 BLOCKS_NETWORK = frozenset({"ec2:subnet", "ec2:internet-gateway", "ec2:route-table", "ec2:network-interface"})
 
 
+# The Terraform resource type of each kind the modules create, for matching a name in a state to
+# a resource of the same kind only (labctl.tf.state.name_key).
+TF_TYPES = {
+    "ec2:vpc": "aws_vpc", "ec2:subnet": "aws_subnet", "ec2:internet-gateway": "aws_internet_gateway",
+    "ec2:route-table": "aws_route_table", "ec2:launch-template": "aws_launch_template",
+    "eks:cluster": "aws_eks_cluster", "eks:nodegroup": "aws_eks_node_group", "iam:role": "aws_iam_role",
+    "iam:oidc-provider": "aws_iam_openid_connect_provider", "s3:bucket": "aws_s3_bucket",
+    "sns:topic": "aws_sns_topic", "kms:key": "aws_kms_key", "budgets:budget": "aws_budgets_budget",
+    "scheduler:schedule": "aws_scheduler_schedule",
+}
+
+
 def known(r: Resource, ids: set[str]) -> bool:
     """Whether a state holding ``ids`` (labctl.tf.state.ids) accounts for ``r``: it is in the state
-    itself (by id, ARN, name, or cluster:nodegroup), or EKS owns it for a node group in the state
-    (the node group's Auto Scaling group goes when the node group does)."""
+    itself (by id, ARN, cluster:nodegroup, or its name on a resource of its own kind), or EKS owns it
+    for a node group in the state (the node group's Auto Scaling group goes when the node group does).
+    A name alone never matches across kinds: a team's spot node group, its launch template and its
+    scale-to-zero schedule are all called ``<cohort>-<team>-gpu_spot``."""
     owner = f"{r.tags.get('eks:cluster-name')}:{r.tags.get('eks:nodegroup-name')}"
-    return bool({r.id, r.arn, r.name, f"{r.parent}:{r.id}", owner} & ids)
+    keys = {r.id, r.arn, f"{r.parent}:{r.id}", owner}
+    if r.type in TF_TYPES:
+        keys |= {tfstate.name_key(TF_TYPES[r.type], r.name), tfstate.name_key(TF_TYPES[r.type], r.id)}
+    if r.type == "eks:nodegroup":
+        keys.discard(r.id)          # a node group's state id is cluster:name; its bare name is other kinds' too
+    return bool(keys & ids)
 
 
 def orphans(found: Iterable[Resource], ids: set[str], teams: Iterable[str] | None = None,

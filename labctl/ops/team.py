@@ -40,7 +40,7 @@ from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint,
                                write_team_manifests)
 from labctl.ops.target import connect
-from labctl.ops import remote_state
+from labctl.ops import reconcile, remote_state, resume
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
 from labctl.render.manifests import render_team_manifests
@@ -321,6 +321,7 @@ class TeamChange:
     refresh: bool = False
     knobs_file: str | None = None
     spec: TeamSpec | None = field(default=None, repr=False)   # the team as planned (knobs applied)
+    reconciled: list[str] = field(default_factory=list)       # what an interrupted apply had left, imported or deleted
 
     @property
     def cost_change(self) -> str:
@@ -342,6 +343,7 @@ class TeamChange:
             "manifest_diff": self.manifest_diff, "hours_left": str(self.hours_left), "error": self.error,
             "seconds": round(self.seconds, 2), "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "used_saved_plan": self.used_saved_plan, "refresh": self.refresh, "knobs_file": self.knobs_file,
+            "reconciled": self.reconciled,
         }
         if self.estimate is not None:
             lo, mid, hi = self.estimate.total()
@@ -364,6 +366,9 @@ class TeamChange:
         if self.error:
             head += f": {self.error}"
         out = [head]
+        if self.reconciled:
+            out.append("left outside the state by an interrupted apply:")
+            out += [f"  {line}" for line in self.reconciled]
         if self.changes:
             out.append("terraform:")
             out += [f"  {change_line(*c.split(' ', 1))}" if " " in c else f"  {c}" for c in self.changes[:40]]
@@ -578,6 +583,21 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
     saved = json.loads(meta_file.read_text()) if meta_file.exists() else None
     if saved is not None and not saved.get("noop") and not plan_file.exists():
         saved = None
+    if resume.interrupted(cs, [team]):
+        # The team's last apply (`up` or `team apply`) was interrupted: what it created after its
+        # last state save is imported or deleted first, and a fresh apply (not a plan saved
+        # before) takes the import blocks in.
+        reconciled, refused = resume.reconcile_interrupted(ctx, cohort, [team])
+        if team in refused:
+            change.status, change.error = "failed", refused[team]
+            cs.set_team(team, status="failed", error=refused[team], at=now().isoformat())
+            cs.audit("team apply", "failed", team=team, status="failed", error=refused[team])
+            plan_file.unlink(missing_ok=True)
+            meta_file.unlink(missing_ok=True)
+            change.seconds = time.monotonic() - t0
+            return change
+        change.reconciled = reconciled[team].lines()
+        saved = None
     try:
         if saved is not None and saved.get("fingerprint") == plan_fingerprint(d):
             change.used_saved_plan = True
@@ -590,7 +610,9 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
             state_file = d / "terraform.tfstate"
             before = tfstate.read(state_file) if has_state else None
             t = time.monotonic()
+            resume.mark_applying(cs, [team])
             res = tf.run(A.apply(refresh=refresh))
+            cs.set_team(team, **resume.finished(res))
             timings["apply"] = time.monotonic() - t
             change.changes = res.planned_changes()
             if not res.ok:
@@ -602,7 +624,9 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
                                                               cohort, team, change.hours_left, prior, d / "k8s")
         if tf_changed and change.used_saved_plan:
             t = time.monotonic()
+            resume.mark_applying(cs, [team])
             res = tf.run(A.apply(plan_file=plan_file))
+            cs.set_team(team, **resume.finished(res))
             timings["apply"] = time.monotonic() - t
             if not res.ok:
                 raise TerraformError(_tf_error(res, "apply"))
@@ -620,6 +644,7 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
     finally:
         plan_file.unlink(missing_ok=True)
         meta_file.unlink(missing_ok=True)
+        reconcile.clear_imports(d)      # import blocks are for one apply; a later plan must not see them
         change.seconds = time.monotonic() - t0
         cs.audit("team apply", "failed" if change.status == "failed" else "ok", team=team,
                  status=change.status, changes=len(change.changes), manifests=len(change.manifest_changes),

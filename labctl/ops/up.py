@@ -21,7 +21,7 @@ from labctl.errors import LabctlError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams,
                                write_team_manifests)
 from labctl.ops import batch as batches
-from labctl.ops import reconcile, remote_state
+from labctl.ops import reconcile, remote_state, resume
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
@@ -32,7 +32,6 @@ from labctl.ops.validate import validate_cohort
 from labctl.spec.load import ResolvedCohort
 from labctl.state import StateDir, now
 from labctl.tf import argv as A
-from labctl.tf import state as tfstate
 from labctl.tf.batch import team_of, write_batch_root
 from labctl.tf.events import Progress
 from labctl.tf.runner import Result
@@ -119,11 +118,11 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     # Teams whose last apply did not finish (killed, or its batch recovered): what it created
     # after its last state save is imported or deleted first, and they apply in their own roots.
     # A dry run says what it would import and delete, and does neither.
-    interrupted = [n for n in chosen if cs.meta().team(n).applying]
+    interrupted = resume.interrupted(cs, chosen)
     reconciled: dict[str, reconcile.Reconciliation] = {}
     refused: dict[str, str] = {}
     if interrupted:
-        reconciled, refused = _reconcile(ctx, cohort, interrupted, dry_run)
+        reconciled, refused = resume.reconcile_interrupted(ctx, cohort, interrupted, dry_run)
     # New teams go in batches (one terraform command for several teams: see labctl/tf/batch.py);
     # teams that already have resources, and dry runs, plan and apply in their own roots.
     new = [] if dry_run else [n for n in chosen if not cs.has_resources(n) and n not in interrupted]
@@ -176,83 +175,6 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     return report
 
 
-def _reconcile(ctx: RunContext, cohort: ResolvedCohort, names: list[str], dry_run: bool = False
-               ) -> tuple[dict[str, reconcile.Reconciliation], dict[str, str]]:
-    """Import or delete what the interrupted applies of ``names`` left outside their states, and
-    say so per resource in the audit log. Returns what was done per team, and the teams that must
-    not be applied now (with why): their leftovers could not be listed or removed."""
-    from labctl.aws.inventory import inventory
-    from labctl.aws.sweep import execute_sweep, plan_sweep
-    from labctl.errors import LabctlError
-
-    cs = ctx.cohort_state
-    refused: dict[str, str] = {}
-    # A terraform that outlived the labctl that started it (killed alone: terraform, in its own
-    # session, goes on) is still creating: wait for it to finish and save, as recover() does for
-    # batches, before taking anything for left behind.
-    for name in names:
-        if not batches.wait_unlocked(cs.team_dir(name) / tfstate.STATE_FILE, batches.LOCK_WAIT_S):
-            refused[name] = (f"terraform is still applying it (its state is locked after {batches.LOCK_WAIT_S:.0f} s); "
-                             "wait for it to finish, then run `labctl up` again")
-    names = [n for n in names if n not in refused]
-    target = ctx.conn.aws()
-    try:
-        found = inventory(target, cohort.id)
-    except (LabctlError, OSError) as exc:
-        why = (f"its last apply was interrupted and what it left could not be listed ({exc}); nothing was "
-               "applied, so nothing is created twice: run `labctl up` again")
-        return {}, {**refused, **{n: why for n in names}}
-    out: dict[str, reconcile.Reconciliation] = {}
-    listed = list(found.resources) + _untagged_buckets(target, cohort.id, names, found.resources)
-    for name in names:
-        state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
-        keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
-        found_here = reconcile.orphans(listed, tfstate.ids(state), [name])
-        out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled),
-                                             dry_run=dry_run)
-    if dry_run:
-        return out, {}
-    deletes = [s.resource for rec in out.values() for s in rec.deletes]
-    failed: dict[str, list[str]] = {}
-    if deletes:
-        for o in execute_sweep(target, plan_sweep(deletes), dry_run=False).outcomes:
-            if o.status == "failed":
-                failed.setdefault(o.resource.team or "", []).append(f"{o.resource.describe()}: {o.reason}")
-    for name, rec in out.items():
-        rec.failed = failed.get(name, [])
-        reconcile.write_imports(cs.team_dir(name), rec.steps)
-        cs.audit("reconcile", "failed" if rec.failed else "ok", team=name,
-                 imported=[f"{s.resource.describe()} -> {s.address}" for s in rec.imports],
-                 deleted=[s.resource.describe() for s in rec.deletes if s.resource.describe() not in
-                          {f.split(": ", 1)[0] for f in rec.failed}],
-                 failed=rec.failed)
-        if rec.failed:
-            reconcile.clear_imports(cs.team_dir(name))
-            refused[name] = ("its last apply was interrupted and what it left could not all be deleted ("
-                             + "; ".join(rec.failed[:3]) + "); nothing was applied: remove it "
-                             f"(`labctl sweep {cs.id} --dry-run` lists it), then run `labctl up` again")
-    return out, refused
-
-
-def _untagged_buckets(target: Any, cohort: str, names: list[str], found: Any) -> list[Any]:
-    """The teams' checkpoint buckets that exist without their tags: the aws provider creates a
-    bucket and tags it in a second call, so a kill between the two leaves a bucket that no tag
-    finds, under the team's own (deterministic) name."""
-    from labctl import naming
-    from labctl.aws.inventory import Resource
-    from labctl.aws.walker import Walker
-
-    tagged = {r.id for r in found if r.type == "s3:bucket"}
-    existing = {b.get("Name") for b in Walker(target, cohort).buckets()}
-    out = []
-    for name in names:
-        bucket = naming.bucket_name(cohort, name)
-        if bucket in existing and bucket not in tagged:
-            out.append(Resource(service="s3", type="s3:bucket", id=bucket, name=bucket, team=name,
-                                arn=f"arn:aws:s3:::{bucket}", matched_by="name"))
-    return out
-
-
 def deployment_record(cohort: ResolvedCohort, spec_path: Path, conn: Connection) -> dict[str, Any]:
     """What `up` records in meta.json (fields of labctl.meta.CohortMeta): all that `down`, the
     reaper, `status` and `kubeconfig` need to reach the cohort again without its file."""
@@ -297,7 +219,7 @@ def _team_up_inner(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: 
             return _outcome(ctx, name, t0, board, res, status, record=False)
         if not has_state:
             board.update(name, phase="apply")
-            _mark_applying(cs, [name])
+            resume.mark_applying(cs, [name])
             res = tf.run(A.apply(refresh=False), on_event=track)
             status = "created"
         else:
@@ -308,7 +230,7 @@ def _team_up_inner(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: 
                 status = "unchanged"
             elif res.returncode == 2:
                 board.update(name, phase="apply")
-                _mark_applying(cs, [name])
+                resume.mark_applying(cs, [name])
                 res = tf.run(A.apply(plan_file=plan_file), on_event=track)
                 status = "changed"
             else:
@@ -345,7 +267,7 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
         ctx.ensure_init(names[0])       # the teams' own roots, for every later command
         tf = ctx.tf_at(bdir)
         tf.init()
-        _mark_applying(cs, names)
+        resume.mark_applying(cs, names)
 
         def track(ev) -> None:  # type: ignore[no-untyped-def]
             team = team_of(ev.address, names)
@@ -392,22 +314,9 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
             write_team_manifests(ctx, cohort, cohort.team(name))
         board.update(name, phase=status, note=error or _summary_text(summary))
         cs.set_team(name, status=status, error=error, summary=summary, at=now().isoformat(),
-                    **_finished(res))
+                    **resume.finished(res))
         out.append(TeamOutcome(name, status, summary, error, time.monotonic() - t0))
     return out
-
-
-def _mark_applying(cs: Any, names: list[str]) -> None:
-    """Recorded before terraform starts to apply, cleared once it has finished on its own: a team
-    still marked at the next `up` was interrupted, and its state may lack what it created last."""
-    for name in names:
-        cs.set_team(name, applying=now().isoformat())
-
-
-def _finished(res: Result) -> dict[str, Any]:
-    """The marker's update once terraform returned: cleared unless it was stopped from outside
-    (its state was then written on a signal, and may be older than what it created)."""
-    return {} if (res.cancelled or res.timed_out) else {"applying": None}
 
 
 def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, status: str,
@@ -424,7 +333,7 @@ def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, s
     board.update(name, phase=status, note=error or _summary_text(prog.summary))
     if record:
         ctx.cohort_state.set_team(name, status=status, error=error, summary=prog.summary, at=now().isoformat(),
-                                  **_finished(res))
+                                  **resume.finished(res))
     return outcome
 
 

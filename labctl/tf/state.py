@@ -78,11 +78,24 @@ def addresses(state: dict[str, Any] | None) -> list[str]:
 
 
 def ids(state: dict[str, Any] | None) -> set[str]:
-    """Every id, ARN and name the state records: what a destroy of it removes."""
+    """Every id and ARN the state records, and every name as :func:`name_key` (its resource type
+    with it: a node group, its launch template and its scale-to-zero schedule share one name, so
+    a bare name would let one stand for another): what a destroy of the state removes."""
     out: set[str] = set()
-    for _, attrs in managed_instances(state):
-        out.update(str(attrs[k]) for k in ("id", "arn", "name") if attrs.get(k))
+    for r in (state or {}).get("resources", []):
+        if r.get("mode") != "managed":
+            continue
+        for inst in r.get("instances", []):
+            attrs = inst.get("attributes") or {}
+            out.update(str(attrs[k]) for k in ("id", "arn") if attrs.get(k))
+            if attrs.get("name"):
+                out.add(name_key(r["type"], str(attrs["name"])))
     return out
+
+
+def name_key(resource_type: str, name: str) -> str:
+    """How :func:`ids` records a resource's name: ``aws_launch_template/c1-t1-gpu_spot``."""
+    return f"{resource_type}/{name}"
 
 
 def outputs(state: dict[str, Any] | None) -> dict[str, Any]:

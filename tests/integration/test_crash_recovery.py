@@ -90,6 +90,7 @@ def test_up_killed_with_its_whole_process_tree_converges_on_rerun(world, cohort,
     world.setdefault("reconciled", []).extend(reconciled)
     if cohort == "ks-mid":
         _a_state_that_lost_the_budget_imports_it(state, spec, target, cohort, teams[0])
+        _a_team_apply_killed_midway_is_reconciled_by_the_next(state, target, cohort, teams[0])
 
     down = subprocess.run(_labctl(state, "--output", "json", "down", cohort), capture_output=True, text=True, timeout=900)
     assert down.returncode == 0, (down.stdout[-3000:], down.stderr[-3000:])
@@ -129,6 +130,47 @@ def _a_state_that_lost_the_budget_imports_it(state, spec, target, cohort, team):
     assert rerun.returncode == 0, (rerun.stdout[-3000:], rerun.stderr[-3000:])
     assert f"  imported budgets:budget {cohort}-{team}-budget into module.budget.aws_budgets_budget.this" in rerun.stdout
     assert [r.type for r in inventory(target, cohort).resources].count("budgets:budget") == 1
+
+
+def _a_team_apply_killed_midway_is_reconciled_by_the_next(state, target, cohort, team):
+    """`team apply` records the same marker as `up`, and honours it: a team apply killed right
+    after EKS created the spot node group (before terraform saved its state) is followed by one
+    that imports the node group into the state instead of failing on its name (the node-group
+    import of labctl.ops.reconcile, with real terraform)."""
+    tdir = state / "cohorts" / cohort / "teams" / team
+    # One on-demand GPU node fewer (an update in place) makes room in the GPU quota for the spot
+    # pool (a create); the kill comes once both are done.
+    (tdir / "knobs.yaml").write_text(yaml.safe_dump({"node_groups": {
+        "gpu_on_demand": {"min_size": 1, "desired_size": 1, "max_size": 1}, "gpu_spot": {"max_size": 1}}}))
+    env = {**os.environ, KILL_AFTER_ENV: "2"}
+    argv = _labctl(state, "--output", "json", "team", "apply", team, "--cohort", cohort)
+    killed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    meta = json.loads((state / "cohorts" / cohort / "meta.json").read_text())
+    assert meta["teams"][team].get("applying"), meta["teams"][team]
+    spot = f"{cohort}-{team}-gpu_spot"
+    assert [r.id for r in inventory(target, cohort).resources if r.type == "eks:nodegroup"].count(spot) == 1
+    # Whether terraform saved its state after the node group's create (it saves every 20 s, and
+    # creating a node group can take that long) is a race: the state is made to lack it, as a save
+    # just before the create would have left it.
+    state_doc = json.loads((tdir / "terraform.tfstate").read_text())
+    state_doc["resources"] = [r for r in state_doc["resources"]
+                              if not (r["type"] == "aws_eks_node_group" and '"gpu_spot"' in r.get("module", ""))]
+    state_doc["serial"] += 1
+    (tdir / "terraform.tfstate").write_text(json.dumps(state_doc))
+
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, (rerun.stdout[-3000:], rerun.stderr[-3000:])
+    out = json.loads(rerun.stdout)
+    assert (f'imported eks:nodegroup {spot} into module.node_group["gpu_spot"].aws_eks_node_group.this[0]'
+            in out["reconciled"]), out["reconciled"]
+    assert [r.id for r in inventory(target, cohort).resources if r.type == "eks:nodegroup"].count(spot) == 1
+    meta = json.loads((state / "cohorts" / cohort / "meta.json").read_text())
+    assert not meta["teams"][team].get("applying")
+    assert not (tdir / "labctl-imports.tf.json").exists()
+    plan = subprocess.run(_labctl(state, "--output", "json", "team", "plan", team, "--cohort", cohort),
+                          capture_output=True, text=True, timeout=600)
+    assert json.loads(plan.stdout)["changes"] == [], plan.stdout[-2000:]     # the state is whole again
 
 
 def test_the_crashes_left_resources_outside_the_state_and_both_remedies_were_used(world):

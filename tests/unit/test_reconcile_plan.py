@@ -7,6 +7,7 @@ from __future__ import annotations
 from labctl.aws.inventory import Resource
 from labctl.naming import bucket_name
 from labctl.ops.reconcile import orphans, plan
+from labctl.tf import state as tfstate
 
 
 def r(type_, id_, name="", team="t1", parent=None, arn=None, matched_by="tag", tags=None):  # type: ignore[no-untyped-def]
@@ -60,3 +61,28 @@ def test_orphans_are_what_no_state_accounts_for_and_only_what_terraform_makes():
     # Teardown also clears what blocks the network, however it was found.
     assert [x.id for x in orphans(found, ids, ["t1"], for_teardown=True)] == ["vpc-2", "subnet-9"]
     assert [x.id for x in orphans(found, ids)] == ["vpc-2", "vpc-3"]
+
+
+def test_a_name_in_the_state_accounts_only_for_a_resource_of_its_own_kind():
+    """A team's spot node group, its launch template and its scale-to-zero schedule share one name.
+    A state holding the launch template and the schedule but not the node group (a team apply
+    killed right after EKS created it) must still show the node group as left outside: a bare
+    name match once hid it, and the next apply failed on `NodeGroup already exists`."""
+    state = {"resources": [
+        {"mode": "managed", "type": "aws_launch_template", "module": 'module.node_group["gpu_spot"]', "name": "this",
+         "instances": [{"attributes": {"id": "lt-1", "name": "c1-t1-gpu_spot", "arn": "arn:aws:ec2:::launch-template/lt-1"}}]},
+        {"mode": "managed", "type": "aws_scheduler_schedule", "module": "module.backstop[0]", "name": "scale_to_zero",
+         "instances": [{"index_key": "c1-t1-gpu_spot",
+                        "attributes": {"id": "labctl/c1-t1-gpu_spot", "name": "c1-t1-gpu_spot", "arn": "arn:s:1"}}]},
+        {"mode": "managed", "type": "aws_eks_node_group", "module": 'module.node_group["system"]', "name": "this",
+         "instances": [{"index_key": 0, "attributes": {"id": "c1-t1:c1-t1-system", "arn": "arn:ng:system"}}]},
+    ]}
+    ids = tfstate.ids(state)
+    spot = r("eks:nodegroup", "c1-t1-gpu_spot", parent="c1-t1")
+    system = r("eks:nodegroup", "c1-t1-system", parent="c1-t1")
+    lt = r("ec2:launch-template", "lt-1", name="c1-t1-gpu_spot")
+    sched = r("scheduler:schedule", "c1-t1-gpu_spot", parent="labctl")
+    assert [x.id for x in orphans([spot, system, lt, sched], ids)] == ["c1-t1-gpu_spot"]
+    assert orphans([spot], ids)[0].type == "eks:nodegroup"
+    # and the schedule, found by name only, is still known when the state holds it
+    assert orphans([sched], ids) == []
