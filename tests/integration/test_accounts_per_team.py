@@ -1,0 +1,147 @@
+"""Account per team, with the real terraform CLI and aws provider against the embedded emulator:
+three teams in three accounts go up (one batch: each team's provider assumes the facilitator's
+role in its own account), each team's resources are in its account and nowhere else, a team's
+role is in its own account and trusts only it, the root refuses credentials that reach another
+account than the team's, and `down` proves each account empty.
+
+moto 5.2.1 keeps resources per account and answers AssumeRole into any account id; it does not
+evaluate IAM policies, so it cannot show AWS refusing a team's role in another account. What
+labctl controls is asserted instead: where each team's resources land, which account its role
+lives in and whom that role trusts, and that no terraform run touches an account it was not meant for.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from labctl.aws import accounts, emulator
+from labctl.aws.session import AwsTarget
+from labctl.tf import state as tfstate
+from tests.integration.conftest import mirror_or_skip, terraform_or_skip
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+
+TEAMS = {"red": "111111111111", "green": "222222222222", "blue": "333333333333"}
+FACILITATOR = "123456789012"      # moto's account: the credentials labctl starts from
+COHORT = textwrap.dedent("""\
+    cohort: accts
+    target: embedded
+    region: us-east-1
+    window: {start: 2026-12-01T09:00:00Z, duration: 4h}
+    lab: gpu-baseline
+    teams:
+      - name: red
+      - name: green
+      - name: blue
+    accounts:
+      mode: per-team
+      teams: {red: "111111111111", green: "222222222222", blue: "333333333333"}
+""")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    terraform_or_skip()
+    mirror_or_skip()
+    from click.testing import CliRunner
+
+    from labctl.cli.main import _register, cli as root
+
+    _register()
+    base = tmp_path_factory.mktemp("accts")
+    state = base / "state"
+    spec = base / "cohort.yaml"
+    spec.write_text(COHORT)
+    info, _ = emulator.start_background(state)
+    target = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
+
+    def cli(*args):
+        return CliRunner().invoke(root, ["--state-dir", str(state), *args], catch_exceptions=False)
+
+    up = cli("up", str(spec), "--allow-past", "--output", "json")
+    in_account = accounts.team_targets(target, TEAMS, "OrganizationAccountAccessRole", "test-check")
+    yield {"state": state, "spec": spec, "url": info.url, "target": target, "cli": cli, "up": up,
+           "in": in_account}
+    emulator.stop_background(state)
+
+
+def _listing(target, account: str) -> dict[str, set[str]]:
+    """The cohort's resources in one account, listed with plain API calls (not labctl's walker,
+    and a few calls instead of its ~40): VPCs by their team tag, clusters, roles, buckets, budgets."""
+    vpcs = target.client("ec2").describe_vpcs(Filters=[{"Name": "tag:labctl:cohort", "Values": ["accts"]}])["Vpcs"]
+    budgets = target.client("budgets").describe_budgets(AccountId=account).get("Budgets", [])
+    found = {
+        "vpc": {t["Value"] for v in vpcs for t in v.get("Tags", []) if t["Key"] == "labctl:team"},
+        "cluster": set(target.client("eks").list_clusters()["clusters"]),
+        "role": {r["RoleName"] for r in target.client("iam").list_roles()["Roles"] if r["RoleName"].startswith("accts-")},
+        "bucket": {b["Name"] for b in target.client("s3").list_buckets()["Buckets"]},
+        "budget": {b["BudgetName"] for b in budgets if b["BudgetName"].startswith("accts-")},
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def test_1_three_teams_in_three_accounts_go_up(world):
+    assert world["up"].exit_code == 0, world["up"].output
+    report = json.loads(world["up"].stdout)
+    assert {t["team"]: t["status"] for t in report["teams"]} == {t: "created" for t in TEAMS}
+
+
+def test_2_each_teams_resources_are_in_its_account_and_nowhere_else(world):
+    for team, account in TEAMS.items():
+        here = _listing(world["in"][account], account)
+        assert here["vpc"] == {team}, (account, here)
+        assert here["cluster"] == {f"accts-{team}"}, (account, here)
+        assert here["role"] and all(r.startswith(f"accts-{team}-") for r in here["role"]), (account, here)
+        assert len(here["bucket"]) == 1 and team in next(iter(here["bucket"])), (account, here)
+        assert here["budget"] and all(b.startswith(f"accts-{team}") for b in here["budget"]), (account, here)
+    assert _listing(world["target"], FACILITATOR) == {}    # nothing of the cohort in the facilitator's account
+
+
+def test_3_a_teams_role_is_in_its_own_account_and_trusts_only_that_account(world):
+    for team, account in TEAMS.items():
+        handed_out = tfstate.team_outputs(world["state"] / "cohorts" / "accts" / "teams" / team)["team_role_arn"]
+        iam = world["in"][account].client("iam")
+        name = f"accts-{team}-team"
+        role = iam.get_role(RoleName=name)["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{account}:role/{name}"
+        assert handed_out == role["Arn"]          # what `labctl handouts` gives the team
+        principals = [p for s in role["AssumeRolePolicyDocument"]["Statement"]
+                      for p in ([s["Principal"]["AWS"]] if isinstance(s["Principal"]["AWS"], str) else s["Principal"]["AWS"])]
+        assert principals == [f"arn:aws:iam::{account}:root"], principals
+        for other, other_account in TEAMS.items():       # no team's role exists in another team's account
+            if other != team:
+                with pytest.raises(Exception, match="NoSuchEntity|cannot be found"):
+                    world["in"][other_account].client("iam").get_role(RoleName=name)
+
+
+def test_4_the_root_refuses_credentials_that_reach_another_account_than_the_teams(world):
+    """green's root, planned with red's role but green's account id: stopped before any change."""
+    from labctl.ops.common import prepare
+    from labctl.ops.target import connect_recorded
+    from labctl.state import StateDir
+    from labctl.tf import argv as A
+
+    cs = StateDir(world["state"]).existing_cohort("accts")
+    ctx = prepare(world["state"], "accts", connect_recorded(cs.meta(), world["state"], start_emulator=False))
+    ctx.ensure_init("green")
+    wrong = json.dumps({"id": TEAMS["green"], "role_arn": accounts.role_arn(TEAMS["red"], "OrganizationAccountAccessRole"),
+                        "session_name": "test"})
+    res = ctx.tf("green").run([*A.plan(), f"-var=team_account={wrong}"])
+    assert res.returncode == 1        # an error: not 0 (no changes) nor 2 (changes to apply)
+    assert f"belong in AWS account {TEAMS['green']}, but its credentials reach account {TEAMS['red']}" in \
+        res.stdout + res.stderr, (res.stdout + res.stderr)[-2000:]
+
+
+def test_5_down_proves_each_account_empty(world):
+    res = world["cli"]("down", "accts", "--output", "json")
+    assert res.exit_code == 0, res.output
+    proof = json.loads(res.stdout)
+    assert proof["clean"] is True and proof["left"] == []
+    for team, account in TEAMS.items():
+        assert proof["teams"][team]["destroy"] == "destroyed"
+        report = json.loads((world["state"] / "cohorts" / "accts" / "reports" / f"teardown-{team}.json").read_text())
+        assert report["account"] == account and report["clean"] is True and report["final_inventory"] == []
+        assert _listing(world["in"][account], account) == {}    # listed in the account itself, not by labctl's walk
