@@ -22,6 +22,7 @@ import copy
 import difflib
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,6 +42,7 @@ from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refu
                                write_team_manifests)
 from labctl.ops.target import connect
 from labctl.ops import reconcile, remote_state, resume
+from labctl.ops.interrupt import interruptible
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
 from labctl.render.manifests import render_team_manifests
@@ -567,9 +569,12 @@ def team_apply(cohort_ref: str | Path, state_dir: Path, team: str, at: datetime 
     cohort, spec, cs, kf = _load(cohort_ref, state_dir, team)
     if not cs.meta().recorded:
         raise NotFoundError(f"cohort {cohort.id} is not provisioned in {state_dir}; run `labctl up` first")
-    with cs.exclusive(f"team apply {team}"):      # one writer per cohort
-        refuse_if_torn_down(cs, f"applying team {team}")
-        return _team_apply(cohort, spec, cs, kf, state_dir, team, at, emulator_url, emulator_boot_id, t0)
+    # Ctrl-C or SIGTERM: terraform is stopped the graceful way (it writes its state), the team
+    # stays marked as applying (the next apply reconciles), the lock is released, exit 130.
+    with interruptible(threading.Event(), f"labctl team apply {team} --cohort {cohort_ref}"):
+        with cs.exclusive(f"team apply {team}"):      # one writer per cohort
+            refuse_if_torn_down(cs, f"applying team {team}")
+            return _team_apply(cohort, spec, cs, kf, state_dir, team, at, emulator_url, emulator_boot_id, t0)
 
 
 def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Path, state_dir: Path, team: str,

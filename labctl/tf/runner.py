@@ -158,6 +158,11 @@ class Terraform:
                             consume(line)
                         break
                     time.sleep(0.1)
+        except KeyboardInterrupt:
+            # Ctrl-C (or SIGTERM, labctl.ops.interrupt) in the thread that runs terraform itself
+            # (`team plan`, `team apply`): the graceful stop, so terraform writes its state first.
+            self._stop(proc)
+            raise
         finally:
             if proc.poll() is None:
                 self._kill(proc)

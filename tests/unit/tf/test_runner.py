@@ -18,7 +18,7 @@ env = {{k: os.environ.get(k) for k in ("TF_IN_AUTOMATION", "TF_INPUT", "TF_CLI_C
 print(json.dumps({{"type": "version", "@level": "info", "@message": "env " + json.dumps(env)}}), flush=True)
 if sys.argv[1] == "slow":
     stopped = []
-    signal.signal(signal.SIGINT, lambda *a: stopped.append(1))
+    signal.signal(signal.SIGINT, lambda *a: (stopped.append(1), open("got-sigint", "w").close()))
     for i in range(200):
         print(json.dumps({{"type": "apply_complete", "@level": "info",
                           "hook": {{"action": "create", "resource": {{"addr": f"r.{{i}}"}}}}}}), flush=True)

@@ -48,6 +48,19 @@ def test_a_terraform_that_ignores_sigint_is_terminated_after_the_grace(tmp_path,
     assert res.cancelled and res.returncode != 0
 
 
+def test_ctrl_c_in_the_thread_that_runs_terraform_stops_it_gracefully(tmp_path):
+    """`team apply` runs terraform in the main thread: Ctrl-C there reaches labctl, which must give
+    terraform SIGINT (it stops and writes its state) before going, not kill it outright."""
+    import _thread
+
+    threading.Timer(1.0, _thread.interrupt_main).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        _tf(tmp_path).run(["slow"])
+    assert time.monotonic() - t0 < 8
+    assert (tmp_path / "got-sigint").exists()
+
+
 def test_nothing_starts_once_the_command_is_being_interrupted(tmp_path):
     cancel = threading.Event()
     cancel.set()
