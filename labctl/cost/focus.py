@@ -201,8 +201,9 @@ def _row(p: _Piece, ledger: Ledger, ctx: FocusContext, list_prices: _ListPrices)
 
 
 def _account_columns(p: _Piece, ctx: FocusContext) -> dict[str, str]:
-    """Who is billed and by whom, and the billing period (the calendar month)."""
+    """Who is billed and by whom (the team's own account when it has one), and the billing period (the month)."""
     bp_start, bp_end = _month(p.start)
+    team = p.entry.usage.team
     return {
         "BillingAccountId": ctx.billing_account_id,
         "BillingAccountName": ctx.billing_account_name,
@@ -213,7 +214,7 @@ def _account_columns(p: _Piece, ctx: FocusContext) -> dict[str, str]:
         "InvoiceIssuerName": ctx.provider,
         "ProviderName": ctx.provider,
         "PublisherName": ctx.provider,
-        "SubAccountId": ctx.sub_account_id or "",
+        "SubAccountId": ctx.sub_accounts.get(team) or ctx.sub_account_id or "",
     }
 
 
