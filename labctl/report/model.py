@@ -147,7 +147,7 @@ def build_debrief(inp: DebriefInputs, ledger: Ledger | None = None,
     nodes, node_notes = nodes_from_ledger(ledger, inp.catalog)
     alloc = allocate(nodes, workloads, mode=OPENCOST)
     util = tu.gpu_utilisation(inp.samples)
-    cx = _Class(inp=inp, ledger=ledger, kpis=team_kpis(ledger, alloc, inp.catalog),
+    cx = _Class(inp=inp, ledger=ledger, cost_by_team=ledger.by_team(), kpis=team_kpis(ledger, alloc, inp.catalog),
                 sources=_sources(usages, inp.samples, inp.events), events_by_team=_events_by_team(inp.events),
                 totals=_ledger_totals(ledger, _Categories(inp.catalog), inp.lifecycle),
                 runs=tu.completed_runs(inp.events), util=util, util_metric=tu.utilisation_metric(inp.samples),
@@ -273,6 +273,7 @@ class _Class:
 
     inp: DebriefInputs
     ledger: Ledger
+    cost_by_team: Mapping[str, int]
     kpis: Mapping[str, Any]
     sources: _Sources
     events_by_team: Mapping[str, list[Event]]
@@ -290,7 +291,7 @@ class _Class:
 def _team_section(cx: _Class, plan: TeamPlan) -> tuple[dict[str, Any], dict[str, Any]]:
     """One team's section of the debrief, and the facts :func:`_effects` credits its choices by."""
     name = plan.name
-    cost = cx.ledger.by_team().get(name, 0)
+    cost = cx.cost_by_team.get(name, 0)
     cbasis = tu.basis_of(cx.sources.cost.get(name, ()))
     ubasis = tu.basis_of(cx.sources.utilisation.get(name, ()))
     ebasis = tu.basis_of(cx.sources.events.get(name, ()))
