@@ -21,13 +21,13 @@ quota checks are ``skip`` there; tests stub the real API's answers with botocore
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from labctl.aws import ec2, identity, quotas
+from labctl.aws import accounts, ec2, identity, quotas
 from labctl.aws.session import AwsError, AwsTarget
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, load_catalog
 from labctl.cost.money import fmt_usd
@@ -320,6 +320,32 @@ def check_quotas(cohort: ResolvedCohort, aws: AwsTarget) -> list[Check]:
     return checks
 
 
+def check_accounts(cohort: ResolvedCohort, aws: AwsTarget) -> list[Check]:
+    """Per-team accounts: the facilitator's credentials can assume the role in every team's account
+    (else that team fails, named, before any terraform runs), and each account's own EC2 quotas
+    hold its team (quotas are per account)."""
+    acc = cohort.cohort.accounts
+    checks, denied = [], []
+    for team in cohort.teams:
+        account = acc.account_of(team.name) or ""
+        arn = accounts.role_arn(account, acc.role_name, cohort.cohort.region)
+        try:
+            role = accounts.assume_role(aws, arn, accounts.session_name(cohort.id), duration_s=900)
+        except AwsError as exc:
+            denied.append(f"team {team.name}: cannot assume {arn}: {exc}")
+            continue
+        one = replace(cohort, teams=(team,))
+        checks += [replace(c, name=f"{c.name}[{team.name}]") for c in check_quotas(one, role.target)]
+    if denied:
+        checks.insert(0, Check("accounts", FAIL, "; ".join(denied),
+                               f"let the facilitator's credentials assume {acc.role_name} in each team's account "
+                               "(sts:AssumeRole), or fix the account ids under accounts.teams"))
+    else:
+        checks.insert(0, Check("accounts", PASS, f"{plural(len(cohort.teams), 'team')}, each in its own account "
+                                                 f"through role {acc.role_name}", ""))
+    return checks
+
+
 def check_credentials(aws: AwsTarget) -> Check:
     try:
         ident = identity.caller_identity(aws)
@@ -343,7 +369,7 @@ def run_checks(cohort: ResolvedCohort, aws: AwsTarget, at: datetime | None = Non
         checks.append(Check("quotas", SKIP, "not checked: the target does not answer"))
     else:
         checks += check_offerings(cohort, aws)
-        checks += check_quotas(cohort, aws)
+        checks += check_accounts(cohort, aws) if cohort.cohort.accounts.per_team else check_quotas(cohort, aws)
     checks += check_budget(cohort, catalog or load_catalog())
     return checks
 

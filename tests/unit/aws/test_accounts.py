@@ -123,3 +123,64 @@ def test_focus_rows_carry_each_teams_account_as_sub_account(tmp_path):
     assert sum(D(r["BilledCost"]) for r in rows) > 0
     assert {r["SubAccountId"] for r in focus_rows(ledger, FocusContext(cohort=COHORT), catalog)} == {""}
     json.dumps(rows)      # plain values only
+
+
+PER_TEAM_COHORT = """\
+cohort: acct26
+window: {start: 2026-12-01T09:00:00Z, duration: 4h}
+lab: gpu-baseline
+teams: [{name: team-a}, {name: team-b}]
+accounts:
+  mode: per-team
+  teams: {team-a: "111111111111", team-b: "222222222222"}
+"""
+
+
+def test_preflight_assumes_the_role_in_every_teams_account_and_reads_each_accounts_quotas(tmp_path, aws, monkeypatch):
+    from datetime import datetime, timezone
+
+    from labctl.aws.quotas import QuotaValue
+    from labctl.ops import preflight
+    from labctl.spec.load import load_cohort
+
+    asked = []      # moto's Service Quotas knows only vpc: answer EC2's here, and note which account asked
+
+    def quota_value(target, service, code):  # type: ignore[no-untyped-def]
+        asked.append(target.client("sts").get_caller_identity()["Account"])
+        return QuotaValue(1000.0, "test")
+
+    monkeypatch.setattr(preflight.quotas, "quota_value", quota_value)
+    (tmp_path / "c.yaml").write_text(PER_TEAM_COHORT)
+    checks = {c.name: c for c in preflight.run_checks(load_cohort(tmp_path / "c.yaml"), aws,
+                                                      at=datetime(2026, 11, 30, tzinfo=timezone.utc))}
+    assert checks["accounts"].status == preflight.PASS, checks["accounts"]
+    assert "2 teams, each in its own account" in checks["accounts"].message
+    per_team = sorted(n for n in checks if n.startswith("quota:"))
+    assert per_team and all(n.endswith(("[team-a]", "[team-b]")) for n in per_team), per_team
+    assert set(asked) == {"111111111111", "222222222222"}       # each account's own quotas, not the facilitator's
+
+
+def test_preflight_names_the_team_whose_account_refuses_the_role(tmp_path, aws, monkeypatch):
+    """moto grants every AssumeRole; AWS refuses one the account's trust policy does not allow."""
+    from datetime import datetime, timezone
+
+    from labctl.aws.quotas import QuotaValue
+    from labctl.aws.session import AwsAccessDenied
+    from labctl.ops import preflight
+    from labctl.spec.load import load_cohort
+
+    real = accounts.assume_role
+
+    def refuse_b(base, arn, session, duration_s=3600):  # type: ignore[no-untyped-def]
+        if ":222222222222:" in arn:
+            raise AwsAccessDenied("sts", "AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole")
+        return real(base, arn, session, duration_s)
+
+    monkeypatch.setattr(accounts, "assume_role", refuse_b)
+    monkeypatch.setattr(preflight.quotas, "quota_value", lambda *_: QuotaValue(1000.0, "test"))
+    (tmp_path / "c.yaml").write_text(PER_TEAM_COHORT)
+    checks = preflight.run_checks(load_cohort(tmp_path / "c.yaml"), aws, at=datetime(2026, 11, 30, tzinfo=timezone.utc))
+    failed = [c for c in checks if c.status == preflight.FAIL]
+    assert [c.name for c in failed] == ["accounts"]
+    assert failed[0].message.startswith("team team-b: cannot assume arn:aws:iam::222222222222:role/OrganizationAccountAccessRole")
+    assert "team-a" not in failed[0].message and "sts:AssumeRole" in failed[0].fix
