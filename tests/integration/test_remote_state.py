@@ -1,0 +1,176 @@
+"""A cohort with its Terraform state in S3 (`state: {backend: s3}`), real terraform and the aws
+provider against the emulator, one team: provisioned from state directory A; the bucket's settings;
+read, planned, applied and torn down from a fresh state directory B that has only the cohort file;
+two applies of the team at once from A and B serialised by Terraform's S3 lock (no write lost); a
+lock left by a killed run reported with its holder and released; the team run from its root alone.
+
+One team keeps it small (~100 s in all: `up` ~30 s, two applies, `down` ~30 s): every step needs
+the state a real apply wrote, so one module-scoped cohort serves them in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import textwrap
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from labctl.aws import emulator
+from labctl.aws import state_store as ss
+from labctl.aws.session import AwsTarget
+from labctl.ops import state_lock
+from labctl.ops import team as T
+from labctl.ops.down import down
+from labctl.ops.status import status
+from labctl.ops.team_run import run_team
+from labctl.ops.up import up
+from labctl.state import StateDir
+from tests.integration.conftest import mirror_or_skip, terraform_or_skip
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+
+BUCKET = "labctl-state-123456789012-rs"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    terraform_or_skip()
+    mirror_or_skip()
+    root = tmp_path_factory.mktemp("remote")
+    a, b, spec = root / "A", root / "B", root / "cohort.yaml"
+    start = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spec.write_text(textwrap.dedent(f"""\
+        cohort: rs
+        window: {{start: {start}, duration: 4h}}
+        lab: explore-instances
+        state: {{backend: s3}}
+        teams:
+          - name: alpha
+            knobs: {{node_groups: {{gpu_spot: {{max_size: 0}}}}}}
+    """))
+    info, _ = emulator.start_background(a)
+    b.mkdir()
+    shutil.copy(a / emulator.STATE_FILE, b / emulator.STATE_FILE)     # B reaches the same "cloud"
+    report = up(spec, a, quiet=True)
+    assert not report.failed, report.as_dict()
+    yield {"a": a, "b": b, "spec": spec, "url": info.url, "root": root}
+    emulator.stop_background(a)
+
+
+def _target(world) -> AwsTarget:
+    return AwsTarget("embedded", "us-east-1", endpoint_url=world["url"])
+
+
+def _s3_state(world) -> dict:
+    return json.loads(ss.team_state(_target(world), BUCKET, "alpha") or b"{}")
+
+
+def test_1_the_state_is_in_a_private_versioned_encrypted_bucket_and_only_read_locally(world):
+    settings = ss.bucket_settings(_target(world), BUCKET)
+    assert settings.versioning and settings.encryption == "AES256" and settings.public_access_blocked
+    state = _s3_state(world)
+    assert len(state["resources"]) > 40
+    team_dir = StateDir(world["a"]).cohort("rs").team_dir("alpha")
+    backend = json.loads((team_dir / "backend.tf.json").read_text())["terraform"]["backend"]["s3"]
+    assert backend["bucket"] == BUCKET and backend["use_lockfile"] is True
+    # The local file is a copy of S3's (the readers' view), not a second state.
+    assert json.loads((team_dir / "terraform.tfstate").read_text())["lineage"] == state["lineage"]
+    assert not (StateDir(world["a"]).cohort("rs").root / "batches" / "batch-alpha" / "terraform.tfstate").exists()
+
+
+def test_2_a_second_state_directory_with_only_the_cohort_file_reads_and_plans_the_team(world):
+    st = status(world["spec"], world["b"])
+    alpha = next(t for t in st.teams if t.team == "alpha")
+    assert alpha.resources == len([1 for r in _s3_state(world)["resources"] if r["mode"] == "managed"
+                                   for _ in r["instances"]])
+    assert alpha.cluster == "rs-alpha"
+    plan = T.team_plan(world["spec"], world["b"], "alpha")
+    assert plan.status in ("no-changes", "would-change") and not plan.changes, plan.as_dict()
+
+
+def _disk(world, state_dir, gib: int) -> None:
+    T.team_knobs(world["spec"], state_dir, "alpha")
+    path = T.knobs_path(StateDir(state_dir).cohort("rs"), "alpha")
+    text, n = re.subn(r"(  gpu_on_demand:\n(?:    .*\n)*?    disk_gib: )\d+", rf"\g<1>{gib}", path.read_text())
+    assert n == 1, text
+    path.write_text(text)
+
+
+def test_3_two_applies_at_once_from_A_and_B_are_serialised_by_the_s3_lock(world):
+    lineage = _s3_state(world)["lineage"]
+    _disk(world, world["a"], 60)
+    _disk(world, world["b"], 80)
+    done: dict[str, tuple[float, float, object]] = {}
+
+    def apply_from(name: str) -> None:
+        t0 = time.monotonic()
+        res = T.team_apply(world["spec"], world[name], "alpha")
+        done[name] = (t0, time.monotonic(), res)
+
+    threads = [threading.Thread(target=apply_from, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert set(done) == {"a", "b"}
+    for name, (_, _, res) in done.items():
+        assert res.status == "changed", (name, res.as_dict())
+    (sa, ea, _), (sb, eb, _) = done["a"], done["b"]
+    assert sa < eb and sb < ea, "the two applies did not overlap: nothing was contended"
+    # Neither write was lost: the node group's launch template went 1 -> 2 -> 3, one version per
+    # apply, each apply planned against the state the other had written.
+    eks = boto3.client("eks", endpoint_url=world["url"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ng = eks.describe_nodegroup(clusterName="rs-alpha", nodegroupName="rs-alpha-gpu_on_demand")["nodegroup"]
+    assert ng["launchTemplate"]["version"] == "3"
+    state = _s3_state(world)
+    assert state["lineage"] == lineage
+    last = "a" if ea > eb else "b"
+    assert T.team_plan(world["spec"], world[last], "alpha").changes == []
+
+
+def test_4_a_lock_left_by_a_killed_run_is_reported_with_its_holder_and_released(world):
+    info = {"ID": "0b5e2f7c-dead-4e5a-9d7e-killedrun001", "Operation": "OperationTypeApply", "Info": "",
+            "Who": "ana@lab-laptop", "Version": "1.11.4", "Created": "2026-12-04T21:58:57Z",
+            "Path": f"{BUCKET}/{ss.team_key('alpha')}"}
+    s3 = _target(world).client("s3")
+    s3.put_object(Bucket=BUCKET, Key=ss.team_key("alpha") + ss.LOCK_SUFFIX, Body=json.dumps(info).encode())
+    message = state_lock.holder_message(world["spec"], world["b"], "alpha")
+    assert message is not None and "ana@lab-laptop" in message and info["ID"] in message
+    assert "labctl team unlock alpha --cohort rs" in message
+    released = state_lock.unlock(world["spec"], world["b"], "alpha", lock_id=info["ID"])
+    assert "ana@lab-laptop" in released
+    assert ss.lock_holder(_target(world), BUCKET, "alpha") is None
+
+
+def test_5_a_team_runs_from_its_rendered_root_and_credentials_alone(world):
+    src = StateDir(world["a"]).cohort("rs").team_dir("alpha")
+    root = world["root"] / "elsewhere" / "alpha"
+    root.mkdir(parents=True)
+    for f in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "terraform.tfvars.json", "backend.tf.json"):
+        shutil.copy(src / f, root / f)
+    shutil.copytree(src / "modules", root / "modules")
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": world["url"], "PATH": os.environ["PATH"]}
+    res = run_team(root, "plan", environ=env)
+    # It planned against the team's state in S3: nothing to create (with no state it would create
+    # ~47 resources); at most A's disk size back, if B's apply was the last one.
+    assert res.workspace == "alpha" and res.ok and res.summary is not None, res.as_dict()
+    assert (res.summary["add"], res.summary["remove"]) == (0, 0), res.as_dict()
+    assert not (root / "terraform.tfstate").exists() and not (root / ".labctl").exists()
+
+
+def test_6_down_from_B_writes_the_proof_then_removes_the_bucket(world):
+    report = down(world["spec"], world["b"], quiet=True)
+    assert report.clean, report.left
+    proof = json.loads((StateDir(world["b"]).cohort("rs").reports_dir / "teardown-alpha.json").read_text())
+    assert proof["clean"] and proof["destroyed"]
+    assert any("state bucket" in n and "deleted" in n for n in report.notes), report.notes
+    assert ss.find_bucket(_target(world), "rs") is None
