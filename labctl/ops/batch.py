@@ -20,6 +20,7 @@ from typing import Any
 
 from labctl import resources
 from labctl.errors import LabctlError, RefusedError
+from labctl.render.terraform import read_tfvars
 from labctl.state import CohortState, write_atomic
 from labctl.tf import state as tfstate
 from labctl.tf.batch import merge_states, sensitive_outputs, split_state
@@ -153,7 +154,7 @@ def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
 
 def batch_teams(bdir: Path) -> list[str]:
     try:
-        return list(json.loads((bdir / "terraform.tfvars.json").read_text())["teams"])
+        return list(read_tfvars(bdir)["teams"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return []
 

@@ -7,7 +7,6 @@ cluster interface is all this module uses, so the fake cluster stands in for a r
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from labctl.k8s.drain import drain_cloud_backed
 from labctl.meta import CohortMeta
 from labctl.ops.collect import ClusterFactory, cluster_sources, real_cluster, simulated
 from labctl.render.manifests import namespace_of
+from labctl.render.terraform import read_tfvars
 from labctl.state import CohortState
 
 K8S_MODES = ("simulated", "kind")
@@ -66,7 +66,7 @@ def deploy_kind(cs: CohortState, teams: Sequence[str], *,
     taints, fake nvidia.com/gpu) and server-side apply every team's manifests into it."""
     kc = ensure(cs.id, cs.root / "kind.kubeconfig")
     cluster = factory(kc.kubeconfig)
-    tfvars = [json.loads((cs.team_dir(t) / "terraform.tfvars.json").read_text()) for t in teams]
+    tfvars = [read_tfvars(cs.team_dir(t)) for t in teams]
     plans = kind.prepare_nodes(cluster, kind.cohort_node_groups(tfvars))
     out = KindDeploy(kc.name, kc.created, str(kc.kubeconfig), {p.node: p.group for p in plans})
     for t in teams:

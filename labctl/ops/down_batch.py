@@ -21,17 +21,15 @@ How, per batch (``<cohort>/batches/down-<first team>/``):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from labctl.ops import batch as batches
 from labctl.ops import remote_state
 from labctl.ops.common import RunContext
 from labctl.ops.progress import Board
+from labctl.render.terraform import read_tfvars
 from labctl.state import CohortState
 from labctl.tf import argv as A
 from labctl.tf import state as tfstate
@@ -62,7 +60,7 @@ def destroy_batch(ctx: RunContext, cs: CohortState, names: list[str], board: Boa
     bdir = batches.down_batch_dir(cs, names)
     try:
         states = {n: tfstate.read(cs.team_dir(n) / tfstate.STATE_FILE) or {} for n in names}
-        members = {n: (cs.team_dir(n), _team_variables(cs.team_dir(n))) for n in names}
+        members = {n: (cs.team_dir(n), read_tfvars(cs.team_dir(n))) for n in names}
         sensitive = batches.root_sensitive_outputs()
         write_batch_root(bdir, members, bool(sensitive))
         for n in names:
@@ -115,12 +113,4 @@ def destroy_batch(ctx: RunContext, cs: CohortState, names: list[str], board: Boa
                      or (res.stderr.strip().splitlines() or ["terraform destroy failed"])[-1])
         out[n] = BatchTeam(n, status, destroyed[n], left[n], error)
     return out
-
-
-def _team_variables(team_dir: Path) -> dict[str, Any]:
-    """The variables `up` rendered for the team's root (its terraform.tfvars.json)."""
-    doc = json.loads((team_dir / "terraform.tfvars.json").read_text())
-    if not isinstance(doc, dict):
-        raise ValueError(f"{team_dir / 'terraform.tfvars.json'} is not a JSON object")
-    return doc
 

@@ -21,6 +21,9 @@ from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.spec.offerings import type_info
 
 
+TFVARS_FILE = "terraform.tfvars.json"
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     emulator: bool
@@ -158,8 +161,23 @@ def write_root(dest: Path, variables: dict[str, Any], modules: Path | None = Non
         changed += _copy_if_changed(f, dest / f.name)
     changed += _link(dest / "modules", Path(os.path.relpath(modules, dest)))
     text = json.dumps(variables, indent=2, sort_keys=True) + "\n"
-    changed += _write_if_changed(dest / "terraform.tfvars.json", text)
+    changed += _write_if_changed(dest / TFVARS_FILE, text)
     return changed
+
+
+def read_tfvars(root: Path) -> dict[str, Any]:
+    """The variables a rendered root was given: its terraform.tfvars.json, as :func:`write_root`
+    writes it for a team (or labctl.tf.batch for a batch, ``{"teams": {team: variables}}``). The
+    one reader of that file. A missing file raises FileNotFoundError; one that is not a JSON object,
+    ValueError naming the file."""
+    path = root / TFVARS_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return doc
 
 
 def _link(link: Path, target: Path) -> list[Path]:

@@ -9,7 +9,6 @@ inputs are rendered in memory from a resolved cohort by labctl's own renderers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import yaml
 
 from labctl.render.manifests import render_team_manifests
-from labctl.render.terraform import ProviderSettings, tfvars
+from labctl.render.terraform import ProviderSettings, read_tfvars, tfvars
 from labctl.sim.scheduler import Taint
 from labctl.spec.load import ResolvedCohort
 from labctl.spec.models import Simulation
@@ -81,7 +80,7 @@ def _docs(texts: list[str]) -> tuple[dict[str, Any], ...]:
 
 def read_team(team_dir: Path, simulation: Simulation, knobs: dict[str, Any] | None = None) -> TeamInputs:
     """A provisioned team from its directory in the state dir."""
-    variables = json.loads((team_dir / "terraform.tfvars.json").read_text())
+    variables = read_tfvars(team_dir)
     outputs = _outputs(team_dir)
     cluster = (outputs or {}).get("cluster_name") or f"{variables['cohort']}-{variables['team']}"
     manifests = _docs([p.read_text() for p in sorted((team_dir / "k8s").glob("*.yaml"))])

@@ -7,9 +7,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from labctl import resources
 from labctl.ops.render import render
-from labctl.render.terraform import write_root
+from labctl.render.terraform import read_tfvars, write_root
 
 GOLDEN = Path(__file__).parent / "golden"
 COHORT = """\
@@ -43,6 +45,18 @@ def test_tfvars_match_golden_files(tmp_path, golden):
     out = _render(tmp_path)
     for team in ("baseline", "spot-team"):
         golden(GOLDEN / f"{team}.tfvars.json", (out / team / "terraform.tfvars.json").read_text())
+
+
+def test_read_tfvars_gives_back_what_write_root_wrote_and_names_a_broken_file(tmp_path):
+    variables = {"cohort": "c1", "team": "alpha", "node_groups": {"system": {"max_size": 2}}}
+    write_root(tmp_path / "alpha", variables, modules=tmp_path / "modules")
+    assert read_tfvars(tmp_path / "alpha") == variables
+    (tmp_path / "alpha" / "terraform.tfvars.json").write_text('["not", "an", "object"]')
+    with pytest.raises(ValueError, match=r"alpha/terraform\.tfvars\.json is not a JSON object"):
+        read_tfvars(tmp_path / "alpha")
+    (tmp_path / "alpha" / "terraform.tfvars.json").write_text('{"cut off')
+    with pytest.raises(ValueError, match=r"alpha/terraform\.tfvars\.json: not JSON"):
+        read_tfvars(tmp_path / "alpha")
 
 
 def test_render_is_deterministic_and_copies_static_root_and_modules(tmp_path):
