@@ -196,7 +196,7 @@ class CohortState:
     def lock_file(self) -> Path:
         return self.root / ".cohort.lock"
 
-    def lock_holder(self) -> dict[str, Any] | None:
+    def lock_holder(self) -> LockHolder | None:
         """Who holds (or last held, if it died holding) the cohort lock, as recorded in the lock file."""
         try:
             text = self.lock_file.read_text()
@@ -206,7 +206,7 @@ class CohortState:
             holder = json.loads(text) if text.strip() else None
         except ValueError:
             return None
-        return holder if isinstance(holder, dict) else None
+        return LockHolder.from_dict(holder) if isinstance(holder, dict) else None
 
     @contextmanager
     def exclusive(self, command: str, wait: bool | None = None,
@@ -243,13 +243,13 @@ class CohortState:
                 say(f"waiting for cohort {self.id}: {who} (Ctrl-C to stop waiting)")
                 fcntl.flock(fh, fcntl.LOCK_EX)
             previous = self.lock_holder()
-            if previous and not _alive_here(previous):
+            if previous and not previous.alive_here():
                 say(f"cohort {self.id}: taking over the lock left by {describe_holder(previous)}, "
                     "which ended without releasing it (killed?)")
             fh.seek(0)
             fh.truncate()
-            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "user": _who(),
-                                 "command": command, "since": now().isoformat(timespec="seconds")}))
+            fh.write(json.dumps(LockHolder(os.getpid(), socket.gethostname(), _who(), command,
+                                           now().isoformat(timespec="seconds")).as_dict()))
             fh.flush()
             with _HELD_GUARD:
                 _HELD[key] = 1
@@ -304,26 +304,57 @@ class CohortState:
             fh.write(line)
 
 
-def describe_holder(holder: dict[str, Any] | None) -> str:
-    if not holder:
-        return "another labctl command holds its lock"
-    # Not written as "labctl <command>": that reads as a next step to run, and it is not one.
-    return (f"'{holder.get('command', '?')}' (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-            f"user {holder.get('user', '?')}, since {holder.get('since', '?')})")
+@dataclass(frozen=True)
+class LockHolder:
+    """The record in ``.cohort.lock`` of the command that holds (or last held) the cohort lock.
+    A field a damaged or foreign record lacks reads as None and is shown as '?'."""
 
+    pid: int | None
+    host: str | None
+    user: str | None
+    command: str | None
+    since: str | None          # ISO 8601, to the second
 
-def _alive_here(holder: dict[str, Any]) -> bool:
-    """Whether the recorded holder still runs; one on another host is taken as gone (its flock,
-    which is what excludes, is already free)."""
-    if holder.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(holder.get("pid", -1)), 0)
-    except (ProcessLookupError, ValueError, OverflowError):
-        return False
-    except PermissionError:
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> LockHolder:
+        def text(key: str) -> str | None:
+            value = doc.get(key)
+            return None if value is None else str(value)
+
+        pid = doc.get("pid")
+        try:
+            pid = int(pid) if pid is not None and not isinstance(pid, bool) else None
+        except (TypeError, ValueError):
+            pid = None
+        return cls(pid, text("host"), text("user"), text("command"), text("since"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "host": self.host, "user": self.user, "command": self.command, "since": self.since}
+
+    def describe(self) -> str:
+        def shown(value: object) -> str:
+            return "?" if value is None else str(value)
+
+        # Not written as "labctl <command>": that reads as a next step to run, and it is not one.
+        return (f"'{shown(self.command)}' (pid {shown(self.pid)} on {shown(self.host)}, "
+                f"user {shown(self.user)}, since {shown(self.since)})")
+
+    def alive_here(self) -> bool:
+        """Whether the recorded holder still runs; one on another host is taken as gone (its flock,
+        which is what excludes, is already free)."""
+        if self.host != socket.gethostname() or self.pid is None or self.pid <= 0:   # 0, -1: a group, not a process
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except (ProcessLookupError, OverflowError):
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+
+
+def describe_holder(holder: LockHolder | None) -> str:
+    return holder.describe() if holder else "another labctl command holds its lock"
 
 
 def _who() -> str:

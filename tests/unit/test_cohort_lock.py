@@ -4,8 +4,10 @@ reaper never waits behind a facilitator's command; relative paths never reach te
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -64,7 +66,7 @@ def test_a_second_command_waits_says_for_whom_and_then_runs(tmp_path):
     with cs.exclusive("down", say=said.append):
         waited = time.monotonic() - t0
         assert holder.poll() is not None or holder.wait(5) == 0      # the first one finished first
-        assert cs.lock_holder()["command"] == "down" and cs.lock_holder()["pid"] == os.getpid()
+        assert cs.lock_holder().command == "down" and cs.lock_holder().pid == os.getpid()
     assert waited >= 1.0
     assert len(said) == 1 and said[0].startswith("waiting for cohort c1: 'up' (pid ")
     assert cs.lock_holder() is None                 # released: no stale record behind
@@ -75,11 +77,26 @@ def test_a_lock_left_by_a_killed_process_is_detected_and_taken_over(tmp_path):
     holder = _hold(cs.root, "up", 0.1, mode="die")
     holder.wait(10)
     assert holder.returncode == -signal.SIGKILL
-    assert cs.lock_holder()["pid"] == holder.pid      # the record survives its holder
+    assert cs.lock_holder().pid == holder.pid      # the record survives its holder
     said: list[str] = []
     with cs.exclusive("up", wait=False, say=said.append):   # free at once: the kernel released it
         pass
     assert len(said) == 1 and f"pid {holder.pid}" in said[0] and "killed?" in said[0]
+
+
+def test_a_damaged_lock_record_is_shown_with_question_marks_and_taken_over(tmp_path):
+    """A record cut short, or naming pid 0 on this host (which os.kill would take for this
+    process's group, alive), reads as a holder that is gone."""
+    cs = StateDir(tmp_path).cohort("c1")
+    cs.root.mkdir(parents=True)
+    cs.lock_file.write_text(json.dumps({"command": "up", "pid": 0, "host": socket.gethostname()}))
+    assert cs.lock_holder().describe() == f"'up' (pid 0 on {socket.gethostname()}, user ?, since ?)"
+    said: list[str] = []
+    with cs.exclusive("down", wait=False, say=said.append):
+        assert cs.lock_holder().command == "down"
+    assert len(said) == 1 and "killed?" in said[0]
+    cs.lock_file.write_text(json.dumps({"pid": "not a number"}))
+    assert cs.lock_holder().pid is None and cs.lock_holder().describe().startswith("'?' (pid ? on ?")
 
 
 def test_the_lock_is_reentrant_within_one_command(tmp_path):
@@ -87,9 +104,9 @@ def test_the_lock_is_reentrant_within_one_command(tmp_path):
     cs = StateDir(tmp_path).cohort("c1")
     with cs.exclusive("demo", wait=False):
         with cs.exclusive("up", wait=False):
-            assert cs.lock_holder()["command"] == "demo"
+            assert cs.lock_holder().command == "demo"
         results = []
-        t = threading.Thread(target=lambda: results.append(cs.lock_holder()["command"]))
+        t = threading.Thread(target=lambda: results.append(cs.lock_holder().command))
         t.start()
         t.join()
         assert results == ["demo"]
