@@ -187,6 +187,12 @@ class AwsUnavailable(AwsError):
     """The endpoint could not be reached."""
 
 
+class EmulatorUnavailable(AwsUnavailable, EmulatorError):
+    """The embedded emulator's endpoint could not be reached (exit 5, not 8: restart the emulator)."""
+
+    exit_code = ExitCode.EMULATOR
+
+
 class ClusterError(LabctlError):
     """The cluster refused or failed a request; the message carries a truncated body only. Not a
     bug in labctl: an unreachable cluster is exit 10, not 1."""
@@ -204,3 +210,16 @@ class ClusterConflict(ClusterError):
 
 class ClusterUnreachable(ClusterError):
     pass
+
+
+# ------------------------------------------------------------------ stopped (exit 130)
+
+class Interrupted(LabctlError):
+    """The command was stopped by SIGINT or SIGTERM (labctl.ops.interrupt); the message says how
+    to resume."""
+
+    exit_code = ExitCode.CANCELLED
+
+
+class Cancelled(Interrupted):
+    """A terraform run was not started because the command is being interrupted (labctl.tf.runner)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from labctl.errors import (AwsAccessDenied, AwsConflict, AwsError, AwsNotFound, AwsThrottled,  # noqa: F401 - re-exported
-                           AwsUnavailable, EmulatorError, ExitCode)
+                           AwsUnavailable, EmulatorUnavailable)
 
 TargetKind = Literal["embedded", "localstack", "aws"]
 
@@ -92,10 +92,6 @@ class AwsTarget:
 
 # The family itself lives in labctl.errors (one tree); aws_errors() below maps botocore's errors
 # onto it.
-
-
-class EmulatorUnavailable(AwsUnavailable, EmulatorError):
-    exit_code = ExitCode.EMULATOR
 
 
 _NOT_FOUND = {

@@ -16,13 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from labctl.errors import ExitCode, LabctlError
-
-
-class Interrupted(LabctlError):
-    """The command was stopped by SIGINT or SIGTERM; the message says how to resume."""
-
-    exit_code = ExitCode.CANCELLED
+from labctl.errors import Interrupted
 
 
 def _as_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from labctl.errors import LabctlError
+from labctl.errors import Interrupted, LabctlError
 from labctl.ops.down import DownReport, down
-from labctl.ops.interrupt import Interrupted
 from labctl.state import LOCK_WAIT, StateDir, now
 from labctl.text import plural
 

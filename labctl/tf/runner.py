@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import EnvironmentProblem, TerraformError
+from labctl.errors import Cancelled, EnvironmentProblem, TerraformError
 from labctl.state import write_atomic
 from labctl.tf import argv as A
 from labctl.tf import backend
@@ -47,10 +47,6 @@ def find_terraform(explicit: str | None = None) -> str:
         if cand and (path := shutil.which(cand)):
             return path
     raise EnvironmentProblem("terraform (>= 1.6) or OpenTofu is not on PATH; install it first")
-
-
-class Cancelled(Exception):
-    """The run was cancelled before terraform started (the command is being interrupted)."""
 
 
 @dataclass(frozen=True)
