@@ -1,0 +1,144 @@
+"""labctl.ops.remote_state on the in-process emulator (no terraform): the bucket before the first
+team, the cohort file beside the states, refusing a switch of backend, the read copies refreshed
+from S3, a second state directory taking the cohort, and `down`'s decision about the bucket."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from labctl.aws import state_store as ss
+from labctl.errors import RefusedError
+from labctl.ops import remote_state as rs
+from labctl.ops.target import Connection, provider_settings
+from labctl.spec.load import load_cohort
+from labctl.state import StateDir
+
+SPEC = """\
+cohort: fall26
+window: {start: 2026-12-01T09:00:00Z, duration: 4h}
+lab: gpu-baseline
+teams:
+  - name: team-a
+  - name: team-b
+"""
+BUCKET = "labctl-state-123456789012-fall26"
+
+
+def _spec(tmp_path: Path, state: str = "state: {backend: s3}\n") -> Path:
+    p = tmp_path / "cohort.yaml"
+    p.write_text(textwrap.dedent(SPEC) + state)
+    return p
+
+
+@pytest.fixture(scope="module")
+def emulator_url():
+    from labctl.aws import emulator as emu
+
+    with emu.Emulator() as e:
+        yield e.url
+
+
+@pytest.fixture
+def conn(emulator_url):
+    """The embedded target (moto's server over HTTP, as `up` uses it), emptied for each test."""
+    urllib.request.urlopen(urllib.request.Request(f"{emulator_url}/moto-api/reset", data=b"", method="POST")).read()
+    return Connection("embedded", "us-east-1", emulator_url, provider_settings("embedded"))
+
+
+def _state(serial: int, lineage: str = "L1") -> bytes:
+    return json.dumps({"version": 4, "serial": serial, "lineage": lineage, "resources": [{"mode": "managed"}]}).encode()
+
+
+def test_provision_makes_the_bucket_stores_the_cohort_file_and_records_it(tmp_path, conn):
+    spec = _spec(tmp_path)
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    got = rs.provision(cs, conn, load_cohort(spec), spec)
+    assert got == rs.RemoteState(BUCKET, "us-east-1", keep=False) == rs.recorded(cs)
+    assert ss.get_file(conn.aws(), BUCKET, rs.COHORT_KEY) == spec.read_bytes()
+    assert rs.provision(cs, conn, load_cohort(spec), spec) == got          # idempotent
+    assert [e["command"] for e in cs.audit_entries()].count("state-bucket") == 1
+
+
+def test_a_local_state_cohort_touches_no_bucket(tmp_path, conn):
+    spec = _spec(tmp_path, state="")
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    assert rs.provision(cs, conn, load_cohort(spec), spec) is None
+    assert ss.find_bucket(conn.aws(), "fall26") is None and rs.recorded(cs) is None
+
+
+def test_switching_a_provisioned_cohort_between_local_and_s3_is_refused(tmp_path, conn):
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    (cs.team_dir("team-a")).mkdir(parents=True)
+    (cs.team_dir("team-a") / "terraform.tfstate").write_bytes(_state(3))
+    spec = _spec(tmp_path)
+    with pytest.raises(RefusedError, match="already has teams with local state"):
+        rs.provision(cs, conn, load_cohort(spec), spec)
+    assert ss.find_bucket(conn.aws(), "fall26") is None
+    other = StateDir(tmp_path / "B").cohort("fall26")
+    rs.provision(other, conn, load_cohort(spec), spec)
+    local = _spec(tmp_path, state="")
+    with pytest.raises(RefusedError, match="moving it back"):
+        rs.provision(other, conn, load_cohort(local), local)
+
+
+def test_refresh_copies_each_teams_state_from_s3_and_drops_a_copy_s3_no_longer_has(tmp_path, conn):
+    spec = _spec(tmp_path)
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(cs, conn, load_cohort(spec), spec)
+    ss.put_file(conn.aws(), BUCKET, ss.team_key("team-a"), _state(7))
+    cs.team_dir("team-b").mkdir(parents=True)
+    (cs.team_dir("team-b") / "terraform.tfstate").write_bytes(_state(2))     # stale copy
+    assert rs.refresh(cs, conn, ["team-a", "team-b"]) == ["team-a"]
+    assert json.loads((cs.team_dir("team-a") / "terraform.tfstate").read_text())["serial"] == 7
+    assert not (cs.team_dir("team-b") / "terraform.tfstate").exists()
+    assert cs.has_resources("team-a") and not cs.has_resources("team-b")
+
+
+def test_a_second_state_directory_takes_the_cohort_from_its_bucket(tmp_path, conn):
+    spec = _spec(tmp_path)
+    a = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(a, conn, load_cohort(spec), spec)
+    ss.put_file(conn.aws(), BUCKET, ss.team_key("team-a"), _state(4))
+    b = StateDir(tmp_path / "B").cohort("fall26")
+    assert rs.attach(b, conn) == rs.recorded(b)
+    assert b.spec_copy.read_bytes() == spec.read_bytes()
+    meta = b.meta()
+    assert (meta.status, list(meta.all_teams)) == ("up", ["team-a", "team-b"])
+    assert meta.team("team-a").status == "attached"
+    assert b.has_resources("team-a") and (b.team_dir("team-b") / "terraform.tfvars.json").exists()
+    assert rs.attach(StateDir(tmp_path / "C").cohort("spring27"), conn) is None     # no bucket: nothing
+
+
+def _down_ready(tmp_path, conn, keep: bool):
+    spec = _spec(tmp_path, state=f"state: {{backend: s3, keep: {str(keep).lower()}}}\n")
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(cs, conn, load_cohort(spec), spec)
+    ss.put_file(conn.aws(), BUCKET, ss.team_key("team-a"), _state(4))
+    return cs
+
+
+def _no_terraform(team):
+    raise AssertionError(f"no state to push, yet terraform was asked to for {team}")
+
+
+def test_down_removes_the_bucket_only_when_the_whole_cohort_is_clean_and_not_kept(tmp_path, conn):
+    cs = _down_ready(tmp_path, conn, keep=False)
+    assert rs.after_down(_no_terraform, cs, conn, ["team-a"], whole_cohort=False, clean=True) == []
+    notes = rs.after_down(_no_terraform, cs, conn, ["team-a"], whole_cohort=True, clean=False)
+    assert notes == [f"state bucket s3://{BUCKET} kept: something is left, and its state is still needed"]
+    assert ss.find_bucket(conn.aws(), "fall26") == BUCKET
+    notes = rs.after_down(_no_terraform, cs, conn, ["team-a"], whole_cohort=True, clean=True)
+    assert notes == [f"state bucket s3://{BUCKET} deleted (2 object versions)"]
+    assert ss.find_bucket(conn.aws(), "fall26") is None
+
+
+def test_down_keeps_the_bucket_with_state_keep(tmp_path, conn):
+    cs = _down_ready(tmp_path, conn, keep=True)
+    notes = rs.after_down(_no_terraform, cs, conn, ["team-a"], whole_cohort=True, clean=True)
+    assert "kept (state.keep)" in notes[0]
+    assert ss.find_bucket(conn.aws(), "fall26") == BUCKET
