@@ -17,8 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labctl.aws.accounts import SHARED
 from labctl.aws.session import AwsTarget
 from labctl.errors import EnvironmentProblem, LabctlError, NotFoundError
+from labctl.k8s import kind
+from labctl.k8s.kubeconfig import team_eks_kubeconfig, write_kubeconfig
 from labctl.meta import CohortMeta
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.guardrail import GuardrailOptions, guardrail
@@ -55,6 +58,8 @@ class CollectReport:
 
 def real_cluster(kubeconfig: Path) -> Any:
     """The default cluster factory: the official client (imported only in labctl.k8s.real)."""
+    # Here, not at the top: the client takes about half a second to import, which a collect pass
+    # on the simulator (or `status`, which imports this module) does not need.
     from labctl.k8s.real import RealCluster
 
     return RealCluster.from_kubeconfig(kubeconfig)
@@ -84,16 +89,12 @@ def _why(exc: Exception) -> str:
 def team_eks_config(cs: CohortState, meta: CohortMeta, team: str) -> dict[str, Any] | None:
     """The team's EKS kubeconfig (as data) from its Terraform outputs and what `up` recorded of the
     cohort; None before its cluster exists. What `collect` and `labctl kubeconfig` both write."""
-    from labctl.k8s.kubeconfig import team_eks_kubeconfig
-
     return team_eks_kubeconfig(tfstate.team_outputs(cs.team_dir(team)), f"{cs.id}-{team}", meta.region,
                                meta.aws_profile, meta.localstack_endpoint)
 
 
 def _eks_kubeconfig(cs: CohortState, meta: CohortMeta, team: str) -> Path:
     """Write the team's EKS kubeconfig into its state folder, mode 0600."""
-    from labctl.k8s.kubeconfig import write_kubeconfig
-
     config = team_eks_config(cs, meta, team)
     if config is None:
         raise NotFoundError("no cluster endpoint in its Terraform state (not provisioned yet, or the target has no EKS)")
@@ -101,8 +102,6 @@ def _eks_kubeconfig(cs: CohortState, meta: CohortMeta, team: str) -> Path:
 
 
 def _kind_kubeconfig(cs: CohortState) -> Path:
-    from labctl.k8s import kind
-
     path = cs.root / "kind.kubeconfig"
     kind.ensure_cluster(cs.id, path, create=False)
     return path
@@ -165,13 +164,16 @@ def collect_once(state_dir: Path, cohort_ref: str | Path, *, target: AwsTarget |
     at = at or now()
     teams = list(meta.all_teams) or cs.teams_with_state()
     check_kubeconfigs(cohort_id, teams, kubeconfigs or {})
-    if target is None:
-        target = connect_recorded(meta, state_dir, start_emulator=False).aws()
+    # Per-team accounts: one inventory collector per team account, and the guardrail finds each
+    # team's own; otherwise the one target, as given or recorded.
+    targets = {SHARED: target} if target is not None else connect_recorded(meta, state_dir, start_emulator=False).aws_accounts()
+    target = targets.get(SHARED)
     report = CollectReport(cohort_id, at.isoformat())
     if clusters is None:
         clusters, report.unreadable, report.notes = cluster_sources(
             cs, meta, teams, kubeconfigs=kubeconfigs, factory=cluster_factory or real_cluster)
-    collectors: list[tuple[str, Any]] = [("aws", AwsInventoryCollector(target, cohort_id, teams))]
+    collectors: list[tuple[str, Any]] = [("aws" if key == SHARED else f"aws:{key}", AwsInventoryCollector(t, cohort_id, teams))
+                                         for key, t in sorted(targets.items())]
     for team, cluster in sorted(clusters.items()):
         collectors.append((f"cluster:{team}", ClusterCollector(team, cluster)))
     for url in list(metrics_urls) + list(meta.metrics_urls):

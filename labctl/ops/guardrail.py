@@ -24,7 +24,7 @@ from labctl.ops.live import live_status
 from labctl.state import StateDir, now
 from labctl.telemetry.store import Event, Store
 from labctl.tf import state as tfstate
-from labctl.ops.target import connect_recorded
+from labctl.ops.target import Connection, connect_recorded
 
 DEFAULT_THRESHOLD_PCT = Decimal(90)
 DEFAULT_REWARN_AFTER = timedelta(minutes=30)
@@ -96,6 +96,7 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
     report = GuardrailReport(cohort_id, str(threshold_pct), dry_run)
     events: list[Event] = []
     warned = _last_warnings(cs) if rewarn_after is not None else {}
+    conn: Connection | None = None
     for t in st.teams:
         if t.budget_usd is None or t.budget_used_pct is None:
             continue
@@ -116,17 +117,20 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
             continue
         if used < threshold_pct:
             continue
-        if target is None:
-            target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
+        if target is not None:
+            where = target
+        else:
+            conn = conn or connect_recorded(cs.meta(), state_dir, start_emulator=False)
+            where = conn.team_aws(t.team)        # per-team accounts: the team's own
         cluster = f"{cohort_id}-{t.team}"
         try:
-            groups = gpu_nodegroups(cs, t.team, target, cluster)
+            groups = gpu_nodegroups(cs, t.team, where, cluster)
         except AwsError as exc:
             report.actions.append(Action(t.team, "failed", f"listing node groups of {cluster}: {exc}"))
             continue
         for ng in groups:
             try:
-                group = eks.describe_nodegroup(target, cluster, ng, emulator=False)
+                group = eks.describe_nodegroup(where, cluster, ng, emulator=False)
             except AwsError as exc:
                 report.actions.append(Action(t.team, "failed", str(exc), ng))
                 continue
@@ -140,7 +144,7 @@ def guardrail(state_dir: Path, cohort_ref: str | Path, *, threshold_pct: Decimal
             if dry_run:
                 continue
             try:
-                eks.set_nodegroup_size(target, cluster, ng, min_size=0, desired_size=0,
+                eks.set_nodegroup_size(where, cluster, ng, min_size=0, desired_size=0,
                                        max_size=max(group.max_size, 1), emulator=False)
             except AwsError as exc:
                 a.kind, a.detail = "failed", f"{detail}: {exc}"

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.aws import eks
+from labctl.aws import eks, emulator
 from labctl.aws.session import AwsError
 from labctl.errors import EmulatorError
 from labctl.meta import CohortMeta
@@ -70,7 +70,7 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
                         resources=len(tfstate.addresses(state)),
                         cluster=outputs.get("cluster_name"), error=meta.team(team).error)
         if conn is not None and ts.cluster:
-            target = conn.aws()
+            target = conn.team_aws(team)     # per-team accounts: the team's own
             for pool, ng in sorted((outputs.get("node_groups") or {}).items()):
                 try:
                     d = eks.describe_nodegroup(target, ts.cluster, ng["name"], emulator=False)
@@ -90,8 +90,6 @@ def _require_emulator(cohort_id: str, meta: CohortMeta, state_dir: Path) -> None
     stopped or restarted, its recorded state describes nothing, and showing it as up would lie."""
     if meta.target != "embedded":
         return
-    from labctl.aws import emulator
-
     info = emulator.running(state_dir)
     if info is None:
         why = "the embedded emulator that holds it is not running"

@@ -49,6 +49,15 @@ class Connection:
         return accounts.team_targets(self.aws(), self.accounts.teams, self.accounts.role_name,
                                      accounts.session_name(self.cohort))
 
+    def team_aws(self, team: str) -> AwsTarget:
+        """The target that acts where ``team``'s resources are: its own account's role (per-team),
+        else :meth:`aws`."""
+        account = self.accounts.account_of(team)
+        if account is None:
+            return self.aws()
+        arn = accounts.role_arn(account, self.accounts.role_name, self.region)
+        return accounts.assume_role(self.aws(), arn, accounts.session_name(self.cohort)).target
+
 
 ACCOUNTS_FILE = "accounts.json"
 
@@ -118,11 +127,9 @@ def _connect(cohort: Cohort, state_dir: Path, start_emulator: bool,
 
 def connect_recorded(meta: CohortMeta, state_dir: Path, start_emulator: bool = True) -> Connection:
     """Reconnect to a provisioned cohort from what `up` recorded (no cohort file or lab needed)."""
-    from labctl.spec.models import Cohort as _Cohort
-
     if meta.cohort is None:
         raise NotFoundError("the cohort's meta.json names no cohort: it was not written by `up`")
-    fake = _Cohort.model_construct(
+    fake = Cohort.model_construct(
         cohort=meta.cohort, target=meta.target, region=meta.region,
         endpoints=type("E", (), {"url": meta.localstack_endpoint})(), aws_profile=meta.aws_profile)
     return connect(fake, state_dir, start_emulator=start_emulator)

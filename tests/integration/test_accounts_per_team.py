@@ -117,6 +117,14 @@ def test_3_a_teams_role_is_in_its_own_account_and_trusts_only_that_account(world
                     world["in"][other_account].client("iam").get_role(RoleName=name)
 
 
+def test_3b_status_reads_each_teams_node_groups_in_its_own_account(world):
+    res = world["cli"]("status", "accts", "--output", "json")
+    assert res.exit_code == 0, res.output
+    for t in json.loads(res.stdout)["teams"]:
+        assert t["error"] is None, t
+        assert {ng["pool"] for ng in t["node_groups"]} >= {"system"}, t
+
+
 def test_4_the_root_refuses_credentials_that_reach_another_account_than_the_teams(world):
     """green's root, planned with red's role but green's account id: stopped before any change."""
     from labctl.ops.common import prepare

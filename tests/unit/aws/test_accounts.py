@@ -184,3 +184,29 @@ def test_preflight_names_the_team_whose_account_refuses_the_role(tmp_path, aws, 
     assert [c.name for c in failed] == ["accounts"]
     assert failed[0].message.startswith("team team-b: cannot assume arn:aws:iam::222222222222:role/OrganizationAccountAccessRole")
     assert "team-a" not in failed[0].message and "sts:AssumeRole" in failed[0].fix
+
+
+def test_what_up_connects_with_is_recorded_so_down_and_the_reaper_reach_every_teams_account(tmp_path, monkeypatch):
+    """`down`, the reaper, `status` and `collect` know a cohort only from what was recorded: a
+    per-team cohort's accounts must be there, or they would walk only the facilitator's account."""
+    import yaml
+
+    from labctl.meta import CohortMeta
+    from labctl.ops.target import ACCOUNTS_FILE, connect, connect_recorded
+    from labctl.spec.load import load_cohort
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    base = {"cohort": "acct26", "target": "aws", "lab": "gpu-baseline", "teams": [{"name": "team-a"}],
+            "window": {"start": "2026-12-01T09:00:00Z", "duration": "4h"}}
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(yaml.safe_dump(base))
+    assert not connect(load_cohort(shared).cohort, tmp_path).accounts.per_team
+    assert not (tmp_path / "cohorts" / "acct26" / ACCOUNTS_FILE).exists()
+
+    per_team = tmp_path / "per-team.yaml"
+    per_team.write_text(yaml.safe_dump({**base, "accounts": {"mode": "per-team", "role_name": "WorkshopAdmin",
+                                                             "teams": {"team-a": "111111111111"}}}))
+    connect(load_cohort(per_team).cohort, tmp_path)
+    again = connect_recorded(CohortMeta(cohort="acct26", target="aws"), tmp_path)
+    assert again.accounts.account_of("team-a") == "111111111111" and again.accounts.role_name == "WorkshopAdmin"
+    assert again.cohort == "acct26"

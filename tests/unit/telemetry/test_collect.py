@@ -131,7 +131,8 @@ def test_explicit_kubeconfig_is_used_for_its_team(tmp_path, aws):
 def recorded_target(monkeypatch, aws):
     """`collect` connects to the cohort's recorded target; here that is moto."""
     def fake(meta, state_dir, start_emulator=True):
-        return type("C", (), {"aws": lambda self: aws})()
+        return type("C", (), {"aws": lambda self: aws, "aws_accounts": lambda self: {"": aws},
+                                "team_aws": lambda self, team: aws})()
 
     for where in ("labctl.ops.collect", "labctl.ops.guardrail", "labctl.ops.debrief"):   # where it is used
         monkeypatch.setattr(f"{where}.connect_recorded", fake)
