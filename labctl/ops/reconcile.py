@@ -127,6 +127,7 @@ class Reconciliation:
     steps: list[Step] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)     # deletes that did not happen, with the reason
     dry_run: bool = False                                # said what it would do, did nothing
+    notes: list[str] = field(default_factory=list)      # what was mended first (a cut-off state)
 
     @property
     def imports(self) -> list[Step]:
@@ -137,7 +138,8 @@ class Reconciliation:
         return [s for s in self.steps if s.action == "delete"]
 
     def lines(self) -> list[str]:
-        return [s.describe(self.dry_run) for s in self.steps] + [f"not deleted: {f}" for f in self.failed]
+        return (list(self.notes) + [s.describe(self.dry_run) for s in self.steps]
+                + [f"not deleted: {f}" for f in self.failed])
 
 
 def plan(cohort: str, team: str, found: list[Resource], node_group_keys: Iterable[str] = (),

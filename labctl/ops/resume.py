@@ -24,7 +24,7 @@ from labctl.ops import reconcile
 from labctl.ops.common import RunContext
 from labctl.render.terraform import tfvars
 from labctl.spec.load import ResolvedCohort
-from labctl.state import CohortState, now
+from labctl.state import CohortState, now, write_atomic
 from labctl.tf import state as tfstate
 from labctl.tf.runner import Result
 
@@ -73,11 +73,11 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
     out: dict[str, reconcile.Reconciliation] = {}
     listed = list(found.resources) + _untagged_buckets(target, cohort.id, names, found.resources)
     for name in names:
-        state = tfstate.read_or_none(cs.team_dir(name) / tfstate.STATE_FILE)
+        state, note = restore_cut_state(cs, name, dry_run)
         keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
         found_here = reconcile.orphans(listed, tfstate.ids(state), [name])
         out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled),
-                                             dry_run=dry_run)
+                                             dry_run=dry_run, notes=[note] if note else [])
     if dry_run:
         return out, {}
     deletes = [s.resource for rec in out.values() for s in rec.deletes]
@@ -100,6 +100,34 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
                              + "; ".join(rec.failed[:3]) + "); nothing was applied: remove it "
                              f"(`labctl sweep {cs.id} --dry-run` lists it), then run `labctl up` again")
     return out, refused
+
+
+def restore_cut_state(cs: CohortState, name: str, dry_run: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """The team's state to reconcile against, and a line when it had to be mended.
+
+    terraform rewrites its local state file in place, so a kill that lands while it saves leaves
+    the file empty or cut off. It is set aside (kept for inspection) and terraform's own backup,
+    the state it had saved before that write, takes its place: what was created since is then
+    found like any other leftover and imported or deleted. With no readable backup the team's
+    resources are all in no state, and all are found that way. A dry run reads, and moves nothing."""
+    path = cs.team_dir(name) / tfstate.STATE_FILE
+    try:
+        return tfstate.read(path), None
+    except tfstate.StateUnreadable as exc:
+        reason = exc.reason
+    backup = path.with_name(path.name + ".backup")
+    restored = tfstate.read_or_none(backup)
+    if dry_run:
+        return restored, (f"would set aside its state ({reason}) and reconcile against "
+                          + ("terraform's backup of it" if restored is not None else "no state"))
+    aside = tfstate.set_aside(path)
+    if restored is not None:
+        write_atomic(path, backup.read_text())
+    cs.audit("recover", "unreadable", team=name, reason=reason, set_aside=str(aside),
+             restored_from=str(backup) if restored is not None else None)
+    return restored, (f"its state was unreadable ({reason}): set aside as {aside.name}, "
+                      + ("terraform's backup of it put in its place" if restored is not None
+                         else "and it had no readable backup: all it holds is found by tag and name"))
 
 
 def _untagged_buckets(target: Any, cohort: str, names: list[str], found: Any) -> list[Resource]:
