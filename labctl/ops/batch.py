@@ -137,8 +137,11 @@ def split_into_teams(cs: CohortState, bdir: Path) -> list[str]:
     if not st.exists():
         return []
     teams = batch_teams(bdir)
-    # An empty file is one terraform created and never wrote: nothing was applied. Anything else
-    # that is not a state raises StateUnreadable for recover() to handle.
+    # An empty file is one terraform created and never wrote: nothing was applied, unless there is a
+    # backup (terraform empties the file to rewrite it in place: a kill then leaves it empty).
+    # Anything else that is not a state raises StateUnreadable for recover() to handle.
+    if not st.stat().st_size and tfstate.read_or_none(st.with_name(st.name + ".backup")) is not None:
+        raise tfstate.StateUnreadable(st, "empty file (cut while terraform rewrote it)")
     state = (tfstate.read(st) or {}) if st.stat().st_size else {}
     written = []
     for team, part in split_state(state, teams, root_sensitive_outputs()).items():
@@ -182,6 +185,19 @@ def recover(cs: CohortState, wait_s: float = LOCK_WAIT_S,
         except tfstate.StateUnreadable as exc:
             aside = tfstate.set_aside(st)
             members = batch_teams(bdir)
+            backup = st.with_name(st.name + ".backup")
+            if tfstate.read_or_none(backup) is not None:
+                # Cut off by a kill while terraform rewrote it (in place): its backup is the last
+                # state it saved whole. Split that; what was created since is found by tag and name
+                # before the teams are applied again, as after any interrupted apply.
+                write_atomic(st, backup.read_text())
+                cs.audit("recover", "unreadable", batch=bdir.name, teams=members, reason=exc.reason,
+                         set_aside=str(aside), restored_from=str(backup))
+                teams = split_into_teams(cs, bdir)
+                for team in members if bdir.name.startswith("batch-") else []:
+                    cs.set_team(team, applying=cs.meta().team(team).applying or "interrupted batch")
+                recovered += teams
+                continue
             cs.audit("recover", "unreadable", batch=bdir.name, teams=members, reason=exc.reason, set_aside=str(aside))
             message = (f"the state of the batch that created {', '.join(members) or bdir.name} was unreadable "
                        f"({exc.reason}) and was set aside as {aside}; what it created is in no state now")

@@ -142,6 +142,22 @@ def test_recover_splits_a_left_batch_once_and_keeps_a_state_already_written(tmp_
     assert '"command": "recover"' in (cs.root / "audit.log").read_text()
 
 
+@pytest.mark.parametrize("cut", ["", json.dumps(BATCH_STATE)[:57]])
+def test_recover_splits_terraforms_backup_of_a_batch_state_cut_while_it_was_rewritten(tmp_path, cut):
+    """A kill while terraform rewrote the batch's state (in place) leaves it empty or cut off;
+    terraform's backup is the last state it saved whole: that is split, the cut file kept aside,
+    and the teams marked so the next `up` finds what was created since, instead of refusing."""
+    cs, bdir = _batch(tmp_path, ["alpha", "beta"], BATCH_STATE)
+    (bdir / "terraform.tfstate.backup").write_text(json.dumps(BATCH_STATE))
+    (bdir / "terraform.tfstate").write_text(cut)
+    assert sorted(ops_batch.recover(cs)) == ["alpha", "beta"]
+    assert cs.has_resources("alpha") and cs.has_resources("beta")
+    assert all(cs.meta().team(t).applying for t in ("alpha", "beta"))
+    assert [p.read_text() for p in bdir.glob("terraform.tfstate.unreadable-*")] == [cut]
+    entry = [e for e in cs.audit_entries() if e["command"] == "recover"][0]
+    assert entry["result"] == "unreadable" and entry["restored_from"].endswith("terraform.tfstate.backup")
+
+
 def test_recover_waits_for_a_running_terraform_then_refuses_with_one_line(tmp_path):
     cs, bdir = _batch(tmp_path, ["alpha"], BATCH_STATE)
     holder = subprocess.Popen([sys.executable, "-c", (
