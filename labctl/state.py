@@ -46,6 +46,7 @@ from typing import Any
 
 from labctl.errors import NotFoundError, RefusedError
 from labctl.meta import CohortMeta, MetaUnreadable
+from labctl.tf import state as tfstate
 
 
 _THREAD_LOCK = threading.RLock()
@@ -271,8 +272,6 @@ class CohortState:
         return sorted(p.name for p in base.iterdir() if p.is_dir())
 
     def has_resources(self, team: str) -> bool:
-        from labctl.tf import state as tfstate
-
         return tfstate.has_resources(tfstate.read_or_none(self.team_dir(team) / tfstate.STATE_FILE))
 
     def audit_entries(self, limit: int | None = None) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from labctl.aws import compat
 from labctl.errors import EmulatorError
 
 STATE_FILE = "emulator.json"
@@ -127,9 +128,8 @@ class Emulator:
         self.url = ""
 
     def start(self) -> EmulatorInfo:
+        # moto here, not at the top: only a command that starts the emulator pays for importing it.
         from moto.server import ThreadedMotoServer
-
-        from labctl.aws import compat
 
         compat.apply()
         # werkzeug logs every request; the emulator's callers show their own progress.

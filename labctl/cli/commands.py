@@ -1,4 +1,7 @@
-"""labctl's commands: each parses, calls one use case in labctl.ops, prints text or JSON."""
+"""labctl's commands: each parses, calls one use case in labctl.ops, prints text or JSON.
+
+Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
+"""
 
 from __future__ import annotations
 

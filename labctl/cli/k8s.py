@@ -1,4 +1,7 @@
-"""`labctl kubeconfig COHORT TEAM`: the team's kubeconfig handout (registered in cli.main)."""
+"""`labctl kubeconfig COHORT TEAM`: the team's kubeconfig handout (registered in cli.main).
+
+Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``labctl prices``: show the price catalog with provenance, refresh it from the live AWS APIs."""
+"""``labctl prices``: show the price catalog with provenance, refresh it from the live AWS APIs.
+
+Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
+"""
 
 from __future__ import annotations
 

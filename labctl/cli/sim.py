@@ -1,6 +1,7 @@
 """``labctl simulate COHORT``: rehearse a provisioned cohort's class on the simulated clusters.
 
 --output and --state-dir come from the root group (labctl.cli.main adds them to every command).
+Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
 """
 
 from __future__ import annotations

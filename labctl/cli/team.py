@@ -1,7 +1,7 @@
 """`labctl team knobs|plan|apply TEAM --cohort C`, `labctl preflight COHORT`, `labctl handouts COHORT`.
 
 Each command parses, calls one use case (labctl.ops.team / preflight / handouts) and prints text
-or ``--output json``. Registered in labctl.cli.commands.
+or ``--output json``. Registered in labctl.cli.commands. Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
 """
 
 from __future__ import annotations

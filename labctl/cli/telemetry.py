@@ -1,5 +1,8 @@
 """Commands for telemetry and the debrief: `collect`, `debrief`, `guardrail`, and the body of
-`status --watch` (:func:`watch_status`). Each parses, calls one use case in labctl.ops, prints."""
+`status --watch` (:func:`watch_status`). Each parses, calls one use case in labctl.ops, prints.
+
+Use cases are imported inside each command, for start-up speed (see labctl.cli.main).
+"""
 
 from __future__ import annotations
 

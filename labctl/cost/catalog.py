@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from labctl.errors import CatalogError
+from labctl.resources import package_data_dir
 
 ON_DEMAND = "on-demand"
 SPOT = "spot"
@@ -186,8 +187,6 @@ Row = dict[str, str]
 
 
 def default_catalog_dir() -> Path:
-    from labctl.resources import package_data_dir
-
     return package_data_dir() / "catalog"
 
 

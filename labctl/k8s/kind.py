@@ -18,6 +18,7 @@ from typing import Any
 from labctl import resources
 from labctl.errors import EnvironmentProblem, LabctlError, NotFoundError
 from labctl.k8s.interface import Cluster
+from labctl.k8s.kubeconfig import write_kubeconfig
 
 FIELD_MANAGER = "labctl-kind"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
@@ -70,8 +71,6 @@ def ensure_cluster(cohort: str, kubeconfig: Path, *, create: bool = True, run: C
     if listed.returncode != 0:
         raise LabctlError(f"kind get clusters failed: {(listed.stderr or '').strip()[:300]}")
     if name in listed.stdout.split():
-        from labctl.k8s.kubeconfig import write_kubeconfig
-
         got = run(kubeconfig_argv(kind, name), capture_output=True, text=True, check=False)
         if got.returncode != 0:
             raise LabctlError(f"kind get kubeconfig failed: {(got.stderr or '').strip()[:300]}")
@@ -143,6 +142,8 @@ def cohort_node_groups(team_tfvars: Sequence[Mapping[str, Any]]) -> dict[str, An
 
 def bring_up(cohort: str, team_tfvars: Sequence[Mapping[str, Any]], kubeconfig: Path) -> tuple[KindCluster, list[NodePlan]]:
     """`labctl up --k8s kind`: create or reuse the cohort's cluster and shape its workers."""
+    # Here, not at the top: the official client takes about half a second to import, and only
+    # a command that talks to a cluster needs it.
     from labctl.k8s.real import RealCluster
 
     kc = ensure_cluster(cohort, kubeconfig)

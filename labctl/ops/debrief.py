@@ -25,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from labctl import resources
+from labctl.aws.pricing import billed_costs
 from labctl.aws.session import AwsTarget
 from labctl.cost.catalog import Catalog, load_catalog
 from labctl.cost.focus import FocusContext, focus_rows, write_csv, write_parquet
@@ -41,7 +43,8 @@ from labctl.report.model import (
     ledger_for,
 )
 from labctl.spec.load import KNOB_SECTIONS
-from labctl.spec.models import Lab, Window
+from labctl.spec.models import Cohort, Lab, Window
+from labctl.spec.yamlsrc import load_yaml
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
 from labctl.telemetry.provisioned import items_of_state, read_state
@@ -76,10 +79,6 @@ def _read_spec(path: Path) -> tuple[Lab, list[tuple[str, Decimal, Lab]], Window]
     The file was fully validated at `up`; this reads it without the region/offering checks of
     labctl.spec.load (they import moto's EC2 data, two seconds a debrief does not need).
     """
-    from labctl import resources
-    from labctl.spec.models import Cohort, Lab
-    from labctl.spec.yamlsrc import load_yaml
-
     cohort = Cohort.model_validate(load_yaml(path).data)
     lab_data = load_yaml(resources.labs_dir() / cohort.lab / "lab.yaml").data
     lab = Lab.model_validate(lab_data)
@@ -125,8 +124,6 @@ def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Le
     try:
         if target is None:
             target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
-        from labctl.aws.pricing import billed_costs
-
         billed = billed_costs(target, period[0], period[1], cohort=cs.id)
     except LabctlError as exc:
         return BilledReport(requested=True, period=period, unavailable=str(exc).splitlines()[0] if str(exc) else

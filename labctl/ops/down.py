@@ -24,7 +24,8 @@ from typing import Any
 
 from labctl.aws.accounts import inventory_in, sweep_in
 from labctl.aws.sweep import plan_sweep
-from labctl.errors import NotFoundError
+from labctl.errors import LabctlError, NotFoundError
+from labctl.k8s import kind
 from labctl.ops import batch as batches
 from labctl.ops import reconcile, remote_state
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
@@ -272,9 +273,6 @@ def _write_proof(cs: CohortState, t: TeamTeardown, proof: dict[str, Any]) -> Pat
 
 def _delete_kind(cohort_id: str) -> str:
     """Every team is gone from the cloud side: the cohort's kind cluster goes too."""
-    from labctl.errors import LabctlError
-    from labctl.k8s import kind
-
     try:
         gone = kind.delete_cluster(cohort_id)
     except LabctlError as exc:

@@ -30,6 +30,7 @@ import yaml
 from labctl import resources
 from labctl.cost.catalog import Catalog
 from labctl.cost.estimate import Estimate, estimate_plan
+from labctl.cost.money import fmt_usd
 from labctl.render import pools
 from labctl.spec.load import ResolvedCohort, TeamSpec
 from labctl.spec.offerings import type_info
@@ -209,8 +210,6 @@ def short_address(address: str) -> str:
 
 def estimate_lines(est: Estimate, use: ExpectedUse | None = None) -> list[str]:
     """A team's estimate as a table to the cent: one row per priced part, then the total."""
-    from labctl.cost.money import fmt_usd
-
     rows: list[tuple[str, ...]] = []
     for c in est.components:
         name = f"{short_address(c.address)}: {c.label}"

@@ -35,7 +35,7 @@ from labctl.ops.estimates import short_address, spec_estimate
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.spec.offerings import type_info
 from labctl.text import plural
-from labctl.state import now
+from labctl.state import CohortState, now
 from labctl.ops.target import connect
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
@@ -383,8 +383,6 @@ def preflight(cohort_file: Path, state_dir: Path, aws: AwsTarget | None = None,
     report = PreflightReport(cohort.id, aws.kind, cohort.cohort.region, run_checks(cohort, aws, at))
     cs_root = state_dir / "cohorts" / cohort.id
     if cs_root.is_dir():
-        from labctl.state import CohortState
-
         CohortState(cs_root).audit("preflight", "failed" if report.failed else "ok",
                                    failed=[c.name for c in report.failed], warnings=[c.name for c in report.warnings])
     return report

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from labctl.aws import emulator
+from labctl.aws.session import AwsTarget
 from labctl.aws.walker import Walker, cohort_instances
 from labctl.cost.catalog import load_catalog
 from labctl.errors import LabctlError, NotFoundError
@@ -75,8 +77,6 @@ def simulate_class(state_dir: Path, cohort_id: str, *, hours: float | None = Non
     nodes_for = None
     mode = "pure"
     if not pure and meta.target == "embedded" and meta.endpoint_url:
-        from labctl.aws.session import AwsTarget
-
         aws = AwsTarget("embedded", meta.region, meta.endpoint_url)
         _seed_emulator(aws, cohort_id, seed)
         source: NodeSource = Ec2Nodes(aws)
@@ -97,7 +97,5 @@ def _seed_emulator(aws: Any, cohort_id: str, seed: int) -> None:
     """Same seed, same instance ids (so the debrief is byte-identical). The stream is offset by
     how many instances the cohort already launched, so a second simulation on the same emulator
     is not handed ids that already exist."""
-    from labctl.aws import emulator
-
     launched = len(cohort_instances(Walker(aws, cohort_id)))
     emulator.seed_ids(aws.endpoint_url, seed * 1_000_003 + launched)

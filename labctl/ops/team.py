@@ -53,6 +53,7 @@ from labctl.spec.models import Lab
 from labctl.spec.yamlsrc import PathKey, load_yaml, load_yaml_text
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.tf import argv as A
+from labctl.telemetry.provisioned import record_team
 from labctl.tf import state as tfstate
 from labctl.ops.estimates import estimate_team, manifests_expected_use, short_address, team_expected_use
 
@@ -637,8 +638,6 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
                 raise TerraformError(_tf_error(res, "apply"))
         # Manifests now carry the real outputs (role ARN, node group names), as `up` writes them.
         write_team_manifests(ctx, cohort, spec)
-        from labctl.telemetry.provisioned import record_team
-
         record_team(cs.root, d, team, cohort.cohort.region, now())
         change.status = "changed" if (tf_changed or change.manifest_changes) else "unchanged"
         cs.set_team(team, status=change.status, error=None, at=now().isoformat(),

@@ -19,13 +19,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from labctl.errors import Problem
+from labctl.render.docs import Doc
 from labctl.spec.quantity import parse_quantity
-
-if TYPE_CHECKING:
-    from labctl.render.docs import Doc
 
 # -- mirror of terraform/root/main.tf and terraform/modules/node-group/main.tf locals ----------
 

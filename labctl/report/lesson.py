@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import json
 import re
-from labctl.report.choices import Choice, KnobSegment, choices
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from labctl import resources
+from labctl.errors import LabctlError
+from labctl.report.choices import Choice, KnobSegment, choices
+from labctl.spec.models import Lab
+from labctl.spec.yamlsrc import load_yaml
 
 
 PHASES: tuple[tuple[str, int, str], ...] = (
@@ -119,8 +124,6 @@ def with_history(plans: Sequence[Any], applied: Mapping[str, Sequence[tuple[date
     """Each plan with its segments: the cohort file's knobs from the start, then each applied set
     from its time (a set applied before the window opens is what the class starts with). A team's
     ``choices`` become every knob it had changed at any time (the last value of each)."""
-    from labctl.spec.models import Lab
-
     base = Lab.model_validate(dict(lab_data)).model_dump(mode="json")
     out = []
     for plan in plans:
@@ -152,10 +155,6 @@ def _iso(t: datetime) -> str:
 def with_lesson(inp: Any, audit_log: Path, labs: Path | None = None) -> Any:
     """``inp`` (DebriefInputs) with the lab's takeaways and each team's knob history from the
     cohort's audit log (the knob sets `team apply` recorded)."""
-    from labctl import resources
-    from labctl.errors import LabctlError
-    from labctl.spec.yamlsrc import load_yaml
-
     labs = labs or resources.labs_dir()
     teams = inp.teams
     applied = knob_sets(audit_log)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from labctl.cost.catalog import Catalog
+from labctl.cost.catalog import Catalog, load_catalog
 from labctl.k8s.fake import FakeCluster
 from labctl.k8s.interface import FIELD_MANAGER, ClusterError, Obj, Propagation, Usage, WatchEvent
 from labctl.spec.quantity import parse_quantity
@@ -51,7 +51,7 @@ from labctl.sim import autoscaler as ca
 from labctl.sim import market
 from labctl.sim.clock import SimClock
 from labctl.errors import CapacityError
-from labctl.sim.cloud import NodeSource
+from labctl.sim.cloud import NodeSource, PureNodes
 from labctl.sim.inputs import PoolSpec, TeamInputs
 from labctl.sim.record import SOURCE, Recorder
 from labctl.sim.scheduler import (
@@ -69,7 +69,7 @@ from labctl.sim.scheduler import (
     why_not,
 )
 from labctl.sim.workload import DEFAULT_BATCH, DEFAULT_HIDDEN, JobShape, WorkModel
-from labctl.spec.models import parse_duration
+from labctl.spec.models import Simulation, parse_duration
 from labctl.telemetry.rows import Lifecycle
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -1051,10 +1051,6 @@ class SimulatedCluster:
 def standalone(seed: int = 0) -> SimulatedCluster:
     """An empty simulated cluster (no node groups, no manifests): the API alone, for contract tests."""
     from datetime import datetime, timezone
-
-    from labctl.cost.catalog import load_catalog
-    from labctl.sim.cloud import PureNodes
-    from labctl.spec.models import Simulation
 
     inputs = TeamInputs("contract", "contract", "none", "us-east-1", "2099-01-01T00:00:00Z", "contract",
                         (), (), Simulation())

@@ -50,6 +50,7 @@ from typing import Any
 
 from labctl.cost.catalog import Catalog
 from labctl.spec.models import Simulation
+from labctl.workload import load_estimates
 
 CATALOG_BENCHMARK = "resnet50-train-fp16"
 MIB = 2**20
@@ -108,8 +109,6 @@ class StepModel:
 @lru_cache(maxsize=1)
 def default_step_model() -> StepModel:
     """The model of the bundled calibration.json (it describes the workload, not a lab)."""
-    from labctl.workload import load_estimates
-
     return StepModel.from_estimates(load_estimates())
 
 
