@@ -64,3 +64,44 @@ def import_loops() -> list[str]:
 
 def test_no_import_loops():
     assert import_loops() == [], "move what both sides need into a module below them both"
+
+
+# Imports of labctl modules inside a function, outside labctl/cli (whose commands import their use
+# case when they run, for start-up speed; see labctl.cli.main): each is here with why. None may
+# exist to hide an import loop (test_no_import_loops counts them anyway); one that costs nothing
+# belongs at the top of its module.
+LAZY_LABCTL_IMPORTS = {
+    "labctl/k8s/kind.py -> labctl.k8s.real": "the official Kubernetes client takes about half a second to import",
+    "labctl/ops/collect.py -> labctl.k8s.real": "the same; a pass on the simulator, and status, do without it",
+}
+
+
+def lazy_labctl_imports(package: Path = PACKAGE) -> list[str]:
+    """``file -> module`` for each labctl import made inside a function or under TYPE_CHECKING."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package.parent).as_posix()
+        if rel.startswith("labctl/cli/") or "_bundled" in rel:
+            continue
+        for top in ast.walk(ast.parse(path.read_text(), rel)):
+            guarded = isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test)
+            if not (guarded or isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef))):
+                continue
+            for node in ast.walk(top):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                found += [f"{rel} -> {n}" for n in names if n == "labctl" or n.startswith("labctl.")]
+    return sorted(set(found))
+
+
+def test_labctl_is_imported_inside_functions_only_where_listed_with_why():
+    assert lazy_labctl_imports() == sorted(LAZY_LABCTL_IMPORTS), \
+        "import it at the top of the module, or list it in LAZY_LABCTL_IMPORTS saying why it must wait"
+
+
+def test_the_lazy_import_check_finds_one_in_a_function_and_under_type_checking(tmp_path):
+    pkg = tmp_path / "labctl"
+    (pkg / "ops").mkdir(parents=True)
+    (pkg / "ops" / "x.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from labctl.render import docs\n"
+                                      "def f():\n    from labctl.ops import y\n    import json\n")
+    assert lazy_labctl_imports(pkg) == ["labctl/ops/x.py -> labctl.ops", "labctl/ops/x.py -> labctl.render"]
