@@ -26,6 +26,7 @@ What this module owns, between the bucket (labctl.aws.state_store) and the team 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -254,6 +255,21 @@ def after_down(tf_of: Callable[[str], Terraform], cs: CohortState, conn: Connect
         return notes + [f"state bucket s3://{rs.bucket} kept: something is left, and its state is still needed"]
     done = remove_bucket(cs, conn)
     return notes + ([done] if done else [])
+
+
+def wait_unlocked(cs: CohortState, conn: Connection, team: str, wait_s: float) -> bool:
+    """True once nobody holds ``team``'s S3 lock, False if someone still does after ``wait_s``: with
+    state in S3, a terraform that outlived the labctl that started it holds this lock, not a lock on
+    the local file (labctl.ops.batch.wait_unlocked), so crash recovery must wait on this one."""
+    rs = recorded(cs)
+    if rs is None:
+        return True
+    deadline = time.monotonic() + wait_s
+    while state_store.lock_holder(conn.aws(), rs.bucket, team) is not None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(2.0)
+    return True
 
 
 def remove_bucket(cs: CohortState, conn: Connection) -> str | None:

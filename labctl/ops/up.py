@@ -328,6 +328,8 @@ def _outcome(ctx: RunContext, name: str, t0: float, board: Board, res: Result, s
     if status == "failed":
         errs = prog.errors
         error = "; ".join(e.one_line() for e in errs[:3]) if errs else (res.stderr.strip().splitlines() or ["terraform failed"])[-1]
+        if "state lock" in error:       # state in S3: who holds the team's lock, and how to release it
+            error += "; " + (remote_state.lock_message(ctx.cohort_state, ctx.conn, name) or "the lock is free now: run again")
     planned = [] if status != "would-change" else res.planned_changes()
     outcome = TeamOutcome(name, status, prog.summary, error, time.monotonic() - t0, planned)
     board.update(name, phase=status, note=error or _summary_text(prog.summary))

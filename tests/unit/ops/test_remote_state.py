@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -142,3 +143,44 @@ def test_down_keeps_the_bucket_with_state_keep(tmp_path, conn):
     notes = rs.after_down(_no_terraform, cs, conn, ["team-a"], whole_cohort=True, clean=True)
     assert "kept (state.keep)" in notes[0]
     assert ss.find_bucket(conn.aws(), "fall26") == BUCKET
+
+
+LOCKED = json.dumps({"@level": "error", "type": "diagnostic", "diagnostic": {
+    "severity": "error", "summary": "Error acquiring the state lock",
+    "detail": "Error message: operation error S3: PutObject, https response error StatusCode: 412\nLock Info:\n  ID: x"}})
+
+
+def _plant_lock(conn, team: str) -> None:
+    info = {"ID": "0b5e2f7c", "Operation": "OperationTypeApply", "Who": "ana@lab-laptop", "Version": "1.11.4",
+            "Created": "2026-12-04T21:58:57Z", "Path": f"{BUCKET}/{ss.team_key(team)}"}
+    ss.put_file(conn.aws(), BUCKET, ss.team_key(team) + ss.LOCK_SUFFIX, json.dumps(info).encode())
+
+
+def test_up_names_who_holds_a_teams_lock_when_its_run_failed_on_it(tmp_path, conn):
+    from labctl.ops.common import RunContext
+    from labctl.ops.progress import Board
+    from labctl.ops.up import _outcome
+    from labctl.tf.events import Progress, parse_line
+    from labctl.tf.runner import Result
+
+    spec = _spec(tmp_path)
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(cs, conn, load_cohort(spec), spec)
+    _plant_lock(conn, "team-a")
+    progress = Progress()
+    progress.feed(parse_line(LOCKED))
+    ctx = RunContext(StateDir(tmp_path / "A"), cs, conn, "terraform", threading.Event())
+    out = _outcome(ctx, "team-a", 0.0, Board("up", ["team-a"], quiet=True), Result(1, progress, "", LOCKED), "created",
+                   record=False)
+    assert out.status == "failed"
+    assert "locked by ana@lab-laptop (apply since 2026-12-04T21:58:57Z, lock id 0b5e2f7c)" in out.error
+    assert "labctl team unlock team-a --cohort fall26 --lock-id 0b5e2f7c" in out.error
+
+
+def test_recovery_can_wait_for_a_teams_s3_lock(tmp_path, conn):
+    spec = _spec(tmp_path)
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(cs, conn, load_cohort(spec), spec)
+    assert rs.wait_unlocked(cs, conn, "team-a", 0)
+    _plant_lock(conn, "team-a")
+    assert not rs.wait_unlocked(cs, conn, "team-a", 0)
