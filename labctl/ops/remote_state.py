@@ -40,6 +40,7 @@ from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import CohortState, StateDir, write_atomic
 from labctl.tf import argv as A
 from labctl.tf import backend
+from labctl.tf import state as tfstate
 from labctl.tf.runner import Terraform
 
 RECORD_FILE = "remote-state.json"
@@ -220,22 +221,12 @@ def push_newer(tf_of: Callable[[str], Terraform], cs: CohortState, conn: Connect
     target = conn.aws()
     newer = []
     for team in teams:
-        local = _lineage_serial((cs.team_dir(team) / backend.MIRROR_FILE).read_bytes()
-                                if (cs.team_dir(team) / backend.MIRROR_FILE).exists() else None)
-        remote = _lineage_serial(state_store.team_state(target, rs.bucket, team))
+        local = tfstate.lineage_serial((cs.team_dir(team) / backend.MIRROR_FILE).read_bytes()
+                                       if (cs.team_dir(team) / backend.MIRROR_FILE).exists() else None)
+        remote = tfstate.lineage_serial(state_store.team_state(target, rs.bucket, team))
         if local is not None and remote is not None and local[0] == remote[0] and local[1] > remote[1]:
             newer.append(team)
     return push_states(tf_of, cs, newer)
-
-
-def _lineage_serial(raw: bytes | None) -> tuple[str, int] | None:
-    try:
-        doc = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    return str(doc.get("lineage", "")), int(doc.get("serial") or 0)
 
 
 def after_down(tf_of: Callable[[str], Terraform], cs: CohortState, conn: Connection, teams: list[str],
@@ -270,6 +261,19 @@ def wait_unlocked(cs: CohortState, conn: Connection, team: str, wait_s: float) -
             return False
         time.sleep(2.0)
     return True
+
+
+def settle(cs: CohortState, conn: Connection, team: str, wait_s: float) -> str | None:
+    """Before crash recovery looks at what an interrupted run left: wait for the team's S3 lock, then
+    read its state again (the run's last save). Returns why the team must not be touched now (its
+    lock is still held: a run elsewhere, or a killed one, named with how to release it), or None."""
+    if recorded(cs) is None:
+        return None
+    if not wait_unlocked(cs, conn, team, wait_s):
+        held = lock_message(cs, conn, team) or f"team {team}'s state was locked"
+        return f"{held} (still held after {wait_s:.0f} s); then run `labctl up` again"
+    refresh(cs, conn, [team])
+    return None
 
 
 def remove_bucket(cs: CohortState, conn: Connection) -> str | None:

@@ -20,7 +20,7 @@ from labctl.aws.sweep import execute_sweep, plan_sweep
 from labctl.aws.walker import Walker
 from labctl.errors import LabctlError
 from labctl.ops import batch as batches
-from labctl.ops import reconcile
+from labctl.ops import reconcile, remote_state
 from labctl.ops.common import RunContext
 from labctl.render.terraform import tfvars
 from labctl.spec.load import ResolvedCohort
@@ -62,6 +62,8 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
         if not batches.wait_unlocked(cs.team_dir(name) / tfstate.STATE_FILE, batches.LOCK_WAIT_S):
             refused[name] = (f"terraform is still applying it (its state is locked after {batches.LOCK_WAIT_S:.0f} s); "
                              "wait for it to finish, then run `labctl up` again")
+        elif held := remote_state.settle(cs, ctx.conn, name, batches.LOCK_WAIT_S):    # state in S3: its lock
+            refused[name] = held
     names = [n for n in names if n not in refused]
     target = ctx.conn.aws()
     try:

@@ -184,3 +184,18 @@ def test_recovery_can_wait_for_a_teams_s3_lock(tmp_path, conn):
     assert rs.wait_unlocked(cs, conn, "team-a", 0)
     _plant_lock(conn, "team-a")
     assert not rs.wait_unlocked(cs, conn, "team-a", 0)
+
+
+def test_crash_recovery_waits_for_the_lock_then_reads_the_last_save_or_names_the_holder(tmp_path, conn):
+    spec = _spec(tmp_path)
+    cs = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(cs, conn, load_cohort(spec), spec)
+    cs.team_dir("team-a").mkdir(parents=True)
+    (cs.team_dir("team-a") / "terraform.tfstate").write_bytes(_state(3))     # copy from before the crash
+    ss.put_file(conn.aws(), BUCKET, ss.team_key("team-a"), _state(9))          # the run's last save
+    assert rs.settle(cs, conn, "team-a", 0) is None
+    assert json.loads((cs.team_dir("team-a") / "terraform.tfstate").read_text())["serial"] == 9
+    _plant_lock(conn, "team-a")
+    why = rs.settle(cs, conn, "team-a", 0)
+    assert why is not None and "locked by ana@lab-laptop" in why
+    assert "labctl team unlock team-a --cohort fall26 --lock-id 0b5e2f7c" in why
