@@ -45,6 +45,7 @@ from labctl.tf.runner import Terraform
 
 RECORD_FILE = "remote-state.json"
 COHORT_KEY = "cohort/cohort.yaml"
+KNOBS_FILE = "knobs.yaml"           # a team's knobs file in its directory (labctl.ops.team.KNOBS_FILE)
 UNPUSHED = "terraform.tfstate.unpushed"
 
 
@@ -133,6 +134,19 @@ def push_states(tf_of: Callable[[str], Terraform], cs: CohortState, split: list[
     return failed
 
 
+def knobs_key(team: str) -> str:
+    return f"knobs/{team}.yaml"
+
+
+def save_knobs(cs: CohortState, conn: Connection, team: str, knobs_file: Path) -> None:
+    """After `team apply`: the knobs file it applied goes beside the team's state, so a state
+    directory that takes the cohort later starts from what was applied, not from the cohort file."""
+    rs = recorded(cs)
+    if rs is None or not knobs_file.exists():
+        return
+    state_store.put_file(conn.aws(), rs.bucket, knobs_key(team), knobs_file.read_bytes())
+
+
 def refresh(cs: CohortState, conn: Connection, teams: list[str]) -> list[str]:
     """Fetch every team's read copy again from the bucket; returns the teams that have a state."""
     rs = recorded(cs)
@@ -176,6 +190,9 @@ def attach(cs: CohortState, conn: Connection) -> RemoteState | None:
     names = [t.name for t in cohort.teams]
     for team in cohort.teams:       # each team's root, as `up` renders it (a batch destroy calls them)
         write_root(cs.team_dir(team.name), tfvars(cohort, team, conn.provider))
+        knobs = state_store.get_file(target, bucket, knobs_key(team.name))     # what `team apply` last applied
+        if knobs is not None:
+            write_atomic(cs.team_dir(team.name) / KNOBS_FILE, knobs.decode())
     have = refresh(cs, conn, names)
     cs.update_meta(cohort=cohort.id, source=str(cs.spec_copy), target=conn.target, region=cohort.cohort.region,
                    lab=cohort.lab.name, window_start=cohort.cohort.window.start.isoformat(),

@@ -642,6 +642,7 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
         change.status = "changed" if (tf_changed or change.manifest_changes) else "unchanged"
         cs.set_team(team, status=change.status, error=None, at=now().isoformat(),
                     knobs_sha=_sha(kf.read_bytes()) if kf.exists() else None)
+        remote_state.save_knobs(cs, ctx.conn, team, kf)     # state in S3: the applied knobs beside it
     except TerraformError as exc:
         change.status, change.error = "failed", str(exc)
         cs.set_team(team, status="failed", error=str(exc), at=now().isoformat())

@@ -199,3 +199,20 @@ def test_crash_recovery_waits_for_the_lock_then_reads_the_last_save_or_names_the
     why = rs.settle(cs, conn, "team-a", 0)
     assert why is not None and "locked by ana@lab-laptop" in why
     assert "labctl team unlock team-a --cohort fall26 --lock-id 0b5e2f7c" in why
+
+
+def test_a_second_state_directory_starts_from_the_knobs_last_applied(tmp_path, conn):
+    from labctl.ops import team as T
+
+    assert rs.KNOBS_FILE == T.KNOBS_FILE
+    spec = _spec(tmp_path)
+    a = StateDir(tmp_path / "A").cohort("fall26")
+    rs.provision(a, conn, load_cohort(spec), spec)
+    knobs = a.team_dir("team-a") / rs.KNOBS_FILE
+    knobs.parent.mkdir(parents=True)
+    knobs.write_text("job: {pool: spot}\n")
+    rs.save_knobs(a, conn, "team-a", knobs)
+    b = StateDir(tmp_path / "B").cohort("fall26")
+    rs.attach(b, conn)
+    assert (b.team_dir("team-a") / rs.KNOBS_FILE).read_text() == "job: {pool: spot}\n"
+    assert not (b.team_dir("team-b") / rs.KNOBS_FILE).exists()
