@@ -31,16 +31,37 @@ def read(path: Path) -> dict[str, Any] | None:
         return None
     except UnicodeDecodeError as exc:
         raise StateUnreadable(path, f"not text: {exc.reason}") from exc
+    return parse(text, path)
+
+
+def parse(text: str | bytes, where: object) -> dict[str, Any]:
+    """A state given as its text (a file's, or the S3 object's); ``where`` names it in the error.
+    Raises StateUnreadable."""
     if not text.strip():
-        raise StateUnreadable(path, "empty file")
+        raise StateUnreadable(where, "empty file")
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise StateUnreadable(path, f"invalid JSON at byte {getattr(exc, 'pos', '?')} of {len(text)}: "
-                                    "truncated (disk full? killed mid-write?)") from exc
+        raise StateUnreadable(where, f"invalid JSON at byte {getattr(exc, 'pos', '?')} of {len(text)}: "
+                                     "truncated (disk full? killed mid-write?)") from exc
     if not isinstance(doc, dict):
-        raise StateUnreadable(path, "not a JSON object")
+        raise StateUnreadable(where, "not a JSON object")
     return doc
+
+
+def lineage_serial(text: str | bytes | None, where: object = "state") -> tuple[str, int] | None:
+    """(lineage, serial) of a state given as its text: which history it belongs to and how far
+    along it is (what `terraform state push` compares). None when there is none or it is unreadable."""
+    try:
+        doc = parse(text, where) if text else None
+    except StateUnreadable:
+        return None
+    if doc is None:
+        return None
+    try:
+        return str(doc.get("lineage", "")), int(doc.get("serial") or 0)
+    except (TypeError, ValueError):
+        return None
 
 
 def read_or_none(path: Path) -> dict[str, Any] | None:
