@@ -367,8 +367,7 @@ def _destroy_team(ctx: RunContext, cs: CohortState, team: str, stale: bool, boar
         return TeamTeardown(team, "nothing-to-destroy")
     if stale:
         # The emulator restarted: what this state describes is already gone with it.
-        state = d / "terraform.tfstate"
-        state.rename(d / f"terraform.tfstate.stale-{int(time.time())}")
+        tfstate.set_aside(d / tfstate.STATE_FILE, "stale")
         board.update(team, phase="stale state set aside")
         return TeamTeardown(team, "skipped-stale-state")
     tf = ctx.tf(team)

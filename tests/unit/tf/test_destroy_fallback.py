@@ -89,3 +89,14 @@ def test_a_clean_destroy_runs_terraform_once(tmp_path):
     out = _destroy_team(Ctx(tf), cs, "alpha", stale=False, board=Board("down", ["alpha"], quiet=True))
     assert len(tf.calls) == 1 and "-refresh=false" not in tf.calls[0]
     assert out.destroy == "destroyed"
+
+
+def test_a_stale_state_is_set_aside_not_destroyed(tmp_path):
+    """The emulator restarted: what the state describes went with it; terraform is not run and the
+    state is kept beside, out of terraform's way, for inspection."""
+    cs = _cohort_with_state(tmp_path)
+    tf = ScriptedTerraform([])
+    out = _destroy_team(Ctx(tf), cs, "alpha", stale=True, board=Board("down", ["alpha"], quiet=True))
+    assert out.destroy == "skipped-stale-state" and tf.calls == []
+    d = cs.team_dir("alpha")
+    assert not (d / "terraform.tfstate").exists() and len(list(d.glob("terraform.tfstate.stale-*"))) == 1
