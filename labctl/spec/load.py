@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -249,6 +249,46 @@ def _pool(lab: Lab, pool: str) -> tuple[str, NodeGroup]:
 
 
 _INHERITED = "\0lab"      # marks a problem in a value a team took from the lab, regrouped below
+
+
+def apply_knobs(cohort: ResolvedCohort, team: str, src: Located) -> ResolvedCohort:
+    """``cohort`` with ``team``'s knobs (``src``: a knobs file as parsed) merged over its cohort
+    knobs and its lab, validated as a cohort file's knobs are. Raises SpecError with every problem
+    at its file, line and field: the knobs file's, or the cohort file's or the lab's where the
+    value came from there. KeyError if the cohort has no such team."""
+    idx = next((i for i, t in enumerate(cohort.cohort.teams) if t.name == team), None)
+    if idx is None:
+        raise KeyError(team)
+    if not isinstance(src.data, dict):
+        raise SpecError([Problem(src.file, 1, "", f"a knobs file must be a mapping of {', '.join(KNOB_SECTIONS)}")])
+    problems = [Problem(src.file, src.line_of((key,)), key,
+                        f"not a knob a team may change (a knobs file holds only: {', '.join(KNOB_SECTIONS)})")
+                for key in src.data if key not in KNOB_SECTIONS]
+    if problems:
+        raise SpecError(problems)
+
+    _, lab_src, _ = load_lab(cohort.lab.name, cohort.lab_dir.parent)
+    cohort_src = load_yaml(cohort.source)
+    cohort_knobs = dict(cohort.cohort.teams[idx].knobs)
+
+    def where(path: PathKey) -> tuple[str, int | None, str]:
+        if path and _has_path(src.data, path):
+            return src.file, src.line_of(path), _field(path)
+        if path and _has_path(cohort_knobs, path):
+            full = ("teams", idx, "knobs", *path)
+            return cohort_src.file, cohort_src.line_of(full), _field(full)
+        return lab_src.file, lab_src.line_of(path), f"{_field(path)} (team {team})"
+
+    knobs = _deep_merge(cohort_knobs, src.data)
+    try:
+        team_lab = Lab.model_validate(_deep_merge(lab_src.data, knobs))
+    except ValidationError as exc:
+        raise SpecError(_pydantic_problems(exc, src, remap=where)) from None
+    problems = _lab_rules(team_lab, where, cohort.cohort.region)
+    if problems:
+        raise SpecError(problems)
+    new = replace(cohort.team(team), lab=team_lab, knobs=knobs)
+    return replace(cohort, teams=tuple(new if t.name == team else t for t in cohort.teams))
 
 
 def load_cohort(path: Path, labs_dir: Path | None = None, *, strict: bool = False,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import ExitCode, SpecError
-from labctl.spec.load import load_cohort
+from labctl.spec.load import apply_knobs, load_cohort
+from labctl.spec.yamlsrc import load_yaml
 
 GOOD = """\
 cohort: fall26
@@ -187,13 +188,11 @@ def test_validate_cli_accepts_a_good_file_with_json_output(run_cli, tmp_path):
 
 
 def test_a_teams_knobs_file_asking_for_more_than_its_pool_holds_is_refused_with_what_fits(tmp_path):
-    from labctl.ops.team import apply_knobs_file
-
     cohort = load_cohort(write(tmp_path, GOOD))
     knobs = tmp_path / "knobs.yaml"
     knobs.write_text("node_groups:\n  gpu_on_demand: {instance_types: [g5.xlarge]}\njob:\n  cpu: \"4\"\n")
     with pytest.raises(SpecError) as err:
-        apply_knobs_file(cohort, "team-b", knobs)
+        apply_knobs(cohort, "team-b", load_yaml(knobs))
     [problem] = [str(p) for p in err.value.problems]
     assert problem.startswith(f"{knobs}:4: job.cpu: job 'train' requests 4 CPU")
     assert "g5.xlarge has 3870m CPU" in problem and "Fits: request at most 3870m CPU" in problem
