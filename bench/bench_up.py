@@ -155,7 +155,7 @@ def fmt(m: Meter) -> str:
     return f"wall {m.wall:6.1f} s  cpu {m.cpu:7.1f} s  peak {m.peak / 2**30:5.2f} GiB  (CPU-s: {split})"
 
 
-def bench_labctl(n: int, work: Path, parallelism: int | None) -> dict:
+def bench_labctl(n: int, work: Path, parallelism: int | None, down_batch_size: int | None = None) -> dict:
     state = work / f"state-{n}"
     info, _ = emulator.start_background(state)
     try:
@@ -164,7 +164,7 @@ def bench_labctl(n: int, work: Path, parallelism: int | None) -> dict:
             rep = up(spec, state, quiet=True, parallelism=parallelism)
         assert not rep.failed, [t.error for t in rep.failed]
         with Meter([info.pid]) as md:
-            drep = down(f"b{n}", state, quiet=True, parallelism=parallelism)
+            drep = down(f"b{n}", state, quiet=True, parallelism=parallelism, batch_size=down_batch_size)
         assert drep.clean, drep.left
         print(f"labctl  {n:2d} teams (x{rep.parallelism})  up:   {fmt(mu)}", flush=True)
         print(f"labctl  {n:2d} teams (x{rep.parallelism})  down: {fmt(md)}", flush=True)
@@ -243,6 +243,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,4,8")
     ap.add_argument("--baseline", type=int, default=8, help="teams in the sequential baseline (0: skip)")
     ap.add_argument("--parallelism", type=int, default=None)
+    ap.add_argument("--down-batch-size", type=int, default=None,
+                    help="teams per terraform destroy in `down` (default: labctl's; 1: one destroy per team, as before batches)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="1 team and a 1-team baseline: proves the bench still runs")
     a = ap.parse_args()
@@ -257,7 +259,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
         work = Path(tmp)
         for n in [int(s) for s in a.sizes.split(",") if s]:
-            results["labctl"].append(bench_labctl(n, work, a.parallelism))
+            results["labctl"].append(bench_labctl(n, work, a.parallelism, a.down_batch_size))
         if a.baseline:
             results["sequential"] = bench_sequential(a.baseline, work)
     for line in ratios(results):
