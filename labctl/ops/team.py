@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from labctl.cost.catalog import load_catalog
 from labctl.cost.estimate import Estimate, diff_estimates, render_diff
 from labctl.cost.money import fmt_usd
 from labctl.cost.plan import state_values
-from labctl.errors import NotFoundError, Problem, SpecError, TerraformError
+from labctl.errors import NotFoundError, SpecError, TerraformError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint,
                                write_team_manifests)
 from labctl.ops.target import connect
@@ -48,9 +47,8 @@ from labctl.render.k8s_validate import validate_team
 from labctl.render.manifests import render_team_manifests
 from labctl.render.terraform import tfvars, write_root
 from labctl.spec import load as spec_load
-from labctl.spec.load import KNOB_SECTIONS, ResolvedCohort, TeamSpec, load_cohort, load_lab
-from labctl.spec.models import Lab
-from labctl.spec.yamlsrc import PathKey, load_yaml, load_yaml_text
+from labctl.spec.load import ResolvedCohort, TeamSpec, load_cohort
+from labctl.spec.yamlsrc import load_yaml_text
 from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.tf import argv as A
 from labctl.telemetry.provisioned import record_team
@@ -100,46 +98,13 @@ def apply_knobs_file(cohort: ResolvedCohort, team: str, knobs_file: Path) -> Res
     A missing (or comment-only) knobs file changes nothing. Raises SpecError naming the knobs
     file, line and field for every value outside the lab's allowed values.
     """
-    idx = _team_index(cohort, team)
+    _team_index(cohort, team)                 # an unknown team is refused, knobs file or not
     if not knobs_file.exists():
         return cohort
     text = knobs_file.read_text(encoding="utf-8")
     if yaml.safe_load(text) is None:           # comment-only: the team changed nothing yet
         return cohort
-    src = load_yaml_text(text, str(knobs_file))
-    if not isinstance(src.data, dict):
-        raise SpecError([Problem(src.file, 1, "", "a knobs file must be a mapping of "
-                                 f"{', '.join(KNOB_SECTIONS)}")])
-    problems = [Problem(src.file, src.line_of((key,)), key,
-                        f"not a knob a team may change (a knobs file holds only: {', '.join(KNOB_SECTIONS)})")
-                for key in src.data if key not in KNOB_SECTIONS]
-    if problems:
-        raise SpecError(problems)
-
-    _, lab_src, _ = load_lab(cohort.lab.name, cohort.lab_dir.parent)
-    cohort_src = load_yaml(cohort.source)
-    old = cohort.team(team)
-    cohort_knobs = dict(cohort.cohort.teams[idx].knobs)
-
-    def where(path: PathKey) -> tuple[str, int | None, str]:
-        if path and spec_load._has_path(src.data, path):
-            return src.file, src.line_of(path), spec_load._field(path)
-        if path and spec_load._has_path(cohort_knobs, path):
-            full = ("teams", idx, "knobs", *path)
-            return cohort_src.file, cohort_src.line_of(full), spec_load._field(full)
-        return lab_src.file, lab_src.line_of(path), f"{spec_load._field(path)} (team {team})"
-
-    knobs = spec_load._deep_merge(cohort_knobs, src.data)
-    merged = spec_load._deep_merge(lab_src.data, knobs)
-    try:
-        team_lab = Lab.model_validate(merged)
-    except ValidationError as exc:
-        raise SpecError(spec_load._pydantic_problems(exc, src, remap=where)) from None
-    problems = spec_load._lab_rules(team_lab, where, cohort.cohort.region)
-    if problems:
-        raise SpecError(problems)
-    new = replace(old, lab=team_lab, knobs=knobs)
-    return replace(cohort, teams=tuple(new if t.name == team else t for t in cohort.teams))
+    return spec_load.apply_knobs(cohort, team, load_yaml_text(text, str(knobs_file)))
 
 
 def with_team_knobs(cohort: ResolvedCohort, state_dir: Path) -> ResolvedCohort:
