@@ -5,15 +5,13 @@ Use cases are imported inside each command, for start-up speed (see labctl.cli.m
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
 from labctl.cli.context import AppContext
-from labctl.cost.catalog import Catalog, InstanceType, Price, default_catalog_dir, load_catalog, write_catalog
-from labctl.errors import AwsError, EnvironmentProblem
+from labctl.cost.catalog import Catalog, InstanceType, Price, load_catalog
 
 prices = click.Group("prices", help="Show or refresh the price catalog (every figure with its source and date).")
 
@@ -130,44 +128,25 @@ def show(ctx: click.Context, region: str | None, catalog_dir: Path | None) -> No
 def refresh(ctx: click.Context, region: str, instance_types: tuple[str, ...], catalog_dir: Path | None,
             endpoint_url: str | None, dry_run: bool) -> None:
     """Query Price List GetProducts, DescribeSpotPriceHistory and DescribeInstanceTypes; rewrite the catalog."""
-    from labctl.aws import pricing as live
+    from labctl.ops.prices import refresh_plan, refresh_prices
 
     app: AppContext = ctx.find_object(AppContext)  # type: ignore[assignment]
-    folder = catalog_dir or default_catalog_dir()
-    catalog = load_catalog(folder)
-    types = sorted(set(instance_types) or set(catalog.instance_types()))
-    now = datetime.now(timezone.utc)
     if dry_run:
-        plan = {
-            "dry_run": True, "catalog": str(folder), "region": region,
-            "requests": [{"api": "pricing:GetProducts", "params": live.get_products_params(region, t)} for t in types]
-            + [{"api": "ec2:DescribeSpotPriceHistory", "params": live.spot_history_params(types, now)},
-               {"api": "ec2:DescribeInstanceTypes", "params": live.instance_types_params(types)}],
-        }
+        plan = refresh_plan(region, instance_types, catalog_dir)
         if app.json:
             app.emit_json(plan)
         else:
-            click.echo(f"would query {len(types)} instance types in {region} and rewrite {folder}:")
+            types = sum(req["api"] == "pricing:GetProducts" for req in plan["requests"])     # one per type
+            click.echo(f"would query {types} instance types in {region} and rewrite {plan['catalog']}:")
             for req in plan["requests"]:
                 click.echo(f"  {req['api']} {req['params'].get('Filters', req['params'].get('InstanceTypes'))}")
         return
-    pricing_client, ec2_client = live.make_clients(region, endpoint_url=endpoint_url)
-    try:
-        result = live.refresh_catalog(catalog, region, types, pricing_client=pricing_client,
-                                      ec2_client=ec2_client, now=now)
-    except AwsError as exc:
-        raise EnvironmentProblem(f"price refresh for {region} failed: {exc}") from exc
-    changed = write_catalog(result.catalog, folder)
-    summary = {
-        "catalog": str(folder), "region": region, "changed_files": changed,
-        "rows": {k: len(v) for k, v in result.rows.items()}, "missing": list(result.missing),
-        "rejected_spot": [r.__dict__ for r in result.rejected_spot],
-    }
+    summary = refresh_prices(region, instance_types, catalog_dir, endpoint_url)
     if app.json:
         app.emit_json(summary)
         return
-    click.echo(f"refreshed {region}: {', '.join(changed) or 'no changes'} in {folder}")
-    for m in result.missing:
+    click.echo(f"refreshed {region}: {', '.join(summary['changed_files']) or 'no changes'} in {summary['catalog']}")
+    for m in summary["missing"]:
         click.echo(f"  no live price: {m} (catalog row kept)")
-    for r in result.rejected_spot:
-        click.echo(f"  rejected spot price {r.price} for {r.instance_type} in {r.availability_zone}: {r.reason}")
+    for r in summary["rejected_spot"]:
+        click.echo(f"  rejected spot price {r['price']} for {r['instance_type']} in {r['availability_zone']}: {r['reason']}")
