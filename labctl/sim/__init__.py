@@ -15,6 +15,8 @@ Layers (each module owns one thing; dependencies point down):
                  fitted to the H200 measurement in calibration.json; catalog, lab overrides)
 - ``cloud``      where nodes come from: EC2 instances in the emulator, or pure (no AWS at all)
 - ``clock``      simulated time, as fast as possible or paced at a speed-up
+- ``record``     what the simulator tells the telemetry store (the collectors' row types), buffered
+- ``strategies`` knob sets for the demo's teams that a real EKS cluster would run as intended
 - ``usage``      Lifecycle rows -> labctl.cost.model.Usage for the ledger
 
 Randomness only comes from ``random.Random`` instances seeded from (seed, team, purpose), and
