@@ -180,7 +180,7 @@ class AwsAccessDenied(AwsError):
 
 
 class AwsThrottled(AwsError):
-    """Rate limited after botocore's own retries."""
+    """Rate limited after the AWS SDK's own retries."""
 
 
 class AwsUnavailable(AwsError):

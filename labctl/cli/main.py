@@ -4,7 +4,7 @@ Commands live in sibling modules; each parses its arguments, calls one use case 
 ``labctl.ops`` and prints the result (text or ``--output json``).
 
 A command imports its use case inside its own function, not at the top of its module, for
-start-up speed only: importing every use case (with pydantic, the Kubernetes client, boto3) adds
+start-up speed only: importing every use case (with pydantic, the Kubernetes client, the AWS SDK) adds
 about 0.6 s to `labctl --help` and to each command. No import loop needs them: the layer tests
 count function-level imports too (tests/unit/test_layers.py).
 """

@@ -15,7 +15,7 @@ Checks, each ``pass``, ``warn``, ``fail`` or ``skip`` with what to do:
   EKS fee) against ``facilitator_cap_usd``.
 
 The emulator has no EC2 quotas (moto's Service Quotas implements only the ``vpc`` service), so
-quota checks are ``skip`` there; tests stub the real API's answers with botocore's Stubber.
+quota checks are ``skip`` there; tests stub the real API's answers with the AWS SDK's Stubber.
 """
 
 from __future__ import annotations

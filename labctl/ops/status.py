@@ -75,7 +75,7 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
                 try:
                     d = eks.describe_nodegroup(target, ts.cluster, ng["name"], emulator=False)
                 except Exception as exc:  # noqa: BLE001 - status shows what it can
-                    # AWS's error code, as botocore named its exception before aws/ mapped it
+                    # AWS's error code, as the SDK named its exception before aws/ mapped it
                     ts.error = f"{ng['name']}: {exc.code if isinstance(exc, AwsError) else type(exc).__name__}"
                     continue
                 ts.node_groups.append(NodeGroupStatus(pool, ng["name"], d.capacity_type or "?", list(d.instance_types),

@@ -37,7 +37,7 @@ class Connection:
     cohort: str = ""
 
     def aws(self) -> AwsTarget:
-        """boto3 side of the same target (fake credentials unless target is aws)."""
+        """The AWS SDK side of the same target (fake credentials unless target is aws)."""
         return AwsTarget(kind=self.target, region=self.region, endpoint_url=self.endpoint_url,  # type: ignore[arg-type]
                          profile=self.env.get("AWS_PROFILE"))
 

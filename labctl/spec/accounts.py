@@ -4,7 +4,7 @@ The model (labctl.spec.models.Accounts) checks each value's form: a 12-digit acc
 role name. What needs the whole file is here, each problem at the line of the value involved: in
 per-team mode every team has an account, no account is named for a team the cohort lacks, and no
 two teams share one (a shared account would undo the isolation the mode exists for). Also the
-role ARN and session name both Terraform (render) and boto3 (labctl.aws.accounts) use.
+role ARN and session name both Terraform (render) and the AWS SDK side (labctl.aws.accounts) use.
 """
 
 from __future__ import annotations
