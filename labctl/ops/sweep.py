@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl.aws.inventory import Resource, inventory
-from labctl.aws.sweep import SweepResult, execute_sweep, plan_sweep
+from labctl.aws.accounts import inventory_in, sweep_in
+from labctl.aws.inventory import Resource
+from labctl.aws.sweep import SweepResult, plan_sweep
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir
@@ -39,10 +40,10 @@ def sweep(cohort_ref: str | Path, state_dir: Path, dry_run: bool = False) -> Swe
     cohort_id = resolve_cohort_id(cohort_ref, state_dir)
     cs = StateDir(state_dir).existing_cohort(cohort_id)
     with contextlib.nullcontext() if dry_run else cs.exclusive("sweep"):      # one writer per cohort
-        target = connect_recorded(cs.meta(), state_dir).aws()
-        found = inventory(target, cohort_id)
-        result = execute_sweep(target, plan_sweep(found.resources), dry_run=dry_run)
-        left = [] if dry_run else list(inventory(target, cohort_id).resources)
+        targets = connect_recorded(cs.meta(), state_dir).aws_accounts()     # per-team: every team's account
+        found = inventory_in(targets, cohort_id)
+        result = sweep_in(targets, plan_sweep(found.resources), dry_run=dry_run)
+        left = [] if dry_run else list(inventory_in(targets, cohort_id).resources)
         if not dry_run:
             cs.audit("sweep", "clean" if not left else "leftovers", deleted=len(result.deleted))
     return SweepReport(cohort_id, dry_run, result, left, list(found.unreadable))

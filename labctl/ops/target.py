@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labctl.aws import accounts, emulator
 from labctl.aws.session import AwsTarget
-from labctl.errors import EmulatorError, NotFoundError
+from labctl.errors import EmulatorError, NotFoundError, RefusedError
 from labctl.meta import CohortMeta
 from labctl.render.terraform import ProviderSettings
 from labctl.spec.models import Accounts, Cohort
@@ -64,15 +64,26 @@ ACCOUNTS_FILE = "accounts.json"
 
 def _accounts(cohort: Cohort, state_dir: Path) -> Accounts:
     """The cohort file's accounts, recorded beside its state when per-team, so that `down`, the
-    reaper and `status` (which read only what `up` recorded) find every team's account. A cohort
-    that does not say (or is rebuilt from the record) gets what was recorded, else shared."""
-    if "accounts" in cohort.model_fields_set:
-        if cohort.accounts.per_team:
-            record = StateDir(state_dir).cohort(cohort.cohort).root / ACCOUNTS_FILE
-            record.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(record, cohort.accounts.model_dump_json(indent=2) + "\n")
-        return cohort.accounts
-    return recorded_accounts(state_dir, cohort.cohort)
+    reaper and `status` (which read only what `up` recorded) find every team's account.
+
+    A provisioned team cannot move: its resources stay in the account they were made in, and a
+    file that now puts it elsewhere (or in the shared account) would make it twice and lose track
+    of the first. That is refused, naming the team and both accounts."""
+    cs = StateDir(state_dir).cohort(cohort.cohort)
+    record = cs.root / ACCOUNTS_FILE
+    before = recorded_accounts(state_dir, cohort.cohort)
+    moved = [f"team {t} has resources in account {before.account_of(t)}, but the cohort file now puts it in "
+             f"{cohort.accounts.account_of(t) or 'the shared account'}"
+             for t in sorted(before.teams) if before.account_of(t) != cohort.accounts.account_of(t) and cs.has_resources(t)]
+    if moved:
+        raise RefusedError("; ".join(moved) + ": a team's resources cannot move between accounts; put its account "
+                           f"back, or tear the team down first (`labctl down {cohort.cohort} --teams ...`)")
+    if cohort.accounts.per_team:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(record, cohort.accounts.model_dump_json(indent=2) + "\n")
+    elif record.exists():
+        record.unlink()         # nothing is left in the per-team accounts (checked above)
+    return cohort.accounts
 
 
 def recorded_accounts(state_dir: Path, cohort_id: str) -> Accounts:
@@ -95,10 +106,12 @@ def _emulated_env(region: str, endpoint_url: str) -> dict[str, str]:
 
 
 def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
-            emulator_url: str | None = None, emulator_boot_id: str | None = None) -> Connection:
+            emulator_url: str | None = None, emulator_boot_id: str | None = None, recorded: bool = False) -> Connection:
     """Resolve the cohort's target; for ``embedded`` find (or start) the background emulator."""
     conn = _connect(cohort, state_dir, start_emulator, emulator_url, emulator_boot_id)
-    return replace(conn, accounts=_accounts(cohort, state_dir), cohort=cohort.cohort)
+    # A cohort rebuilt from what `up` recorded (connect_recorded) takes the recorded accounts.
+    accounts = recorded_accounts(state_dir, cohort.cohort) if recorded else _accounts(cohort, state_dir)
+    return replace(conn, accounts=accounts, cohort=cohort.cohort)
 
 
 def _connect(cohort: Cohort, state_dir: Path, start_emulator: bool,
@@ -132,4 +145,4 @@ def connect_recorded(meta: CohortMeta, state_dir: Path, start_emulator: bool = T
     fake = Cohort.model_construct(
         cohort=meta.cohort, target=meta.target, region=meta.region,
         endpoints=type("E", (), {"url": meta.localstack_endpoint})(), aws_profile=meta.aws_profile)
-    return connect(fake, state_dir, start_emulator=start_emulator)
+    return connect(fake, state_dir, start_emulator=start_emulator, recorded=True)

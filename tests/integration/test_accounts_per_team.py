@@ -125,6 +125,14 @@ def test_3b_status_reads_each_teams_node_groups_in_its_own_account(world):
         assert {ng["pool"] for ng in t["node_groups"]} >= {"system"}, t
 
 
+def test_3c_sweep_dry_run_lists_every_teams_resources_across_the_accounts(world):
+    res = world["cli"]("sweep", "accts", "--dry-run", "--output", "json")
+    assert res.exit_code == 0, res.output
+    actions = json.loads(res.stdout)["actions"]
+    assert {a["team"] for a in actions} == set(TEAMS) and {a["status"] for a in actions} == {"would-delete"}
+    assert {a["resource"].split()[0] for a in actions if a["team"] == "red"} >= {"eks:cluster", "ec2:vpc", "iam:role"}
+
+
 def test_4_the_root_refuses_credentials_that_reach_another_account_than_the_teams(world):
     """green's root, planned with red's role but green's account id: stopped before any change."""
     from labctl.ops.common import prepare

@@ -210,3 +210,40 @@ def test_what_up_connects_with_is_recorded_so_down_and_the_reaper_reach_every_te
     again = connect_recorded(CohortMeta(cohort="acct26", target="aws"), tmp_path)
     assert again.accounts.account_of("team-a") == "111111111111" and again.accounts.role_name == "WorkshopAdmin"
     assert again.cohort == "acct26"
+
+
+def test_a_provisioned_team_cannot_move_to_another_account_and_nothing_is_recorded_then(tmp_path, monkeypatch):
+    """Its resources stay where they were made: a cohort file that now puts the team elsewhere
+    would make them twice and leave `down` looking in the wrong account."""
+    import yaml
+
+    from labctl.errors import RefusedError
+    from labctl.ops.target import ACCOUNTS_FILE, connect
+    from labctl.spec.load import load_cohort
+    from labctl.state import StateDir
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    base = {"cohort": "acct26", "target": "aws", "lab": "gpu-baseline", "teams": [{"name": "team-a"}, {"name": "team-b"}],
+            "window": {"start": "2026-12-01T09:00:00Z", "duration": "4h"}}
+
+    def cohort(**accounts):
+        p = tmp_path / "c.yaml"
+        p.write_text(yaml.safe_dump({**base, "accounts": accounts}))
+        return load_cohort(p).cohort
+
+    connect(cohort(mode="per-team", teams={"team-a": "111111111111", "team-b": "222222222222"}), tmp_path)
+    record = StateDir(tmp_path).cohort("acct26").root / ACCOUNTS_FILE
+    written = record.read_text()
+    state = StateDir(tmp_path).cohort("acct26").team_dir("team-a") / "terraform.tfstate"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"version": 4, "resources": [{"mode": "managed", "type": "aws_vpc", "name": "this",
+                                                               "instances": [{"attributes": {"id": "vpc-1"}}]}]}))
+    for moved in ({"mode": "per-team", "teams": {"team-a": "333333333333", "team-b": "222222222222"}},
+                  {"mode": "shared"}):
+        with pytest.raises(RefusedError, match="team team-a has resources in account 111111111111, but the cohort "
+                                               "file now puts it in (333333333333|the shared account)"):
+            connect(cohort(**moved), tmp_path)
+        assert record.read_text() == written
+    # team-b has nothing yet: it may move
+    connect(cohort(mode="per-team", teams={"team-a": "111111111111", "team-b": "444444444444"}), tmp_path)
+    assert json.loads(record.read_text())["teams"]["team-b"] == "444444444444"
