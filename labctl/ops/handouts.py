@@ -114,7 +114,9 @@ def _access(cohort: ResolvedCohort, team: str, role_arn: str | None, target: str
         notes.append("no team role yet (run `labctl up`, then `labctl handouts` again)")
         return (f"# Access for team {team}\n\nThe team's role does not exist yet. Ask the facilitator.\n", None, notes)
     profile = f"labctl-{cohort.id}-{team}"
-    text = (f"# Access for team {team}\n\nRole: `{role_arn}`\n\n"
+    account = cohort.cohort.accounts.account_of(team)      # accounts: per-team
+    own = (f"Account: `{account}`, your team's own: no other team's resources are in it.\n\n" if account else "")
+    text = (f"# Access for team {team}\n\nRole: `{role_arn}`\n\n{own}"
             f"It may read the account's EC2/EKS/Auto Scaling state, metrics, budgets and prices, and change only "
             f"resources tagged `labctl:team={team}` (node group sizes, Auto Scaling groups, instances).\n\n"
             "Sign in with the identity the facilitator gave you, then use the profile in `aws-config`:\n\n"

@@ -247,3 +247,21 @@ def test_a_provisioned_team_cannot_move_to_another_account_and_nothing_is_record
     # team-b has nothing yet: it may move
     connect(cohort(mode="per-team", teams={"team-a": "111111111111", "team-b": "444444444444"}), tmp_path)
     assert json.loads(record.read_text())["teams"]["team-b"] == "444444444444"
+
+
+def test_a_teams_handout_names_its_own_account_and_the_role_there(tmp_path):
+    from labctl.ops.handouts import write_handouts
+
+    spec = tmp_path / "c.yaml"
+    spec.write_text(PER_TEAM_COHORT.replace("cohort: acct26\n", "cohort: acct26\ntarget: aws\n"))
+    root = tmp_path / "state" / "cohorts" / "acct26"
+    root.mkdir(parents=True)
+    (root / "meta.json").write_text(json.dumps({"cohort": "acct26", "target": "aws", "region": "us-east-1"}))
+    for team, account in (("team-a", "111111111111"), ("team-b", "222222222222")):
+        (root / "teams" / team).mkdir(parents=True)
+        outputs = {"team_role_arn": {"value": f"arn:aws:iam::{account}:role/acct26-{team}-team"}}
+        (root / "teams" / team / "terraform.tfstate").write_text(json.dumps({"outputs": outputs, "resources": [{}]}))
+    write_handouts(spec, tmp_path / "state", tmp_path / "out")
+    access = (tmp_path / "out" / "team-b" / "access.md").read_text()
+    assert "Role: `arn:aws:iam::222222222222:role/acct26-team-b-team`" in access
+    assert "Account: `222222222222`, your team's own" in access and "111111111111" not in access
