@@ -12,11 +12,13 @@ the audit log, so that nothing is created twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from labctl import naming
-from labctl.aws.inventory import Resource, inventory
-from labctl.aws.sweep import execute_sweep, plan_sweep
+from labctl.aws.accounts import inventory_in, sweep_in
+from labctl.aws.inventory import Resource
+from labctl.aws.sweep import plan_sweep
 from labctl.aws.walker import Walker
 from labctl.errors import LabctlError
 from labctl.ops import batch as batches
@@ -65,15 +67,16 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
         elif held := remote_state.settle(cs, ctx.conn, name, batches.LOCK_WAIT_S):    # state in S3: its lock
             refused[name] = held
     names = [n for n in names if n not in refused]
-    target = ctx.conn.aws()
     try:
-        found = inventory(target, cohort.id)
+        targets = ctx.conn.aws_accounts()      # per-team accounts: every team's own
+        found = inventory_in(targets, cohort.id)
     except (LabctlError, OSError) as exc:
         why = (f"its last apply was interrupted and what it left could not be listed ({exc}); nothing was "
                "applied, so nothing is created twice: run `labctl up` again")
         return {}, {**refused, **{n: why for n in names}}
     out: dict[str, reconcile.Reconciliation] = {}
-    listed = list(found.resources) + _untagged_buckets(target, cohort.id, names, found.resources)
+    listed = list(found.resources) + [replace(r, account=key or None) for key, target in sorted(targets.items())
+                                      for r in _untagged_buckets(target, cohort.id, names, found.resources)]
     for name in names:
         state, note = restore_cut_state(cs, name, dry_run)
         keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
@@ -85,7 +88,7 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
     deletes = [s.resource for rec in out.values() for s in rec.deletes]
     failed: dict[str, list[str]] = {}
     if deletes:
-        for o in execute_sweep(target, plan_sweep(deletes), dry_run=False).outcomes:
+        for o in sweep_in(targets, plan_sweep(deletes), dry_run=False).outcomes:
             if o.status == "failed":
                 failed.setdefault(o.resource.team or "", []).append(f"{o.resource.describe()}: {o.reason}")
     for name, rec in out.items():

@@ -265,3 +265,25 @@ def test_a_teams_handout_names_its_own_account_and_the_role_there(tmp_path):
     access = (tmp_path / "out" / "team-b" / "access.md").read_text()
     assert "Role: `arn:aws:iam::222222222222:role/acct26-team-b-team`" in access
     assert "Account: `222222222222`, your team's own" in access and "111111111111" not in access
+
+
+def test_what_an_interrupted_apply_left_in_a_teams_account_is_found_and_removed_there(tmp_path, aws, targets):
+    """A kill during `up` can leave a VPC that no state holds; the rerun must find it in the team's
+    account (not the facilitator's) and delete it, or the team would get a second one."""
+    from labctl.ops import resume
+    from labctl.ops.common import prepare
+    from labctl.ops.target import connect
+    from labctl.spec.load import load_cohort
+
+    spec = tmp_path / "c.yaml"
+    spec.write_text(PER_TEAM_COHORT.replace("cohort: acct26\n", "cohort: acct26\ntarget: aws\n"))
+    cohort = load_cohort(spec)
+    ctx = prepare(tmp_path / "state", "acct26", connect(cohort.cohort, tmp_path / "state"))
+    ec2 = targets["111111111111"].client("ec2")
+    tags = [{"Key": "labctl:cohort", "Value": COHORT}, {"Key": "labctl:team", "Value": "team-a"}]
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"]["VpcId"]
+
+    done, refused = resume.reconcile_interrupted(ctx, cohort, ["team-a"])
+    assert refused == {}
+    assert [s.resource.id for s in done["team-a"].deletes] == [vpc]
+    assert vpc not in {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
