@@ -23,6 +23,7 @@ from labctl.errors import Cancelled, EnvironmentProblem, TerraformError
 from labctl.state import write_atomic
 from labctl.tf import argv as A
 from labctl.tf import backend
+from labctl.tf import run_trace
 from labctl.tf.events import Event, Progress, parse_line
 
 # After a cancel (Ctrl-C, SIGTERM, a run out of time) terraform gets SIGINT and this long to stop
@@ -115,10 +116,11 @@ class Terraform:
             raise Cancelled(f"terraform {args[0]} not started: the command is being interrupted")
         kill_after = _kill_after(args)
         progress = Progress()
-        runs = self.workdir / ".labctl-runs"
+        runs = self.workdir / run_trace.RUNS_DIR
         runs.mkdir(parents=True, exist_ok=True)
-        out_path, err_path = runs / f"{args[0]}.stdout", runs / f"{args[0]}.stderr"
+        out_path, err_path = run_trace.output_file(self.workdir, args[0]), runs / f"{args[0]}.stderr"
         with open(out_path, "w") as out_fh, open(err_path, "w") as err_fh:
+            run_trace.hold(out_fh)      # terraform inherits it: locked while terraform lives (run_trace.ended)
             proc = subprocess.Popen(  # noqa: S603 - argv from pure builders, no shell
                 [self.binary, *args], cwd=self.workdir, env=self._environ(), stdin=subprocess.DEVNULL,
                 stdout=out_fh, stderr=err_fh, text=True, start_new_session=True,
