@@ -122,9 +122,11 @@ def read_billed(state_dir: Path, cs: CohortState, inp: DebriefInputs, ledger: Le
         return BilledReport(requested=True, unavailable="the cohort has no window and no recorded resources to bill")
     period = billing_period(start, max(inp.window_end or inp.as_of, start))
     try:
-        if target is None:
-            target = connect_recorded(cs.meta(), state_dir, start_emulator=False).aws()
-        billed = billed_costs(target, period[0], period[1], cohort=cs.id)
+        # Per-team accounts: each team account's own Cost Explorer (a member account sees its own
+        # bill; the facilitator's may not be the payer); otherwise the one target.
+        targets = ([target] if target is not None else
+                   list(connect_recorded(cs.meta(), state_dir, start_emulator=False).aws_accounts().values()))
+        billed = [b for t in targets for b in billed_costs(t, period[0], period[1], cohort=cs.id)]
     except LabctlError as exc:
         return BilledReport(requested=True, period=period, unavailable=str(exc).splitlines()[0] if str(exc) else
                             type(exc).__name__)

@@ -287,3 +287,38 @@ def test_what_an_interrupted_apply_left_in_a_teams_account_is_found_and_removed_
     assert refused == {}
     assert [s.resource.id for s in done["team-a"].deletes] == [vpc]
     assert vpc not in {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
+
+
+def test_debrief_billed_reads_each_team_accounts_cost_explorer(tmp_path, aws, monkeypatch):
+    """Per-team accounts: a team's bill is its account's, so `debrief --billed` asks each team
+    account's Cost Explorer (moto answers what is queued; which account asked is recorded)."""
+    from datetime import date
+
+    from labctl.cost.model import BilledCost
+    from labctl.meta import CohortMeta
+    from labctl.ops import debrief
+    from labctl.ops.target import ACCOUNTS_FILE
+    from labctl.spec.models import Accounts
+    from labctl.state import StateDir
+    from tests.unit.report.synth import write_class
+
+    names = write_class(tmp_path, "c1", 2)
+    cs = StateDir(tmp_path).cohort("c1")
+    cs.write_meta(CohortMeta.from_dict({**cs.meta().as_dict(), "target": "aws"}))
+    mapping = dict(zip(names, ("111111111111", "222222222222"), strict=True))
+    (cs.root / ACCOUNTS_FILE).write_text(Accounts(mode="per-team", teams=mapping).model_dump_json())
+    asked = []
+
+    def billed_costs(target, start, end, *, cohort=None):  # type: ignore[no-untyped-def]
+        account = target.client("sts").get_caller_identity()["Account"]
+        asked.append(account)
+        team = next(t for t, a in mapping.items() if a == account)
+        return [BilledCost(date(2026, 12, 1), date(2026, 12, 2), (("labctl:cohort", "c1"), ("labctl:team", team)),
+                           "UnblendedCost", D("1.25"), "USD", False)]
+
+    monkeypatch.setattr(debrief, "billed_costs", billed_costs)
+    out = debrief.write_debrief(tmp_path, "c1", tmp_path / "out", billed=True)
+    assert sorted(asked) == sorted(mapping.values())
+    billed = json.loads((tmp_path / "out" / "debrief.json").read_text())["billed"]
+    assert billed["included"] and D(billed["total_usd"]) == D("2.50"), billed
+    assert out["summary"]["billed"]["included"]
