@@ -28,6 +28,9 @@ target: embedded            # embedded (built-in emulator) | localstack (docker-
 region: us-east-1
 # aws_profile: workshop     # target aws only: the AWS CLI profile to use
 # facilitator_cap_usd: 500  # optional cap on the whole cohort's spend
+# accounts:                 # one AWS account per team (default shared: every team in yours); README
+#   mode: per-team
+#   teams: {{team-a: "111122223333", team-b: "444455556666"}}
 
 window:                     # the session; the reaper tears everything down when it ends
   start: {start}

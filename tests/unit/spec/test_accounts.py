@@ -95,3 +95,15 @@ def test_a_bad_accounts_section_is_one_problem_at_its_line(tmp_path, what, chang
     found = problems(tmp_path, PER_TEAM.replace(old, new))
     assert len(found) == 1, found
     assert found[0].startswith(str(tmp_path / expected)), found
+
+
+def test_the_init_templates_accounts_example_validates_once_uncommented(tmp_path):
+    from labctl.ops.scaffold import example_cohort
+
+    text = example_cohort("gpu-baseline")
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("# accounts:"))
+    for i in range(start, start + 3):
+        lines[i] = lines[i][2:]
+    cohort = load(tmp_path, "\n".join(lines) + "\n").cohort
+    assert cohort.accounts.per_team and cohort.accounts.account_of("team-b") == "444455556666"
