@@ -22,7 +22,7 @@ from labctl.aws.sweep import plan_sweep
 from labctl.aws.walker import Walker
 from labctl.errors import LabctlError
 from labctl.ops import batch as batches
-from labctl.ops import reconcile, remote_state
+from labctl.ops import reconcile, remote_state, state_lock
 from labctl.ops.common import RunContext
 from labctl.render.terraform import tfvars
 from labctl.spec.load import ResolvedCohort
@@ -57,6 +57,9 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
     not be applied now (with why): their leftovers could not be listed or removed."""
     cs = ctx.cohort_state
     refused: dict[str, str] = {}
+    # State in S3: a lock this state directory's own killed run provably left is released first
+    # (labctl.ops.state_lock says how it is proven), and said so; any other lock is waited for.
+    took = {n: line for n in names if (line := state_lock.take_over_stale(ctx, n, dry_run))}
     # A terraform that outlived the labctl that started it (killed alone: terraform, in its own
     # session, goes on) is still creating: wait for it to finish and save, as recover() does for
     # batches, before taking anything for left behind.
@@ -64,7 +67,7 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
         if not batches.wait_unlocked(cs.team_dir(name) / tfstate.STATE_FILE, batches.LOCK_WAIT_S):
             refused[name] = (f"terraform is still applying it (its state is locked after {batches.LOCK_WAIT_S:.0f} s); "
                              "wait for it to finish, then run `labctl up` again")
-        elif held := remote_state.settle(cs, ctx.conn, name, batches.LOCK_WAIT_S):    # state in S3: its lock
+        elif not (dry_run and name in took) and (held := remote_state.settle(cs, ctx.conn, name, batches.LOCK_WAIT_S)):
             refused[name] = held
     names = [n for n in names if n not in refused]
     try:
@@ -82,7 +85,7 @@ def reconcile_interrupted(ctx: RunContext, cohort: ResolvedCohort, names: list[s
         keys, enabled = reconcile.node_group_keys(tfvars(cohort, cohort.team(name), ctx.conn.provider))
         found_here = reconcile.orphans(listed, tfstate.ids(state), [name])
         out[name] = reconcile.Reconciliation(name, reconcile.plan(cohort.id, name, found_here, keys, enabled),
-                                             dry_run=dry_run, notes=[note] if note else [])
+                                             dry_run=dry_run, notes=[x for x in (took.get(name), note) if x])
     if dry_run:
         return out, {}
     deletes = [s.resource for rec in out.values() for s in rec.deletes]
