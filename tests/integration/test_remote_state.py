@@ -1,11 +1,14 @@
 """A cohort with its Terraform state in S3 (`state: {backend: s3}`), real terraform and the aws
-provider against the emulator, one team: provisioned from state directory A; the bucket's settings;
-read, planned, applied and torn down from a fresh state directory B that has only the cohort file;
-two applies of the team at once from A and B serialised by Terraform's S3 lock (no write lost); a
-lock left by a killed run reported with its holder and released; the team run from its root alone.
+provider against the emulator, one team: provisioned from state directory A by an `up` killed
+(labctl, terraform and its provider at once) while its terraform held the team's S3 lock, then
+rerun: the stale lock is reported, proven left by that dead run and taken over, and the team
+converges with one of everything; the bucket's settings; read, applied and torn down from a fresh
+state directory B that has only the cohort file; two applies of the team at once from A and B
+serialised by Terraform's S3 lock (no write lost); another machine's lock reported with its holder
+and released with `team unlock`; the team run from its root alone.
 
-One team keeps it small (~100 s in all: `up` ~30 s, two applies, `down` ~30 s): every step needs
-the state a real apply wrote, so one module-scoped cohort serves them in order.
+One team keeps it small: every step needs the state a real apply wrote, so one module-scoped
+cohort serves them in order.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -24,6 +32,7 @@ import pytest
 
 from labctl.aws import emulator
 from labctl.aws import state_store as ss
+from labctl.aws.inventory import inventory
 from labctl.aws.session import AwsTarget
 from labctl.ops import state_lock
 from labctl.ops import team as T
@@ -32,6 +41,7 @@ from labctl.ops.status import status
 from labctl.ops.team_run import run_team
 from labctl.ops.up import up
 from labctl.state import StateDir
+from labctl.tf.runner import KILL_AFTER_ENV
 from tests.integration.conftest import mirror_or_skip, terraform_or_skip
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
@@ -58,9 +68,16 @@ def world(tmp_path_factory):
     info, _ = emulator.start_background(a)
     b.mkdir()
     shutil.copy(a / emulator.STATE_FILE, b / emulator.STATE_FILE)     # B reaches the same "cloud"
-    report = up(spec, a, quiet=True)
-    assert not report.failed, report.as_dict()
-    yield {"a": a, "b": b, "spec": spec, "url": info.url, "root": root}
+    # `up`, killed after 14 resources with its whole process tree (the runner's fault hook, as a
+    # laptop that dies): its terraform held the team's S3 lock, so the lock object stays behind.
+    killed = subprocess.run([sys.executable, "-m", "labctl", "--state-dir", str(a), "up", str(spec)],
+                            env={**os.environ, KILL_AFTER_ENV: "14"}, capture_output=True, text=True, timeout=600)
+    target = AwsTarget("embedded", "us-east-1", endpoint_url=info.url)
+    left = ss.lock_holder(target, BUCKET, "alpha")
+    reported = state_lock.holder_message(spec, a, "alpha")
+    rerun = up(spec, a, quiet=True)
+    yield {"a": a, "b": b, "spec": spec, "url": info.url, "root": root, "killed": killed, "left": left,
+           "reported": reported, "rerun": rerun}
     emulator.stop_background(a)
 
 
@@ -70,6 +87,26 @@ def _target(world) -> AwsTarget:
 
 def _s3_state(world) -> dict:
     return json.loads(ss.team_state(_target(world), BUCKET, "alpha") or b"{}")
+
+
+def test_0_up_killed_holding_the_s3_lock_converges_on_rerun_which_takes_the_stale_lock_over(world):
+    killed, left = world["killed"], world["left"]
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert left is not None, "the killed run's terraform left no lock in the bucket"
+    assert left.who.endswith("@" + socket.gethostname()) and left.operation == "OperationTypeApply", left
+    # Reported, with its holder and the command that releases it, before anything else runs.
+    assert left.who in world["reported"] and f"--lock-id {left.id}" in world["reported"], world["reported"]
+    rerun = world["rerun"]
+    assert not rerun.failed, rerun.as_dict()
+    # The rerun proved the lock its own dead run's (this machine, that run's terraform gone, the
+    # lock created while it worked), released it, said so naming the holder, and carried on.
+    said = rerun.teams[0].reconciled
+    assert said and said[0].startswith("released its state lock, left by " + left.who) and left.id in said[0], said
+    audit = [e for e in StateDir(world["a"]).cohort("rs").audit_entries() if e["command"] == "state-lock"]
+    assert [(e["result"], e["lock_id"]) for e in audit] == [("taken-over", left.id)]
+    assert ss.lock_holder(_target(world), BUCKET, "alpha") is None
+    mine = Counter(r.type for r in inventory(_target(world), "rs").resources if r.team == "alpha")
+    assert all(mine[kind] == 1 for kind in ("ec2:vpc", "eks:cluster", "budgets:budget", "s3:bucket")), mine
 
 
 def test_1_the_state_is_in_a_private_versioned_encrypted_bucket_and_only_read_locally(world):
@@ -85,14 +122,13 @@ def test_1_the_state_is_in_a_private_versioned_encrypted_bucket_and_only_read_lo
     assert not (StateDir(world["a"]).cohort("rs").root / "batches" / "batch-alpha" / "terraform.tfstate").exists()
 
 
-def test_2_a_second_state_directory_with_only_the_cohort_file_reads_and_plans_the_team(world):
+def test_2_a_second_state_directory_with_only_the_cohort_file_reads_the_team(world):
+    # (It plans and applies the team in test_3, and plans with no change left after both applies.)
     st = status(world["spec"], world["b"])
     alpha = next(t for t in st.teams if t.team == "alpha")
     assert alpha.resources == len([1 for r in _s3_state(world)["resources"] if r["mode"] == "managed"
                                    for _ in r["instances"]])
     assert alpha.cluster == "rs-alpha"
-    plan = T.team_plan(world["spec"], world["b"], "alpha")
-    assert plan.status in ("no-changes", "would-change") and not plan.changes, plan.as_dict()
 
 
 def _disk(world, state_dir, gib: int) -> None:
