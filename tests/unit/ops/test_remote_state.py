@@ -8,6 +8,7 @@ import json
 import textwrap
 import threading
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,38 @@ def test_a_second_state_directory_starts_from_the_knobs_last_applied(tmp_path, c
     rs.attach(b, conn)
     assert (b.team_dir("team-a") / rs.KNOBS_FILE).read_text() == "job: {pool: spot}\n"
     assert not (b.team_dir("team-b") / rs.KNOBS_FILE).exists()
+
+
+def test_with_an_account_per_team_the_bucket_stays_the_facilitators_and_each_team_runs_in_its_own(tmp_path, conn):
+    """`accounts: per-team` with `state: {backend: s3}` (the emulator keeps resources per account):
+    the bucket is made, found (from a second state directory) and named with the facilitator's
+    credentials, in the facilitator's account and in no team's; each team root's backend points at
+    it with no role of its own (terraform reads and locks the state as the facilitator), while the
+    team's provider assumes the role in the team's account."""
+    from labctl.aws.identity import caller_identity
+    from labctl.tf.runner import Terraform
+
+    accounts = {"team-a": "111111111111", "team-b": "222222222222"}
+    spec = _spec(tmp_path, state="state: {backend: s3}\naccounts:\n  mode: per-team\n  teams: {team-a: '111111111111', "
+                 "team-b: '222222222222'}\n")
+    cohort = load_cohort(spec)
+    conn = replace(conn, accounts=cohort.cohort.accounts, cohort="fall26")
+    facilitator = caller_identity(conn.aws()).account
+    a = StateDir(tmp_path / "A").cohort("fall26")
+    got = rs.provision(a, conn, cohort, spec)
+    assert got is not None and got.bucket == f"labctl-state-{facilitator}-fall26"
+    assert got.bucket in {b["Name"] for b in conn.aws().client("s3").list_buckets()["Buckets"]}
+    for team, account in accounts.items():
+        there = conn.team_aws(team)          # the role in the team's account, checked to land there
+        assert there.client("s3").list_buckets()["Buckets"] == [], (team, account)    # no state bucket there
+    # A second state directory with the cohort file and the facilitator's credentials finds it,
+    # and renders each team's root for its own account.
+    b = StateDir(tmp_path / "B").cohort("fall26")
+    assert rs.attach(b, conn) == rs.RemoteState(got.bucket, "us-east-1")
+    for team, account in accounts.items():
+        tf = rs.configure(Terraform(workdir=b.team_dir(team), cli_config=tmp_path / "rc", env={}), b, team)
+        s3 = json.loads((b.team_dir(team) / "backend.tf.json").read_text())["terraform"]["backend"]["s3"]
+        assert s3["bucket"] == got.bucket and not {"assume_role", "role_arn", "profile"} & set(s3), s3
+        assert tf.env["TF_WORKSPACE"] == team
+        tfvars = json.loads((b.team_dir(team) / "terraform.tfvars.json").read_text())
+        assert tfvars["team_account"]["id"] == account and f":{account}:role/" in tfvars["team_account"]["role_arn"]
