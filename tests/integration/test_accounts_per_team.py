@@ -133,6 +133,13 @@ def test_3c_sweep_dry_run_lists_every_teams_resources_across_the_accounts(world)
     assert {a["resource"].split()[0] for a in actions if a["team"] == "red"} >= {"eks:cluster", "ec2:vpc", "iam:role"}
 
 
+def test_3d_a_teams_own_root_plans_nothing_after_the_batch_that_made_it(world):
+    """The batch's state split into the team's own: its provider assumes the same role on its own."""
+    res = world["cli"]("--output", "json", "team", "plan", "blue", "--cohort", str(world["spec"]))
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["changes"] == [], res.stdout[-2000:]
+
+
 def test_4_the_root_refuses_credentials_that_reach_another_account_than_the_teams(world):
     """green's root, planned with red's role but green's account id: stopped before any change."""
     from labctl.ops.common import prepare
