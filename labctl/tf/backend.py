@@ -22,6 +22,7 @@ an IP endpoint by itself, so no ``endpoints``, ``use_path_style`` or ``skip_*`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,21 @@ def is_remote(workdir: Path) -> bool:
     return (workdir / BACKEND_FILE).is_file()
 
 
+WORKSPACE_ENV = "TF_WORKSPACE"
+
+
 def workspace_env(team: str) -> dict[str, str]:
     """The environment that selects team ``team``'s workspace (created on first use by the S3 backend)."""
-    return {"TF_WORKSPACE": team}
+    return {WORKSPACE_ENV: team}
+
+
+def without_workspace(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for ``terraform init``, which must select no workspace: init refuses one that does
+    not exist yet ("Currently selected workspace ... does not exist", with input off) as soon as
+    the bucket holds two (default and a first team's), while every other command creates its
+    workspace at its first state write. So a team's first init after another team's state is in
+    the bucket (a batch's second team, a team added later) would fail with it set."""
+    return {k: v for k, v in env.items() if k != WORKSPACE_ENV}
 
 
 # Commands after which the remote state may have changed, so the mirror is pulled again.

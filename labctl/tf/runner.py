@@ -231,6 +231,7 @@ class Terraform:
 
     # --- typed helpers --------------------------------------------------------------------
     def init(self) -> Result:
+        tf = replace(self, env=backend.without_workspace(self.env))      # it says why
         if self.state_mirror is not None and self.state_mirror.exists():
             # Even with -reconfigure, init offers a terraform.tfstate beside a newly configured
             # remote backend for migration (and stops: no input). The read copy is no state to
@@ -238,12 +239,12 @@ class Terraform:
             aside = self.state_mirror.with_name(self.state_mirror.name + ".init-aside")
             self.state_mirror.replace(aside)
             try:
-                res = self.run(A.init(reconfigure=True))
+                res = tf.run(A.init(reconfigure=True))
             finally:
                 if aside.exists():
                     aside.replace(self.state_mirror)
         else:
-            res = self.run(A.init(reconfigure=self.state_mirror is not None))
+            res = tf.run(A.init(reconfigure=self.state_mirror is not None))
         if not res.ok:
             raise TerraformError(f"terraform init failed in {self.workdir}: {_last_error(res.stderr)}")
         return res

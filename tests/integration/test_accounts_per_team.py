@@ -2,7 +2,11 @@
 three teams in three accounts go up (one batch: each team's provider assumes the facilitator's
 role in its own account), each team's resources are in its account and nowhere else, a team's
 role is in its own account and trusts only it, the root refuses credentials that reach another
-account than the team's, and `down` proves each account empty.
+account than the team's, and `down` proves each account empty. The cohort keeps its state in S3
+(`state: {backend: s3}`): the bucket is the facilitator's, terraform reads and locks each team's
+state there as the facilitator while each team's provider acts in its own account, and the batch
+pushes each new team's state to its own workspace (the second push once found a workspace in the
+bucket and made `terraform init` refuse its own, a workspace not created yet).
 
 moto 5.2.1 keeps resources per account and answers AssumeRole into any account id; it does not
 evaluate IAM policies, so it cannot show AWS refusing a team's role in another account. What
@@ -36,6 +40,7 @@ COHORT = textwrap.dedent("""\
       - name: red
       - name: green
       - name: blue
+    state: {backend: s3}
     accounts:
       mode: per-team
       teams: {red: "111111111111", green: "222222222222", blue: "333333333333"}
@@ -97,7 +102,8 @@ def test_2_each_teams_resources_are_in_its_account_and_nowhere_else(world):
         assert here["role"] and all(r.startswith(f"accts-{team}-") for r in here["role"]), (account, here)
         assert len(here["bucket"]) == 1 and team in next(iter(here["bucket"])), (account, here)
         assert here["budget"] and all(b.startswith(f"accts-{team}") for b in here["budget"]), (account, here)
-    assert _listing(world["target"], FACILITATOR) == {}    # nothing of the cohort in the facilitator's account
+    # Nothing of the cohort's in the facilitator's account but the bucket that holds its states.
+    assert _listing(world["target"], FACILITATOR) == {"bucket": {f"labctl-state-{FACILITATOR}-accts"}}
 
 
 def test_3_a_teams_role_is_in_its_own_account_and_trusts_only_that_account(world):
@@ -168,3 +174,4 @@ def test_5_down_proves_each_account_empty(world):
         report = json.loads((world["state"] / "cohorts" / "accts" / "reports" / f"teardown-{team}.json").read_text())
         assert report["account"] == account and report["clean"] is True and report["final_inventory"] == []
         assert _listing(world["in"][account], account) == {}    # listed in the account itself, not by labctl's walk
+    assert _listing(world["target"], FACILITATOR) == {}         # the state bucket went once every proof was written
