@@ -29,7 +29,7 @@ from labctl.k8s import kind
 from labctl.ops import batch as batches
 from labctl.ops import reconcile, remote_state
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
-from labctl.ops.down_batch import can_batch, destroy_batch
+from labctl.ops.down_batch import PER_TEAM_BYTES, can_batch, destroy_batch
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
@@ -288,7 +288,7 @@ def _destroy_all(ctx: RunContext, cs: CohortState, chosen: list[str], stale: boo
     destroy, a stale state) alone. ``batch_size`` 1 means one destroy per team."""
     live = [] if stale else [t for t in chosen if cs.has_resources(t)]
     if len(live) >= 2 and batch_size != 1 and can_batch(cs):
-        width = parallelism or default_in_flight(len(live), batches.PER_TEAM_IN_BATCH_BYTES)
+        width = parallelism or default_in_flight(len(live), PER_TEAM_BYTES)
         groups = batches.plan_batches(live, width, batch_size)
         workers = min(len(groups), max(2, width // max(len(g) for g in groups)))    # two batches at least
     else:

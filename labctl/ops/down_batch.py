@@ -36,6 +36,14 @@ from labctl.tf import state as tfstate
 from labctl.tf.batch import module_key, team_of, write_batch_root
 
 
+# Teams destroyed at once are bound by memory, not CPU: a destroy spends most of its time waiting
+# (the aws provider sleeps a random 0-60 s before deleting each EKS cluster:
+# tfresource.WithDelayRand(1*time.Minute)), holding its provider process. 30 teams in batches
+# of 5, 10 at once, peaked at 4.87 GiB for everything, emulator included (bench/README.md): less
+# than 0.5 GiB per team in flight, against the 0.6 GiB an apply's batch needs per team.
+PER_TEAM_BYTES = 448 * 1024 ** 2
+
+
 def can_batch(cs: CohortState) -> bool:
     """Whether the cohort's teams may be destroyed in batches: not when their states live in S3
     (labctl.ops.remote_state), where each team's state is behind its own backend and lock and a
