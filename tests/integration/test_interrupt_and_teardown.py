@@ -59,7 +59,10 @@ def _labctl(state, *args):
 def _signal_once(world, args, stream, marker, count, sig):
     """Start labctl, send ``sig`` once ``stream`` holds ``count`` lines with ``marker``; returns
     (returncode, seconds from the signal to the exit, stderr)."""
-    proc = subprocess.Popen(_labctl(world["state"], *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: Ctrl-C's default disposition, even where the test runner was started as a
+    # background job (a non-interactive shell starts those with SIGINT ignored, and children inherit it).
+    proc = subprocess.Popen(_labctl(world["state"], *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         try:

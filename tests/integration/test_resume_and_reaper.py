@@ -93,7 +93,9 @@ def test_killed_up_resumes_without_duplicates_then_the_reaper_tears_down(tmp_pat
 
         # 3. The reaper notices the window has ended and tears down, with proof.
         end = start + timedelta(minutes=2)
+        # SIGINT's default disposition, as from a terminal, even when the tests run as a background job.
         reaper = subprocess.Popen(labctl(state, "reaper", "--interval", "2"), stdout=subprocess.PIPE,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                                   stderr=subprocess.STDOUT, text=True)
         meta = state / "cohorts" / "crash" / "meta.json"
         try:

@@ -52,13 +52,19 @@ def test_ctrl_c_in_the_thread_that_runs_terraform_stops_it_gracefully(tmp_path):
     """`team apply` runs terraform in the main thread: Ctrl-C there reaches labctl, which must give
     terraform SIGINT (it stops and writes its state) before going, not kill it outright."""
     import _thread
+    import signal
 
-    threading.Timer(1.0, _thread.interrupt_main).start()
-    t0 = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        _tf(tmp_path).run(["slow"])
-    assert time.monotonic() - t0 < 8
-    assert (tmp_path / "got-sigint").exists()
+    # Ctrl-C as from a terminal, even when the tests run as a background job (SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(1.0, _thread.interrupt_main).start()
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            _tf(tmp_path).run(["slow"])
+        assert time.monotonic() - t0 < 8
+        assert (tmp_path / "got-sigint").exists()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_nothing_starts_once_the_command_is_being_interrupted(tmp_path):
