@@ -93,10 +93,40 @@ def test_up_killed_with_its_whole_process_tree_converges_on_rerun(world, cohort,
         world["reconciled"].append(_a_state_that_lost_the_budget_imports_it(state, spec, target, cohort, teams[0]))
         world["reconciled"] += _a_team_apply_killed_midway_is_reconciled_by_the_next(state, target, cohort, teams[0])
 
+    journal = _a_down_killed_mid_batch(state, cohort) if cohort == "kb-late" else None
     down = subprocess.run(_labctl(state, "--output", "json", "down", cohort), capture_output=True, text=True, timeout=900)
     assert down.returncode == 0, (down.stdout[-3000:], down.stderr[-3000:])
     assert json.loads(down.stdout)["clean"] is True
     assert inventory(target, cohort).resources == ()
+    if journal is not None:
+        _the_proofs_list_what_the_killed_down_had_destroyed(state, cohort, teams, journal)
+
+
+def _a_down_killed_mid_batch(state, cohort):
+    """`down` destroys both teams with one terraform command; the 6th resource it removes kills it
+    and labctl at once (SIGKILL). Their resources are then in the batch's state only (the teams'
+    own were emptied); what it destroyed is in its journal, written as it went."""
+    env = {**os.environ, KILL_AFTER_ENV: "6"}
+    killed = subprocess.run(_labctl(state, "down", cohort), env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    cohort_dir = state / "cohorts" / cohort
+    assert (cohort_dir / "batches" / "down-a" / "terraform.tfstate").exists()
+    journal = [json.loads(line) for line in (cohort_dir / "teardown-journal.jsonl").read_text().splitlines()]
+    assert len([e for e in journal if e["how"] == "destroyed"]) == 5, journal   # the 6th killed it first
+    return journal
+
+
+def _the_proofs_list_what_the_killed_down_had_destroyed(state, cohort, teams, journal):
+    """The next `down` split the batch's state back, finished, and its proofs list what the killed
+    one had destroyed too (issue: a proof lists everything removed by any means)."""
+    cohort_dir = state / "cohorts" / cohort
+    assert not (cohort_dir / "batches" / "down-a" / "terraform.tfstate").exists()
+    assert not (cohort_dir / "teardown-journal.jsonl").exists()
+    for team in teams:
+        proof = json.loads((cohort_dir / "reports" / f"teardown-{team}.json").read_text())
+        mine = [e for e in journal if e["team"] == team]
+        assert proof["clean"] and proof["earlier_runs"] == sorted({e["run"] for e in mine}), proof
+        assert {e["item"] for e in mine if e["how"] == "destroyed"} <= set(proof["destroyed"]), (team, proof)
 
 
 def _failures(proc) -> str:  # type: ignore[no-untyped-def]
