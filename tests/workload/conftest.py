@@ -98,12 +98,16 @@ class TrainerRun:
     """``python -m trainer`` as a child process; its JSON log lines are collected as they come."""
 
     def __init__(self, env: dict[str, str], signal_at: tuple[int, signal.Signals] | None = None) -> None:
-        """``signal_at=(k, sig)``: send ``sig`` as soon as a progress line shows step >= k.
+        """``signal_at=(k, sig)``: ``sig`` reaches the trainer once it has completed step k.
 
-        The reader thread sends it, so the delay is one line's read, whatever else the test waits on.
+        The trainer sends it to itself (its test hook, trainer.main.SIGNAL_AT_ENV): a signal sent
+        from here when a progress line showed step k raced the trainer, which on a quiet machine
+        could finish its short run before this process's reader thread was scheduled.
         """
-        self._signal_at = signal_at
         self.signalled_at: int | None = None
+        if signal_at is not None:
+            env = {**env, "LABCTL_TEST_SIGNAL_AT_STEP": f"{signal_at[0]}:{signal_at[1].name}"}
+            self.signalled_at = signal_at[0]
         self.events: list[dict[str, Any]] = []
         self.stderr: list[str] = []
         self.proc = subprocess.Popen(
@@ -122,10 +126,6 @@ class TrainerRun:
                 event = json.loads(line)
             except ValueError:
                 event = {"event": "_text", "line": line.rstrip()}
-            if (self._signal_at and self.signalled_at is None and event.get("event") == "progress"
-                    and event["step"] >= self._signal_at[0]):
-                self.proc.send_signal(self._signal_at[1])
-                self.signalled_at = event["step"]
             self.events.append(event)
 
     def _read_stderr(self) -> None:

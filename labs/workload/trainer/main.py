@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from trainer.config import ConfigError, Settings, from_environ
@@ -24,11 +25,30 @@ EXIT_SIGNAL = {"SIGTERM": 143, "SIGINT": 130}
 WARMUP_STEPS = 5  # left out of the summary's throughput: first steps pay for allocation and kernel selection
 
 
+# Fault injection for the workload tests (tests/workload): "STEP:SIGNAL" (e.g. "50:SIGTERM") makes
+# the trainer send itself SIGNAL once it has completed step STEP, as a spot interruption's SIGTERM
+# or a kill arriving at that step would. Sent from outside, the signal raced the trainer: on a
+# quiet machine a short run could finish before the test's reader saw the step and signalled.
+SIGNAL_AT_ENV = "LABCTL_TEST_SIGNAL_AT_STEP"
+
+
+def _signal_at(environ: Mapping[str, str]) -> tuple[int, signal.Signals] | None:
+    step, _, name = environ.get(SIGNAL_AT_ENV, "").partition(":")
+    if not step.isdigit() or name not in ("SIGTERM", "SIGINT", "SIGKILL"):
+        return None
+    return int(step), signal.Signals[name]
+
+
 class StopFlag:
     """Set by SIGTERM/SIGINT; the loop looks at it between steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, inject: tuple[int, signal.Signals] | None = None) -> None:
         self.signal: str | None = None
+        self.inject = inject           # SIGNAL_AT_ENV, for the tests
+
+    def after_step(self, step: int) -> None:
+        if self.inject is not None and step == self.inject[0]:
+            os.kill(os.getpid(), self.inject[1])
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -48,7 +68,7 @@ def main() -> int:
         for problem in exc.problems:
             print(f"trainer: configuration error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = StopFlag()
+    stop = StopFlag(_signal_at(os.environ))
     stop.install()
     try:
         return Trainer(settings, log, stop).run()
@@ -229,6 +249,7 @@ class Trainer:
                 break
             loss = self._step(loop.step + 1)
             loop.step += 1
+            self.stop.after_step(loop.step)
 
             if loop.step - loop.start_step == WARMUP_STEPS:
                 self._sync()
