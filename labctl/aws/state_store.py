@@ -16,7 +16,9 @@ cohort shares one ``terraform init``: team T's state is ``teams/T/terraform.tfst
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from labctl.aws.identity import caller_identity
 from labctl.aws.session import AwsError, AwsNotFound, AwsTarget, aws_errors
@@ -143,33 +145,30 @@ def bucket_exists(target: AwsTarget, name: str) -> bool:
 def bucket_settings(target: AwsTarget, name: str) -> BucketSettings:
     s3 = target.client("s3")
     emu = target.fake_credentials
-    with aws_errors("s3", "GetBucketVersioning", emulator=emu):
-        versioning = s3.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
-    encryption = None
-    try:
-        with aws_errors("s3", "GetBucketEncryption", emulator=emu):
-            rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
-        encryption = rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] if rules else None
-    except AwsError as exc:
-        if exc.code != "ServerSideEncryptionConfigurationNotFoundError":
-            raise
-    blocked = False
-    try:
-        with aws_errors("s3", "GetPublicAccessBlock", emulator=emu):
-            flags = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
-        blocked = all(flags.get(k) for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
-    except AwsError as exc:
-        if exc.code != "NoSuchPublicAccessBlockConfiguration":
-            raise
-    tls_only = False
-    try:
-        with aws_errors("s3", "GetBucketPolicy", emulator=emu):
-            policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-        tls_only = any(st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-                       for st in policy.get("Statement", []))
-    except AwsError as exc:
-        if exc.code != "NoSuchBucketPolicy":
-            raise
+
+    def unless_missing(op: str, missing: str | None, call: Callable[[], Any]) -> Any:
+        """``call()``'s answer, or None where S3 says the setting was never made (``missing``)."""
+        try:
+            with aws_errors("s3", op, emulator=emu):
+                return call()
+        except AwsError as exc:
+            if exc.code != missing:
+                raise
+            return None
+
+    versioning = unless_missing("GetBucketVersioning", None,
+                                lambda: s3.get_bucket_versioning(Bucket=name)).get("Status") == "Enabled"
+    enc = unless_missing("GetBucketEncryption", "ServerSideEncryptionConfigurationNotFoundError",
+                         lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"])
+    encryption = enc[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] if enc else None
+    flags = unless_missing("GetPublicAccessBlock", "NoSuchPublicAccessBlockConfiguration",
+                           lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"])
+    blocked = bool(flags) and all(flags.get(k) for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                                                         "RestrictPublicBuckets"))
+    policy = unless_missing("GetBucketPolicy", "NoSuchBucketPolicy",
+                            lambda: json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])) or {}
+    tls_only = any(st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                   for st in policy.get("Statement", []))
     return BucketSettings(versioning, encryption, blocked, tls_only)
 
 
