@@ -49,6 +49,7 @@ from labctl.state import CohortState, StateDir, now, write_atomic
 from labctl.telemetry import usage as tu
 from labctl.telemetry.provisioned import items_of_state, read_state
 from labctl.telemetry.store import Store
+from labctl.ops import remote_state
 from labctl.ops.target import connect_recorded, recorded_accounts
 
 
@@ -159,6 +160,7 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     ``billed``: add Cost Explorer's figures (``target``: where to read them, default the cohort's)."""
     cs = StateDir(Path(state_dir)).existing_cohort(cohort_id)
     inp, notes = load_inputs(cs, as_of=as_of, catalog=catalog)
+    notes = notes + [n for n in [remote_state.refresh_for_reading(cs, Path(state_dir))] if n]    # state in S3: as it is now
     ledger = _with_unmetered(ledger_for(inp, session_only=True), inp, cs)
     bill = read_billed(Path(state_dir), cs, inp, ledger, target=target) if billed else BilledReport(requested=False)
     data = build_debrief(inp, ledger=ledger, billed=bill)

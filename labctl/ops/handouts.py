@@ -26,6 +26,7 @@ import yaml
 from labctl.errors import NotFoundError
 from labctl.k8s import kind
 from labctl.k8s.kubeconfig import eks_kubeconfig, write_kubeconfig
+from labctl.ops import remote_state
 from labctl.ops.collect import simulated, team_eks_config
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.team import cohort_file, knobs_path, knobs_template
@@ -132,6 +133,7 @@ def _access(cohort: ResolvedCohort, team: str, role_arn: str | None, target: str
 def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> HandoutsReport:
     cohort = load_cohort(cohort_file(cohort_ref, state_dir))
     cs = StateDir(state_dir).cohort(cohort.id)
+    remote_state.refresh_for_reading(cs, state_dir)      # state in S3: each team's outputs as they are now
     meta = cs.meta()
     # Before `up` recorded anything, the cohort file says where it will go.
     target = meta.target if meta.recorded else cohort.cohort.target

@@ -15,7 +15,8 @@ What this module owns, between the bucket (labctl.aws.state_store) and the team 
   overwrite whatever a second machine wrote meanwhile. A push that fails keeps the file as
   ``terraform.tfstate.unpushed`` and the next command tries again before anything plans.
 - ``refresh``: at the start of a command, every team's read copy is fetched again from the bucket
-  (another machine may have applied since).
+  (another machine may have applied since). Commands that only read a team's state (`status`,
+  `debrief`, `handouts`) call ``refresh_for_reading``, which does the same without terraform.
 - ``attach``: a second state directory with only the cohort file finds the bucket (its name
   follows from the account and the cohort id) and gets the cohort's directory from it.
 - ``lock_message``: who holds a team's lock (the ``.tflock`` object's content) and how to release it.
@@ -32,9 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labctl.aws import state_store
-from labctl.errors import NotFoundError, RefusedError
+from labctl.errors import LabctlError, NotFoundError, RefusedError
 from labctl.aws.session import AwsAccessDenied
-from labctl.ops.target import Connection, connect
+from labctl.ops.target import Connection, connect, connect_recorded
 from labctl.render.terraform import tfvars, write_root
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import CohortState, StateDir, write_atomic
@@ -165,6 +166,27 @@ def refresh(cs: CohortState, conn: Connection, teams: list[str]) -> list[str]:
         write_atomic(d / backend.MIRROR_FILE, raw.decode())
         have.append(team)
     return have
+
+
+def refresh_for_reading(cs: CohortState, state_dir: Path, conn: Connection | None = None) -> str | None:
+    """Before a command that only reads teams' states (`status`, `debrief`, `handouts`): every
+    team's read copy fetched again from the bucket, so that what another machine applied since is
+    shown, not this directory's old copy. One S3 GetObject per team (plus one HeadBucket), no
+    terraform: ``terraform state pull`` would start terraform and its backend per team (about a
+    second each, and an init first) to read the same object. Returns why the copies could not be
+    read again (they are then left as they were, and the caller says so), or None. A bucket that
+    is gone (the cohort torn down, its bucket removed) leaves the copies as the last reads."""
+    rs = recorded(cs)
+    if rs is None:
+        return None
+    try:
+        conn = conn or connect_recorded(cs.meta(), state_dir, start_emulator=False)
+        if not state_store.bucket_exists(conn.aws(), rs.bucket):
+            return f"s3://{rs.bucket} is gone (the cohort was torn down): teams' states shown as last read here"
+        refresh(cs, conn, sorted(set(cs.meta().all_teams) | set(cs.teams_with_state())))
+    except (LabctlError, OSError) as exc:
+        return f"teams' states could not be read again from s3://{rs.bucket} ({exc}): shown as last read here"
+    return None
 
 
 def attach(cs: CohortState, conn: Connection) -> RemoteState | None:

@@ -11,6 +11,7 @@ from labctl.aws import eks, emulator
 from labctl.aws.session import AwsError
 from labctl.errors import EmulatorError
 from labctl.meta import CohortMeta
+from labctl.ops import remote_state
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.target import connect_recorded
 from labctl.state import StateDir, now
@@ -47,6 +48,7 @@ class CohortStatus:
     window_end: str | None
     seconds_left: int | None
     teams: list[TeamStatus]
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +64,8 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
     if meta.status == "up":
         _require_emulator(cohort_id, meta, state_dir)
         conn = connect_recorded(meta, state_dir, start_emulator=False)
+    # State in S3: each team's state as it is now in the bucket (another machine may have applied).
+    stale = remote_state.refresh_for_reading(cs, state_dir, conn) if conn is not None else None
     out: list[TeamStatus] = []
     for team in sorted(set(meta.all_teams) | set(cs.teams_with_state())):
         state = tfstate.team_state(cs.team_dir(team))
@@ -82,7 +86,7 @@ def status(cohort_ref: str | Path, state_dir: Path) -> CohortStatus:
                                                       d.min_size, d.desired_size, d.max_size, d.status or "?"))
         out.append(ts)
     return CohortStatus(cohort_id, meta.target if meta.recorded else "?", meta.status or "unknown",
-                        end.isoformat() if end else None, left, out)
+                        end.isoformat() if end else None, left, out, [stale] if stale else [])
 
 
 def _require_emulator(cohort_id: str, meta: CohortMeta, state_dir: Path) -> None:

@@ -252,3 +252,40 @@ def test_with_an_account_per_team_the_bucket_stays_the_facilitators_and_each_tea
         assert tf.env["TF_WORKSPACE"] == team
         tfvars = json.loads((b.team_dir(team) / "terraform.tfvars.json").read_text())
         assert tfvars["team_account"]["id"] == account and f":{account}:role/" in tfvars["team_account"]["role_arn"]
+
+
+def _vpcs(n: int, serial: int) -> bytes:
+    """A team state holding ``n`` VPCs, as terraform writes it (lineage L1)."""
+    return json.dumps({"version": 4, "serial": serial, "lineage": "L1", "outputs": {}, "resources": [
+        {"mode": "managed", "type": "aws_vpc", "name": f"v{i}", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+         "instances": [{"attributes": {"id": f"vpc-{i}"}}]} for i in range(n)]}).encode()
+
+
+def test_status_shows_the_state_another_machine_applied_not_this_directorys_old_copy(tmp_path, conn):
+    import os
+
+    from labctl.aws import emulator as emu
+    from labctl.ops.status import status
+
+    conn = replace(conn, emulator_boot_id="boot-1")
+    spec = _spec(tmp_path)
+    ss_target = conn.aws()
+    rs.provision(StateDir(tmp_path / "up").cohort("fall26"), conn, load_cohort(spec), spec)
+    ss.put_file(ss_target, BUCKET, ss.team_key("team-a"), _vpcs(1, serial=3))
+    a = StateDir(tmp_path / "A").cohort("fall26")
+    assert rs.attach(a, conn) is not None       # machine A's directory, with its read copies
+    (tmp_path / "A" / emu.STATE_FILE).write_text(json.dumps({"url": conn.endpoint_url, "boot_id": "boot-1",
+                                                              "pid": os.getpid()}))
+    before = {t.team: t.resources for t in status(spec, tmp_path / "A").teams}
+    assert before == {"team-a": 1, "team-b": 0}
+    # Machine B's `team apply` writes the team's state in S3 (as terraform does: same lineage, next serial).
+    ss.put_file(ss_target, BUCKET, ss.team_key("team-a"), _vpcs(3, serial=4))
+    ss.put_file(ss_target, BUCKET, ss.team_key("team-b"), _vpcs(2, serial=1))
+    st = status("fall26", tmp_path / "A")
+    assert {t.team: t.resources for t in st.teams} == {"team-a": 3, "team-b": 2} and st.notes == []
+    assert json.loads((a.team_dir("team-a") / "terraform.tfstate").read_text())["serial"] == 4    # copy refreshed
+    # Once the bucket is gone (torn down elsewhere), the copies are the last reads, kept and said so.
+    ss.delete_bucket(ss_target, BUCKET)
+    st = status("fall26", tmp_path / "A")
+    assert {t.team: t.resources for t in st.teams} == {"team-a": 3, "team-b": 2}
+    assert st.notes and "is gone" in st.notes[0]
