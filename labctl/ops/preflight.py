@@ -29,10 +29,13 @@ from typing import Any
 
 from labctl.aws import accounts, ec2, identity, quotas
 from labctl.aws.session import AwsError, AwsTarget
+from labctl.errors import LabctlError
 from labctl.cost.catalog import ON_DEMAND, SPOT, Catalog, load_catalog
 from labctl.cost.money import fmt_usd
+from labctl.ops import team_accounts
 from labctl.ops.estimates import short_address, spec_estimate
 from labctl.spec.load import ResolvedCohort, load_cohort
+from labctl.spec.models import Accounts
 from labctl.spec.offerings import type_info
 from labctl.text import plural
 from labctl.state import CohortState, now
@@ -326,7 +329,20 @@ def check_accounts(cohort: ResolvedCohort, aws: AwsTarget) -> list[Check]:
     hold its team (quotas are per account)."""
     acc = cohort.cohort.accounts
     checks, denied = [], []
+    pending: dict[str, str] = {}
+    if acc.organization is not None:      # teams without an account: found in the OU, or `up` makes them
+        try:
+            resolved = team_accounts.resolve(cohort.id, [t.name for t in cohort.teams], acc, Accounts(), aws, create=False)
+        except LabctlError as exc:
+            return [Check("accounts", FAIL, str(exc), "run preflight with the management account's (or a delegated "
+                          "administrator's) credentials, or fix accounts.organization.parent_id")]
+        acc, pending = resolved.accounts, resolved.pending
+        if pending:
+            checks.append(Check("accounts:organization", PASS, "; ".join(f"team {t}: {w}" for t, w in pending.items()),
+                                "", {"would_create": dict(pending)}))
     for team in cohort.teams:
+        if team.name in pending:
+            continue
         account = acc.account_of(team.name) or ""
         arn = accounts.role_arn(account, acc.role_name, cohort.cohort.region)
         try:

@@ -15,9 +15,10 @@ from labctl.aws import accounts, emulator
 from labctl.aws.session import AwsTarget
 from labctl.errors import EmulatorError, NotFoundError, RefusedError
 from labctl.meta import CohortMeta
+from labctl.ops import team_accounts
 from labctl.render.terraform import ProviderSettings
 from labctl.spec.models import Accounts, Cohort
-from labctl.state import StateDir, write_atomic
+from labctl.state import CohortState, StateDir, write_atomic
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 LOCALSTACK_DEFAULT = "http://localhost:4566"
@@ -35,6 +36,8 @@ class Connection:
     emulator_boot_id: str | None = None
     accounts: Accounts = Accounts()                         # shared, or each team's own account
     cohort: str = ""
+    # accounts.organization: what `up` would create or move for teams that have no account yet.
+    accounts_pending: dict[str, str] = field(default_factory=dict)
 
     def aws(self) -> AwsTarget:
         """The AWS SDK side of the same target (fake credentials unless target is aws)."""
@@ -62,28 +65,40 @@ class Connection:
 ACCOUNTS_FILE = "accounts.json"
 
 
-def _accounts(cohort: Cohort, state_dir: Path) -> Accounts:
+def _accounts(cohort: Cohort, state_dir: Path, aws: AwsTarget, create: bool) -> team_accounts.Resolved:
     """The cohort file's accounts, recorded beside its state when per-team, so that `down`, the
-    reaper and `status` (which read only what `up` recorded) find every team's account.
+    reaper and `status` (which read only what `up` recorded) find every team's account. With
+    ``accounts.organization``, teams the file names no account for get theirs from the OU
+    (labctl.ops.team_accounts; created only when ``create``, i.e. by `up`).
 
     A provisioned team cannot move: its resources stay in the account they were made in, and a
     file that now puts it elsewhere (or in the shared account) would make it twice and lose track
     of the first. That is refused, naming the team and both accounts."""
     cs = StateDir(state_dir).cohort(cohort.cohort)
-    record = cs.root / ACCOUNTS_FILE
     before = recorded_accounts(state_dir, cohort.cohort)
+    try:
+        resolved = team_accounts.resolve(cohort.cohort, [t.name for t in cohort.teams], cohort.accounts, before, aws, create)
+    except team_accounts.AccountsFailed as exc:
+        if exc.partial.created:     # made before another team's failed: a rerun reuses them
+            _record(cs, exc.partial.accounts)
+        raise
+    accounts = resolved.accounts
     moved = [f"team {t} has resources in account {before.account_of(t)}, but the cohort file now puts it in "
-             f"{cohort.accounts.account_of(t) or 'the shared account'}"
-             for t in sorted(before.teams) if before.account_of(t) != cohort.accounts.account_of(t) and cs.has_resources(t)]
+             f"{accounts.account_of(t) or 'the shared account'}"
+             for t in sorted(before.teams) if before.account_of(t) != accounts.account_of(t) and cs.has_resources(t)]
     if moved:
         raise RefusedError("; ".join(moved) + ": a team's resources cannot move between accounts; put its account "
                            f"back, or tear the team down first (`labctl down {cohort.cohort} --teams ...`)")
-    if cohort.accounts.per_team:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(record, cohort.accounts.model_dump_json(indent=2) + "\n")
-    elif record.exists():
-        record.unlink()         # nothing is left in the per-team accounts (checked above)
-    return cohort.accounts
+    if accounts.per_team:
+        _record(cs, accounts)
+    elif (cs.root / ACCOUNTS_FILE).exists():
+        (cs.root / ACCOUNTS_FILE).unlink()         # nothing is left in the per-team accounts (checked above)
+    return resolved
+
+
+def _record(cs: CohortState, accounts: Accounts) -> None:
+    cs.root.mkdir(parents=True, exist_ok=True)
+    write_atomic(cs.root / ACCOUNTS_FILE, accounts.model_dump_json(indent=2) + "\n")
 
 
 def recorded_accounts(state_dir: Path, cohort_id: str) -> Accounts:
@@ -106,12 +121,21 @@ def _emulated_env(region: str, endpoint_url: str) -> dict[str, str]:
 
 
 def connect(cohort: Cohort, state_dir: Path, start_emulator: bool = True,
-            emulator_url: str | None = None, emulator_boot_id: str | None = None, recorded: bool = False) -> Connection:
-    """Resolve the cohort's target; for ``embedded`` find (or start) the background emulator."""
+            emulator_url: str | None = None, emulator_boot_id: str | None = None, recorded: bool = False,
+            create_accounts: bool = False) -> Connection:
+    """Resolve the cohort's target; for ``embedded`` find (or start) the background emulator.
+    ``create_accounts`` (`up` only): teams of an ``accounts.organization`` cohort that have no
+    account get one made now; otherwise :attr:`Connection.accounts_pending` says what would be."""
     conn = _connect(cohort, state_dir, start_emulator, emulator_url, emulator_boot_id)
     # A cohort rebuilt from what `up` recorded (connect_recorded) takes the recorded accounts.
-    accounts = recorded_accounts(state_dir, cohort.cohort) if recorded else _accounts(cohort, state_dir)
-    return replace(conn, accounts=accounts, cohort=cohort.cohort)
+    if recorded:
+        resolved = team_accounts.Resolved(recorded_accounts(state_dir, cohort.cohort))
+    else:
+        resolved = _accounts(cohort, state_dir, conn.aws(), create_accounts)
+    accounts = resolved.accounts
+    # Every root rendered through this connection takes the resolved accounts (render.terraform).
+    provider = replace(conn.provider, accounts=accounts) if accounts.per_team else conn.provider
+    return replace(conn, accounts=accounts, cohort=cohort.cohort, provider=provider, accounts_pending=resolved.pending)
 
 
 def _connect(cohort: Cohort, state_dir: Path, start_emulator: bool,

@@ -103,7 +103,7 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     chosen = select_teams(cohort, teams)
     k8s = k8s or StateDir(state_dir).cohort(cohort.id).meta().k8s   # a kind cohort stays kind
     check_k8s_mode(k8s, cohort.cohort.target)
-    conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id)
+    conn = connect(cohort.cohort, state_dir, emulator_url=emulator_url, emulator_boot_id=emulator_boot_id, create_accounts=not dry_run)
     ctx = prepare(state_dir, cohort.id, conn)
     if cancel is not None:
         ctx.cancel = cancel         # the signal handler's event reaches every terraform run
@@ -186,6 +186,9 @@ def deployment_record(cohort: ResolvedCohort, spec_path: Path, conn: Connection)
 
 
 def _team_up(ctx: RunContext, cohort: ResolvedCohort, name: str, dry_run: bool, board: Board) -> TeamOutcome:
+    if name in ctx.conn.accounts_pending:       # accounts.organization, dry run: no account to plan in yet
+        board.update(name, phase="would-create-account")
+        return TeamOutcome(name, "would-create-account", planned=[ctx.conn.accounts_pending[name]])
     try:
         return _team_up_inner(ctx, cohort, name, dry_run, board)
     finally:

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from labctl import naming, resources
+from labctl.errors import RefusedError
 from labctl.render import pools
 from labctl.spec.accounts import role_arn, session_name
 from labctl.spec.load import ResolvedCohort, TeamSpec
+from labctl.spec.models import Accounts
 from labctl.spec.offerings import type_info
 
 
@@ -28,6 +30,9 @@ TFVARS_FILE = "terraform.tfvars.json"
 class ProviderSettings:
     emulator: bool
     max_retries: int
+    # The cohort's accounts as its connection resolved them (labctl.ops.target): with
+    # accounts.organization, the accounts made or found for teams the cohort file names none for.
+    accounts: Accounts | None = None
 
     def as_dict(self) -> dict[str, Any]:
         # No endpoint here: it is not Terraform input, the runner's environment carries it
@@ -86,9 +91,14 @@ def tfvars(cohort: ResolvedCohort, team: TeamSpec, provider: ProviderSettings) -
         out["team_access_principal_arns"] = principals
     # Per-team accounts: the team's provider assumes the facilitator's role in the team's own
     # account, and the root refuses to run where the credentials reach any other (same rule).
-    account = c.accounts.account_of(team.name) if getattr(c, "accounts", None) is not None else None
-    if account is not None:
-        out["team_account"] = {"id": account, "role_arn": role_arn(account, c.accounts.role_name, c.region),
+    accounts = provider.accounts or getattr(c, "accounts", None)
+    account = accounts.account_of(team.name) if accounts is not None else None
+    if accounts is not None and accounts.per_team and account is None and provider.accounts is not None:
+        raise RefusedError(f"team {team.name} has no account yet: `labctl up` creates it in "
+                          f"{accounts.organization.parent_id if accounts.organization else 'its OU'}, "
+                          "before any terraform runs")
+    if accounts is not None and account is not None:
+        out["team_account"] = {"id": account, "role_arn": role_arn(account, accounts.role_name, c.region),
                                "session_name": session_name(c.cohort)}
     # The cluster's public endpoint is open to all unless the cohort lists addresses (same rule).
     cidrs = [str(n) for n in getattr(c, "api_access_cidrs", None) or []]

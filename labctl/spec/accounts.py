@@ -2,8 +2,9 @@
 
 The model (labctl.spec.models.Accounts) checks each value's form: a 12-digit account id, an IAM
 role name. What needs the whole file is here, each problem at the line of the value involved: in
-per-team mode every team has an account, no account is named for a team the cohort lacks, and no
-two teams share one (a shared account would undo the isolation the mode exists for). Also the
+per-team mode every team has an account (or ``accounts.organization`` will make it one, with an
+email Organizations takes), no account is named for a team the cohort lacks, and no two teams
+share one (a shared account would undo the isolation the mode exists for). Also the
 role ARN and session name both Terraform (render) and the AWS SDK side (labctl.aws.accounts) use.
 """
 
@@ -13,10 +14,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from labctl.spec.models import EMAIL, EMAIL_PLACEHOLDERS, email_template_fields
 from labctl.spec.yamlsrc import PathKey
 
 At = Callable[[PathKey, str], None]
 _SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+MAX_EMAIL = 64              # Organizations CreateAccount: Email 6-64 characters
 
 
 def partition(region: str) -> str:
@@ -59,11 +62,16 @@ def check(data: dict[str, Any], at: At) -> None:
         return
     raw_teams = data.get("teams") if isinstance(data.get("teams"), list) else []
     names = [t.get("name") for t in raw_teams if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    organization = accounts.get("organization")
     for i, team in enumerate(raw_teams):
         name = team.get("name") if isinstance(team, dict) else None
-        if isinstance(name, str) and name not in mapping:
+        if not isinstance(name, str) or name in mapping:
+            continue
+        if organization is None:
             at(("teams", i, "name"), f"team {name!r} has no account: with `accounts: {{mode: per-team}}` every "
-                                     "team needs one under accounts.teams")
+                                     "team needs one under accounts.teams, or accounts.organization to make them")
+        elif isinstance(organization, dict):
+            _check_created(data.get("cohort"), name, organization, lambda msg, i=i: at(("teams", i, "name"), msg))
     first: dict[str, str] = {}
     for team, value in mapping.items():
         if team not in names:
@@ -75,3 +83,23 @@ def check(data: dict[str, Any], at: At) -> None:
             at(("accounts", "teams", team), f"account {account} is already {first[account]}'s: per-team mode "
                                             "gives each team an account of its own")
         first.setdefault(account, str(team))
+
+
+def _check_created(cohort: Any, team: str, organization: dict[str, Any], at: Callable[[str], None]) -> None:
+    """The Email Organizations would be given for this team fits its limits (an address of at most
+    64 characters). A template the model refuses (bad placeholder, no address) is reported there,
+    once. AccountName (``<cohort>-<team>``, at most 50) always fits: both ids are at most 20."""
+    if not isinstance(cohort, str):
+        return
+    template = organization.get("email")
+    try:
+        fields = email_template_fields(template) if isinstance(template, str) else None
+    except ValueError:
+        return
+    if fields is None or any(f not in EMAIL_PLACEHOLDERS for f in fields) or \
+            not re.fullmatch(EMAIL, str(template).format(cohort="c", team="t")):
+        return
+    email = str(template).format(cohort=cohort, team=team)
+    if len(email) > MAX_EMAIL or not re.fullmatch(EMAIL, email):
+        at(f"team {team!r}: its account's email would be {email!r}, which Organizations refuses "
+           f"(an address of 6-{MAX_EMAIL} characters): change accounts.organization.email")

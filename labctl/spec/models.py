@@ -10,6 +10,7 @@ which are merged onto the lab and validated by the same models.
 from __future__ import annotations
 
 import re
+import string
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from ipaddress import IPv4Network
@@ -365,15 +366,71 @@ ROLE_NAME = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
 DEFAULT_ACCOUNT_ROLE = "OrganizationAccountAccessRole"
 
 
+# Organizations ids (the API's own patterns): an OU, or the organization's root.
+OU_ID = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
+ROOT_ID = r"^r-[0-9a-z]{4,32}$"
+# What CreateAccount takes as Email (6-64 characters, one @, a dot in the domain).
+EMAIL = r"^[^\s@]+@[^\s@]+\.[^\s@]+$"
+EMAIL_PLACEHOLDERS = ("cohort", "team")
+
+
+def email_template_fields(template: str) -> list[str]:
+    """The ``{placeholders}`` in ``template`` (ValueError when its braces do not parse)."""
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+
+
+class Organization(Strict):
+    """Teams without an account under ``accounts.teams`` get one from AWS Organizations: labctl
+    reuses the ACTIVE account named ``<cohort>-<team>`` (or with the email below) in ``parent_id``,
+    else creates it and moves it there (labctl.ops.target, labctl.aws.organizations)."""
+
+    parent_id: str
+    email: str
+
+    @field_validator("parent_id")
+    @classmethod
+    def _parent_id(cls, v: str) -> str:
+        if not (re.fullmatch(OU_ID, v) or re.fullmatch(ROOT_ID, v)):
+            raise ValueError(f"{v!r} is neither an organizational unit id (ou-ab12-cd34ef56) nor a root id (r-ab12)")
+        return v
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        try:
+            fields = email_template_fields(v)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not an email template: {exc}") from None
+        bad = [f for f in fields if f not in EMAIL_PLACEHOLDERS]
+        if bad:
+            raise ValueError(f"{v!r} uses {{{bad[0]}}}: an account's email template may use only {{cohort}} and {{team}}")
+        if "team" not in fields:
+            raise ValueError(f"{v!r} has no {{team}}: every team's account needs an email of its own")
+        if not re.fullmatch(EMAIL, v.format(cohort="c", team="t")):
+            raise ValueError(f"{v!r} does not make an email address, e.g. \"labs+{{cohort}}-{{team}}@example.com\"")
+        return v
+
+    def email_of(self, cohort: str, team: str) -> str:
+        return self.email.format(cohort=cohort, team=team)
+
+
+def account_name(cohort: str, team: str) -> str:
+    """The AccountName labctl gives (and looks for) in Organizations: ``<cohort>-<team>``."""
+    return f"{cohort}-{team}"
+
+
 class Accounts(Strict):
     """Where the teams' resources live. ``shared`` (the default): every team in the account the
     facilitator's credentials reach, kept apart by tag-scoped IAM. ``per-team``: each team in its
     own account (``teams``: team -> account id), reached by assuming ``role_name`` there; which
-    team has which account, and that no two share one, is checked in labctl.spec.accounts."""
+    team has which account, and that no two share one, is checked in labctl.spec.accounts.
+    With ``organization``, a team not named under ``teams`` gets its account from that OU (found
+    or created at `up`); a team named under ``teams`` keeps the account named there."""
 
     mode: Literal["shared", "per-team"] = "shared"
     role_name: str = DEFAULT_ACCOUNT_ROLE
     teams: dict[str, AccountId] = {}
+    organization: Organization | None = None
 
     @field_validator("role_name")
     @classmethod
@@ -382,6 +439,12 @@ class Accounts(Strict):
             raise ValueError(f"{v!r} is not an IAM role name (1-64 letters, digits and + = , . @ _ -), "
                              f"e.g. {DEFAULT_ACCOUNT_ROLE}")
         return v
+
+    @model_validator(mode="after")
+    def _organization_needs_per_team(self) -> Accounts:
+        if self.organization is not None and self.mode != "per-team":
+            raise ValueError("accounts.organization is read only with `mode: per-team`")
+        return self
 
     @property
     def per_team(self) -> bool:
