@@ -30,6 +30,7 @@ from labctl.ops import remote_state
 from labctl.ops.collect import simulated, team_eks_config
 from labctl.ops.common import resolve_cohort_id
 from labctl.ops.team import cohort_file, knobs_path, knobs_template
+from labctl.ops.target import with_recorded_accounts
 from labctl.spec.load import ResolvedCohort, load_cohort
 from labctl.state import StateDir
 from labctl.tf import state as tfstate
@@ -131,7 +132,7 @@ def _access(cohort: ResolvedCohort, team: str, role_arn: str | None, target: str
 
 
 def write_handouts(cohort_ref: str | Path, state_dir: Path, out: Path) -> HandoutsReport:
-    cohort = load_cohort(cohort_file(cohort_ref, state_dir))
+    cohort = with_recorded_accounts(load_cohort(cohort_file(cohort_ref, state_dir)), state_dir)   # accounts.organization
     cs = StateDir(state_dir).cohort(cohort.id)
     remote_state.refresh_for_reading(cs, state_dir)      # state in S3: each team's outputs as they are now
     meta = cs.meta()

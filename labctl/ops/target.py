@@ -17,6 +17,7 @@ from labctl.errors import EmulatorError, NotFoundError, RefusedError
 from labctl.meta import CohortMeta
 from labctl.ops import team_accounts
 from labctl.render.terraform import ProviderSettings
+from labctl.spec.load import ResolvedCohort
 from labctl.spec.models import Accounts, Cohort
 from labctl.state import CohortState, StateDir, write_atomic
 
@@ -105,6 +106,17 @@ def recorded_accounts(state_dir: Path, cohort_id: str) -> Accounts:
     """Where a provisioned cohort's teams live, as `up` recorded it (shared when nothing was)."""
     record = StateDir(state_dir).cohort(cohort_id).root / ACCOUNTS_FILE
     return Accounts.model_validate_json(record.read_text()) if record.is_file() else Accounts()
+
+
+def with_recorded_accounts(cohort: ResolvedCohort, state_dir: Path) -> ResolvedCohort:
+    """``cohort`` with the accounts `up` made or found for the teams its file names none for
+    (accounts.organization), for readers that take the cohort file and no connection (handouts)."""
+    acc = cohort.cohort.accounts
+    if acc.organization is None:
+        return cohort
+    recorded = recorded_accounts(state_dir, cohort.id).teams
+    teams = {**{t: a for t, a in recorded.items() if t in {s.name for s in cohort.teams}}, **acc.teams}
+    return replace(cohort, cohort=cohort.cohort.model_copy(update={"accounts": acc.model_copy(update={"teams": teams})}))
 
 
 def provider_settings(target: str) -> ProviderSettings:

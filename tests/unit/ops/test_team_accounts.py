@@ -76,9 +76,12 @@ def test_up_creates_one_account_per_team_in_the_ou_tagged_and_renders_its_role(t
     assert rendered["id"] == ids["team-c"]
     assert rendered["role_arn"] == f"arn:aws:iam::{ids['team-c']}:role/OrganizationAccountAccessRole"
     # Later commands read the record: no Organizations call (a cohort rebuilt from meta resolves the same).
-    from labctl.ops.target import recorded_accounts
+    from labctl.ops.target import recorded_accounts, with_recorded_accounts
 
     assert recorded_accounts(tmp_path / "state", COHORT).teams == ids
+    # Readers that take the cohort file and no connection (handouts) see the same accounts.
+    read = with_recorded_accounts(load_cohort(tmp_path / "cohort.yaml"), tmp_path / "state").cohort.accounts
+    assert {t: read.account_of(t) for t in TEAMS} == ids
 
 
 def test_a_rerun_and_a_second_state_directory_reuse_the_accounts_and_create_none(tmp_path, org, monkeypatch):
