@@ -1,4 +1,4 @@
-"""EKS node groups as labctl sees them: read one, list a cluster's, set a group's sizes.
+"""EKS as labctl sees it: read a node group, list a cluster's, set a group's sizes, delete groups and clusters.
 
 Owns: the EKS ``DescribeNodegroup``, ``ListNodegroups`` and ``UpdateNodegroupConfig`` calls that
 status, the guardrail and the simulator make. Callers get a frozen :class:`NodeGroup`; botocore's
@@ -7,11 +7,12 @@ errors become :class:`~labctl.errors.AwsError` subclasses here (``aws_errors``),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from labctl.aws.session import AwsTarget, aws_errors
+from labctl.errors import AwsNotFound
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,29 @@ def set_nodegroup_size(target: AwsTarget, cluster: str, nodegroup: str, *, min_s
         target.client("eks").update_nodegroup_config(
             clusterName=cluster, nodegroupName=nodegroup,
             scalingConfig={"minSize": min_size, "maxSize": max_size, "desiredSize": desired_size})
+
+
+
+def delete_nodegroup(target: AwsTarget, cluster: str, nodegroup: str, *, emulator: bool | None = None) -> bool:
+    """EKS DeleteNodegroup; False when the group (or its cluster) is already gone."""
+    return _unless_gone(target, "DeleteNodegroup", emulator,
+                        lambda eks: eks.delete_nodegroup(clusterName=cluster, nodegroupName=nodegroup))
+
+
+def delete_cluster(target: AwsTarget, cluster: str, *, emulator: bool | None = None) -> bool:
+    """EKS DeleteCluster (its node groups must be gone first); False when it is already gone."""
+    return _unless_gone(target, "DeleteCluster", emulator, lambda eks: eks.delete_cluster(name=cluster))
+
+
+def cluster_exists(target: AwsTarget, cluster: str, *, emulator: bool | None = None) -> bool:
+    return _unless_gone(target, "DescribeCluster", emulator, lambda eks: eks.describe_cluster(name=cluster))
+
+
+def _unless_gone(target: AwsTarget, operation: str, emulator: bool | None, call: Callable[[Any], Any]) -> bool:
+    """Make one EKS call; False when EKS answers that its cluster or node group does not exist."""
+    try:
+        with aws_errors("eks", operation, emulator=target.fake_credentials if emulator is None else emulator):
+            call(target.client("eks"))
+    except AwsNotFound:
+        return False
+    return True

@@ -27,7 +27,7 @@ from labctl.aws.sweep import plan_sweep
 from labctl.errors import LabctlError, NotFoundError
 from labctl.k8s import kind
 from labctl.ops import batch as batches
-from labctl.ops import reconcile, remote_state
+from labctl.ops import down_eks, reconcile, remote_state, state_lock
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id  # noqa: F401 - its callers' old home
 from labctl.ops.down_batch import PER_TEAM_BYTES, can_batch, destroy_batch
 from labctl.ops.interrupt import interruptible
@@ -63,6 +63,8 @@ class TeamTeardown:
     error: str | None = None
     report: str | None = None
     drained: list[str] = field(default_factory=list)     # cluster objects deleted before destroy
+    # Of ``destroyed``, what went through the EKS API just before the destroy (labctl.ops.down_eks).
+    deleted_through_eks_api: list[str] = field(default_factory=list)
     # Starts of earlier `down` runs stopped partway whose removals this report also lists.
     earlier_runs: list[str] = field(default_factory=list)
 
@@ -126,6 +128,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     unknown = [t for t in (teams or []) if t not in known]
     if unknown:
         raise NotFoundError(f"cohort {cohort_id!r} has no {'team' if len(unknown) == 1 else 'teams'} {', '.join(unknown)}")
+    notes += [] and [f"{t}: {line}" for t, line in state_lock.take_over_all(ctx, chosen, dry_run).items()]   # S3: own dead runs' locks
     for team in chosen:
         state_file = cs.team_dir(team) / tfstate.STATE_FILE
         try:
@@ -176,10 +179,15 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     first = reconcile.orphans(in_scope, all_ids, for_teardown=True)
     swept_before = sweep_in(targets, plan_sweep(first), dry_run=False) if first else None
     _record_swept(journal, "swept_before", swept_before)
+    eks_first = _delete_eks_first(conn, cs, chosen, stale, journal, notes)
     timeout = DESTROY_TIMEOUT_S.get(conn.target, DESTROY_TIMEOUT_S["aws"])
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         results = _destroy_all(ctx, cs, chosen, stale, board, timeout, parallelism, batch_size, journal)
     by_team = {r.team: r for r in results}
+    for team, gone in eks_first.items():
+        if team in by_team and gone.addresses:
+            by_team[team].deleted_through_eks_api = gone.addresses
+            by_team[team].destroyed[:0] = [a for a in gone.addresses if a not in by_team[team].destroyed]
     for t in chosen:   # what the destroy removed leaves the lifecycle (labctl.telemetry.provisioned)
         record_team(cs.root, cs.team_dir(t), t, meta.region, now())
     for team, objs in drain.drained.items():
@@ -191,10 +199,16 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     sweep = sweep_in(targets, plan_sweep(resources), dry_run=False)
     _record_swept(journal, "swept", sweep)
     gone_elsewhere: list[Any] = []
+    # A volume the sweep found gone after it terminated the volume's instance went with it
+    # (DeleteOnTermination): it was swept, not removed by another command.
+    terminated = {o.resource.id for result in (swept_before, sweep) for o in (result.outcomes if result else ())
+                  if o.status == "deleted" and o.resource.type == "ec2:instance"}
     for when, result in (("before", swept_before), ("after", sweep)):
         for o in result.outcomes if result is not None else ():
             t = by_team.setdefault(o.resource.team or COHORT_LEVEL, TeamTeardown(o.resource.team or COHORT_LEVEL, "n/a"))
-            if o.status == "deleted":
+            if o.status == "already-gone" and o.resource.type == "ec2:volume" and o.resource.parent in terminated:
+                t.swept.append(f"{o.resource.describe()} (with instance {o.resource.parent})")
+            elif o.status == "deleted":
                 t.swept.append(o.resource.describe())
                 if when == "before":
                     t.swept_before.append(o.resource.describe())
@@ -229,7 +243,8 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
         t.report = str(_write_proof(cs, t, {
             "cohort": cohort_id, "team": t.team, "finished_at": proof_at, "reason": reason,
             "target": conn.target, "account": conn.accounts.account_of(t.team),
-            "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed, "swept": t.swept,
+            "destroy": t.destroy, "drained": t.drained, "destroyed": t.destroyed,
+            "deleted_through_eks_api": t.deleted_through_eks_api, "swept": t.swept,
             "swept_before_destroy": t.swept_before, "removed_elsewhere": t.removed_elsewhere,
             "sweep_failed": t.sweep_failed, "final_inventory": t.left,
             "unreadable_services": list(final.unreadable), "clean": not t.left and not final.unreadable,
@@ -340,6 +355,19 @@ def _destroy_in_batch(ctx: RunContext, cs: CohortState, names: list[str], board:
     return [out[n] for n in names]
 
 
+def _delete_eks_first(conn: Any, cs: CohortState, chosen: list[str], stale: bool, journal: Journal,
+                      notes: list[str]) -> dict[str, down_eks.Deleted]:
+    """On an emulator target, each chosen team's EKS node groups and cluster go through the EKS API
+    just before the destroy, which would otherwise sleep up to 60 s per cluster (labctl.ops.down_eks)."""
+    if stale or not down_eks.applies(conn.target):
+        return {}
+    clusters = [c for t in chosen
+                if (c := down_eks.team_cluster(t, tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE)))]
+    out = down_eks.delete_clusters(clusters, conn.team_aws, lambda team, a: journal.record(team, "destroyed", [a]))
+    notes += [f"{d.team}: {d.note}" for d in out.values() if d.note]
+    return out
+
+
 def _record_swept(journal: Journal, how: str, result: Any) -> None:
     for o in result.outcomes if result is not None else ():
         if o.status == "deleted":
@@ -429,7 +457,14 @@ def _dry_run(ctx: RunContext, cs: CohortState, chosen: list[str], stale: bool, s
     for a in sweep_in(targets, plan_sweep(orphans), dry_run=True).outcomes:
         key = a.resource.team or COHORT_LEVEL
         by_team.setdefault(key, TeamTeardown(key, "n/a")).swept.append("would delete " + a.resource.describe())
-    return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started)
+    notes = []
+    if not stale and down_eks.applies(ctx.conn.target):
+        n = sum(1 for t in out if t.destroy == "would-destroy" and down_eks.team_cluster(
+            t.team, tfstate.read_or_none(cs.team_dir(t.team) / tfstate.STATE_FILE)))
+        if n:
+            notes.append(f"on this emulator target {n} EKS {'cluster goes' if n == 1 else 'clusters go'} through the EKS API "
+                         "(node groups first) just before the destroy, instead of after the aws provider's 0-60 s wait")
+    return DownReport(cs.id, True, list(by_team.values()), [], list(found.unreadable), time.monotonic() - started, notes)
 
 
 _known = reconcile.known       # whether destroying what the states hold removes a resource

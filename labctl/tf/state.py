@@ -81,13 +81,21 @@ def set_aside(path: Path, why: str = "unreadable") -> Path:
 
 def managed_instances(state: dict[str, Any] | None) -> Iterator[tuple[str, dict[str, Any]]]:
     """(address, attributes) of every managed resource instance in the state."""
+    for _module, address, attrs in instances_of(state):
+        yield address, attrs
+
+
+def instances_of(state: dict[str, Any] | None, resource_type: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(module address, address, attributes) of every managed instance (of ``resource_type``
+    only, when given); the module address is "" in the root module."""
     for r in (state or {}).get("resources", []):
-        if r.get("mode") != "managed":
+        if r.get("mode") != "managed" or resource_type not in (None, r.get("type")):
             continue
-        base = (r.get("module") + "." if r.get("module") else "") + f"{r['type']}.{r['name']}"
+        module = r.get("module") or ""
+        base = (module + "." if module else "") + f"{r['type']}.{r['name']}"
         for inst in r.get("instances", []):
             key = inst.get("index_key")
-            yield base + (f"[{json.dumps(key)}]" if key is not None else ""), inst.get("attributes") or {}
+            yield module, base + (f"[{json.dumps(key)}]" if key is not None else ""), inst.get("attributes") or {}
 
 
 def has_resources(state: dict[str, Any] | None) -> bool:

@@ -62,7 +62,12 @@ def test_demo_from_any_directory_with_the_default_state_dir(run):
                      "spot": {"system", "gpu_on_demand", "gpu_spot"}}
     assert summary["teardown"]["clean"] is True and summary["teardown"]["left"] == []
     for team in ("baseline", "rightsized", "spot"):
-        assert summary["teardown"]["teams"][team]["destroy"] == "destroyed"
+        proof = summary["teardown"]["teams"][team]
+        assert proof["destroy"] == "destroyed"
+        # The simulated class started instances; their volumes go with them when the sweep
+        # terminates them: swept, not "removed by another command" (nothing else ran).
+        assert proof["removed_elsewhere"] == [], proof
+        assert any(s.startswith("ec2:volume") and "(with instance i-" in s for s in proof["swept"]), proof["swept"]
     state = cwd / ".labctl"
     assert summary["state_dir"] == str(state)
     assert (state / "cohorts" / summary["cohort"] / "reports" / "teardown-baseline.json").exists()

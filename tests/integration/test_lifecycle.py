@@ -152,6 +152,16 @@ def test_6_down_with_deleted_state_still_ends_at_zero(world, cli):
             "iam:oidc-provider", "s3:bucket", "budgets:budget", "sns:topic", "scheduler:schedule",
             } <= swept_types, swept_types
     assert proof["teams"]["beta"]["destroy"] == "destroyed" and proof["teams"]["beta"]["left"] == []
+    # On an emulator target beta's cluster went through the EKS API just before the destroy (node
+    # groups first, their ASG tags with them): listed as destroyed, and nothing misread as removed
+    # by another command.
+    beta = proof["teams"]["beta"]
+    early = beta["deleted_through_eks_api"]
+    assert early[-1] == "module.cluster.aws_eks_cluster.this", early
+    assert {a.split(".aws_")[0] for a in early if "aws_eks_node_group" in a} == {
+        'module.node_group["system"]', 'module.node_group["gpu_on_demand"]', 'module.node_group["gpu_spot"]'}, early
+    assert set(early) <= set(beta["destroyed"]) and beta["removed_elsewhere"] == []
+    assert any("EKS API" in n for n in world["dry_run"]["notes"]), world["dry_run"]["notes"]
     report = json.loads((world["state"] / "cohorts" / "life" / "reports" / "teardown-alpha.json").read_text())
     assert report["clean"] is True and report["final_inventory"] == []
     assert inventory(world["target"], "life").resources == ()
