@@ -6,7 +6,9 @@ account than the team's, and `down` proves each account empty. The cohort keeps 
 (`state: {backend: s3}`): the bucket is the facilitator's, terraform reads and locks each team's
 state there as the facilitator while each team's provider acts in its own account, and the batch
 pushes each new team's state to its own workspace (the second push once found a workspace in the
-bucket and made `terraform init` refuse its own, a workspace not created yet).
+bucket and made `terraform init` refuse its own, a workspace not created yet). Two teams' accounts
+are named in the cohort file; the third's is made by `up` in an Organizations OU
+(`accounts.organization`) and reached the same way after that (team plan, status, down).
 
 moto 5.2.1 keeps resources per account and answers AssumeRole into any account id; it does not
 evaluate IAM policies, so it cannot show AWS refusing a team's role in another account. What
@@ -23,12 +25,14 @@ import pytest
 
 from labctl.aws import accounts, emulator
 from labctl.aws.session import AwsTarget
+from labctl.ops.target import recorded_accounts
 from labctl.tf import state as tfstate
 from tests.integration.conftest import mirror_or_skip, terraform_or_skip
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
-TEAMS = {"red": "111111111111", "green": "222222222222", "blue": "333333333333"}
+# blue's account is made by `up` in an Organizations OU (accounts.organization); world fills it in.
+TEAMS = {"red": "111111111111", "green": "222222222222", "blue": ""}
 FACILITATOR = "123456789012"      # moto's account: the credentials labctl starts from
 COHORT = textwrap.dedent("""\
     cohort: accts
@@ -43,7 +47,8 @@ COHORT = textwrap.dedent("""\
     state: {backend: s3}
     accounts:
       mode: per-team
-      teams: {red: "111111111111", green: "222222222222", blue: "333333333333"}
+      organization: {parent_id: OU_ID, email: "labs+{cohort}-{team}@example.com"}
+      teams: {red: "111111111111", green: "222222222222"}
 """)
 
 
@@ -59,17 +64,21 @@ def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("accts")
     state = base / "state"
     spec = base / "cohort.yaml"
-    spec.write_text(COHORT)
     info, _ = emulator.start_background(state)
     target = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url)
+    org = target.client("organizations")       # the facilitator's account manages the organization
+    org.create_organization(FeatureSet="ALL")
+    ou = org.create_organizational_unit(ParentId=org.list_roots()["Roots"][0]["Id"], Name="labs")["OrganizationalUnit"]["Id"]
+    spec.write_text(COHORT.replace("OU_ID", ou))
 
     def cli(*args):
         return CliRunner().invoke(root, ["--state-dir", str(state), *args], catch_exceptions=False)
 
     up = cli("up", str(spec), "--allow-past", "--output", "json")
+    TEAMS["blue"] = recorded_accounts(state, "accts").teams.get("blue", "")
     in_account = accounts.team_targets(target, TEAMS, "OrganizationAccountAccessRole", "test-check")
     yield {"state": state, "spec": spec, "url": info.url, "target": target, "cli": cli, "up": up,
-           "in": in_account}
+           "in": in_account, "ou": ou}
     emulator.stop_background(state)
 
 
@@ -92,6 +101,13 @@ def test_1_three_teams_in_three_accounts_go_up(world):
     assert world["up"].exit_code == 0, world["up"].output
     report = json.loads(world["up"].stdout)
     assert {t["team"]: t["status"] for t in report["teams"]} == {t: "created" for t in TEAMS}
+
+
+def test_1b_the_team_without_an_account_got_one_made_in_the_ou(world):
+    org = world["target"].client("organizations")
+    in_ou = org.list_accounts_for_parent(ParentId=world["ou"])["Accounts"]
+    assert [(a["Id"], a["Name"], a["Email"]) for a in in_ou] == [(TEAMS["blue"], "accts-blue", "labs+accts-blue@example.com")]
+    assert TEAMS["blue"] not in {FACILITATOR, TEAMS["red"], TEAMS["green"]}
 
 
 def test_2_each_teams_resources_are_in_its_account_and_nowhere_else(world):
