@@ -150,6 +150,20 @@ def test_dry_runs_create_nothing_and_say_which_accounts_up_would_create(tmp_path
     assert left in {a["Id"] for a in client.list_accounts_for_parent(ParentId=root)["Accounts"]}
 
 
+def test_team_plan_refuses_a_team_whose_account_up_has_not_made_yet(tmp_path, org):
+    """Rendered without an account, its plan would run in the facilitator's account."""
+    from click.testing import CliRunner
+
+    from labctl.cli.main import _register, cli
+
+    client, _, ou = org
+    _register()
+    res = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "s"), "team", "plan", "team-b", "--cohort", str(spec(tmp_path, ou))])
+    assert res.exit_code == 9, res.output
+    assert "team team-b has no account yet: `labctl" in res.output and f"up` creates it in {ou}" in res.output
+    assert accounts_in(client, ou) == {}
+
+
 def test_a_failed_creation_is_one_line_naming_the_team_and_the_reason(tmp_path, org, monkeypatch):
     from click.testing import CliRunner
     from moto.organizations.models import OrganizationsBackend
