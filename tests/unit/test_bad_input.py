@@ -169,6 +169,16 @@ CASES: dict[str, Case] = {
         knobs("node_groups:\n  gpu_on_demand: {instance_types: [p4d.24xlarge]}\njob: {cpu: 4 cores}"),
         ["cohort.yaml:15: teams[1].knobs.node_groups.gpu_on_demand.instance_types[0]: instance type 'p4d.24xlarge'",
          "cohort.yaml:16: teams[1].knobs.job.cpu: '4 cores' is not a Kubernetes quantity"]),
+    # -- accounts.organization (per-team accounts made in an Organizations OU) ------------------
+    "organization OU id of the wrong form": (
+        BASE + "accounts:\n  mode: per-team\n  organization: {parent_id: ou-12, email: 'l+{team}@example.com'}\n",
+        ["cohort.yaml:15: accounts.organization.parent_id: 'ou-12' is neither an organizational unit id"]),
+    "organization email with another placeholder": (
+        BASE + "accounts:\n  mode: per-team\n  organization: {parent_id: r-ab12, email: 'l+{region}-{team}@example.com'}\n",
+        ["cohort.yaml:15: accounts.organization.email: 'l+{region}-{team}@example.com' uses {region}"]),
+    "organization email that is no address": (
+        BASE + "accounts:\n  mode: per-team\n  organization: {parent_id: r-ab12, email: 'labs-{team}'}\n",
+        ["cohort.yaml:15: accounts.organization.email: 'labs-{team}' does not make an email address"]),
     "every problem at once": (
         edit("target: embedded", "target: gcp").replace("- name: team-b", "- name: team-a\n    knobs:\n      node_groups:\n"
                                                         "        gpu_on_demand: {instance_types: [p4d.24xlarge]}\n"
