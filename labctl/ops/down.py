@@ -128,7 +128,7 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     unknown = [t for t in (teams or []) if t not in known]
     if unknown:
         raise NotFoundError(f"cohort {cohort_id!r} has no {'team' if len(unknown) == 1 else 'teams'} {', '.join(unknown)}")
-    notes += [] and [f"{t}: {line}" for t, line in state_lock.take_over_all(ctx, chosen, dry_run).items()]   # S3: own dead runs' locks
+    notes += [f"{t}: {line}" for t, line in state_lock.take_over_all(ctx, chosen, dry_run).items()]   # S3: own dead runs' locks
     for team in chosen:
         state_file = cs.team_dir(team) / tfstate.STATE_FILE
         try:

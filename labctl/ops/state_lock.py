@@ -13,8 +13,17 @@ waits for it and then refuses, naming the holder and ``team unlock``:
 2. the team's last ``apply`` or ``plan`` run in this state directory has ended: no live process
    holds its output file (labctl.tf.run_trace: terraform inherits the runner's flock on it);
 3. that run reported work terraform does only while it holds the lock (refreshing, planning,
-   applying a resource) at or after the lock's ``Created``. A lock object lives from its creation
-   until its release, and two cannot exist at once, so the lock that run held then is this one.
+   applying a resource, summing up a plan) at or after the lock's ``Created``. A lock object lives
+   from its creation until its release, and two cannot exist at once, so the lock that run held
+   then is this one.
+
+The same holds for a killed ``plan`` (`team plan`, or `up`'s plan of a team that has resources) as
+for a killed ``apply``: both runs are traced alike. Every command that runs terraform on a team
+takes such a lock over before it starts (:func:`take_over_all`: `up` for each team it plans or
+applies, `team plan` and `team apply`, `down` before it destroys), so none waits out the lock
+timeout (120 s) on its own dead run's lock. A dry run (`up --dry-run`, `down --dry-run`) says it
+would release the lock and changes nothing; it does not plan that team, whose plan would wait on
+the lock it just said it would release.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from labctl.aws import state_store
 from labctl.errors import LabctlError, RefusedError
 from labctl.ops import remote_state
 from labctl.ops.common import RunContext, prepare, resolve_cohort_id
+from labctl.ops.reconcile import Reconciliation
 from labctl.ops.target import Connection, connect_recorded
 from labctl.state import CohortState, StateDir
 from labctl.tf import argv as A
@@ -113,3 +123,26 @@ def take_over_stale(ctx: RunContext, team: str, dry_run: bool = False) -> str | 
         return None
     cs.audit("state-lock", "taken-over", team=team, lock_id=holder.id, holder=holder.who, since=holder.created)
     return f"released {what}"
+
+
+def take_over_all(ctx: RunContext, teams: list[str], dry_run: bool = False) -> dict[str, str]:
+    """:func:`take_over_stale` for each of ``teams``: {team: what was done (or would be)} for the
+    teams whose lock this state directory's own killed run provably left."""
+    if remote_state.recorded(ctx.cohort_state) is None:
+        return {}
+    return {team: line for team in teams if (line := take_over_stale(ctx, team, dry_run))}
+
+
+def before_plans(ctx: RunContext, teams: list[str], dry_run: bool, reconciled: dict[str, Reconciliation],
+                 refused: dict[str, str]) -> None:
+    """`up`, before it plans or applies ``teams``: each provably stale lock is taken over, and said
+    in the team's output (added to ``reconciled``, unless the crash recovery has said it already).
+    A dry run says it would, and puts the team in ``refused``: it is not planned, since its plan
+    would wait on the lock (up to 120 s), then fail on it."""
+    for team, line in take_over_all(ctx, [t for t in teams if t not in refused], dry_run).items():
+        rec = reconciled.setdefault(team, Reconciliation(team, dry_run=dry_run))
+        if line not in rec.notes:
+            rec.notes.insert(0, line)
+        if dry_run:
+            refused[team] = (f"not planned: {line}; its plan would wait on that lock. `labctl up` releases it, "
+                             "then plans and applies")

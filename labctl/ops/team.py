@@ -40,7 +40,7 @@ from labctl.errors import NotFoundError, SpecError, TerraformError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, tree_fingerprint,
                                write_team_manifests)
 from labctl.ops.target import connect
-from labctl.ops import reconcile, remote_state, resume
+from labctl.ops import reconcile, remote_state, resume, state_lock
 from labctl.ops.interrupt import interruptible
 from labctl.text import change_line
 from labctl.render.k8s_validate import validate_team
@@ -479,6 +479,7 @@ def _prepare(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Path, 
     change = TeamChange(cohort.id, spec.name, action, "failed", ctx.conn.target, hours_left=hours_left(cohort, at),
                         refresh=refresh, knobs_file=str(kf) if kf.exists() else None, timings=timings,
                         spec=spec)
+    change.reconciled = list(state_lock.take_over_all(ctx, [spec.name]).values())     # S3: own killed run's lock
     change.manifest_changes, change.manifest_diff = manifest_diff(d / "k8s", files)
     return ctx, d, files, change
 
@@ -567,7 +568,7 @@ def _team_apply(cohort: ResolvedCohort, spec: TeamSpec, cs: CohortState, kf: Pat
             meta_file.unlink(missing_ok=True)
             change.seconds = time.monotonic() - t0
             return change
-        change.reconciled = reconciled[team].lines()
+        change.reconciled += reconciled[team].lines()
         saved = None
     try:
         if saved is not None and saved.get("fingerprint") == plan_fingerprint(d):

@@ -21,7 +21,7 @@ from labctl.errors import LabctlError
 from labctl.ops.common import (RunContext, check_emulator_matches, prepare, refuse_if_torn_down, select_teams,
                                write_team_manifests)
 from labctl.ops import batch as batches
-from labctl.ops import reconcile, remote_state, resume
+from labctl.ops import reconcile, remote_state, resume, state_lock
 from labctl.ops.interrupt import interruptible
 from labctl.ops.parallel import default_in_flight, default_parallelism
 from labctl.ops.progress import Board
@@ -119,10 +119,8 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     # after its last state save is imported or deleted first, and they apply in their own roots.
     # A dry run says what it would import and delete, and does neither.
     interrupted = resume.interrupted(cs, chosen)
-    reconciled: dict[str, reconcile.Reconciliation] = {}
-    refused: dict[str, str] = {}
-    if interrupted:
-        reconciled, refused = resume.reconcile_interrupted(ctx, cohort, interrupted, dry_run)
+    reconciled, refused = resume.reconcile_interrupted(ctx, cohort, interrupted, dry_run) if interrupted else ({}, {})
+    state_lock.before_plans(ctx, chosen, dry_run, reconciled, refused)     # state in S3: own killed runs' locks
     # New teams go in batches (one terraform command for several teams: see labctl/tf/batch.py);
     # teams that already have resources, and dry runs, plan and apply in their own roots.
     new = [] if dry_run else [n for n in chosen if not cs.has_resources(n) and n not in interrupted]

@@ -8,7 +8,7 @@ questions a later command asks of a killed run:
 
 - ``ended``: is the terraform that wrote ``<command>.stdout`` gone? (its flock is free)
 - ``last_locked_event_at``: when did it last report work that terraform only does while it holds
-  the state lock (refreshing, planning or applying a resource)? With state in S3, a lock object
+  the state lock (refreshing, planning or applying a resource, summing up a plan)? With state in S3, a lock object
   created no later than that, by this machine, can only be that run's own (labctl.ops.state_lock).
 """
 
@@ -26,6 +26,17 @@ RUNS_DIR = ".labctl-runs"
 # (terraform takes the lock before it refreshes or plans and releases it after the last apply).
 _UNDER_LOCK = frozenset({"refresh_start", "refresh_complete", "planned_change", "resource_drift",
                          "apply_start", "apply_progress", "apply_complete", "apply_errored"})
+# A plan's summary is rendered by the operation itself, before it releases the lock: the one event
+# a plan with nothing to change and no refresh (`team plan` on an emulator) emits under the lock.
+# An apply's summary ("operation": "apply" or "destroy") comes after the release, so it is not one.
+_UNDER_LOCK_SUMMARY = "plan"
+
+
+def _under_lock(ev: dict[str, object]) -> bool:
+    if ev.get("type") in _UNDER_LOCK:
+        return True
+    changes = ev.get("changes")
+    return ev.get("type") == "change_summary" and isinstance(changes, dict) and changes.get("operation") == _UNDER_LOCK_SUMMARY
 
 
 def output_file(workdir: Path, command: str) -> Path:
@@ -86,6 +97,6 @@ def last_locked_event_at(path: Path) -> datetime | None:
             ev = json.loads(line)
         except ValueError:
             continue                # the last line of a killed run may be cut off
-        if isinstance(ev, dict) and ev.get("type") in _UNDER_LOCK and isinstance(ev.get("@timestamp"), str):
+        if isinstance(ev, dict) and _under_lock(ev) and isinstance(ev.get("@timestamp"), str):
             last = parse_time(ev["@timestamp"]) or last
     return last
