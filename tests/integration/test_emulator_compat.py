@@ -249,3 +249,56 @@ def test_cluster_endpoint_access_can_be_narrowed_and_waited_for(client):
     vpc = eks.describe_cluster(name="compat-cidr")["cluster"]["resourcesVpcConfig"]
     assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert sorted(vpc["subnetIds"]) == sorted(subnets)
+
+
+# Fixes 11-13 change what an answer costs, not the answer: each test shows the answer unchanged
+# and the expensive step gone from the request.
+
+def test_an_eks_role_arn_is_checked_without_loading_endpoint_data_each_time(client, monkeypatch):
+    import boto3.session
+
+    loads = []
+    original = boto3.session.Session.get_available_partitions
+    monkeypatch.setattr(boto3.session.Session, "get_available_partitions",
+                        lambda self: loads.append(1) or original(self))
+    role, subnets = _cluster(client, "c11")
+    eks = client("eks")
+    with pytest.raises(eks.exceptions.InvalidParameterException, match="Invalid Role Arn"):
+        eks.create_cluster(name="c11-bad", roleArn="arn:nowhere:iam::123456789012:role/x",
+                           resourcesVpcConfig={"subnetIds": subnets})
+    eks.create_nodegroup(clusterName="c11", nodegroupName="ng", subnets=subnets, nodeRole=role)
+    assert loads == []
+
+
+def test_a_request_finds_its_service_without_listing_motos_package(client, monkeypatch):
+    from moto import backends
+
+    listed = []
+    original = backends.os.listdir
+    monkeypatch.setattr(backends.os, "listdir", lambda path: listed.append(path) or original(path))
+    assert client("ec2").describe_vpcs()["Vpcs"] is not None
+    assert client("sts").get_caller_identity()["Account"] == "123456789012"
+    assert listed == []
+
+
+def test_a_kms_key_gets_an_rsa_key_only_when_one_is_used(client, monkeypatch):
+    from moto.kms import utils
+
+    made = []
+
+    class Counted(utils.RSAPrivateKey):
+        def __init__(self, *a, **kw):
+            made.append(1)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(utils, "RSAPrivateKey", Counted)
+    kms = client("kms")
+    sym = kms.create_key(Description="team key")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=sym, Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    assert made == []                               # a symmetric key never needed one
+    rsa = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    sig = kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    assert kms.verify(KeyId=rsa, Message=b"m", Signature=sig, SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert kms.get_public_key(KeyId=rsa)["PublicKey"]
+    assert made == [1]                              # made at first use, then kept
