@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import boto3
 import pytest
@@ -41,6 +42,7 @@ from labctl.ops.status import status
 from labctl.ops.team_run import run_team
 from labctl.ops.up import up
 from labctl.state import StateDir
+from labctl.tf import run_trace
 from labctl.tf.runner import KILL_AFTER_ENV
 from tests.integration.conftest import mirror_or_skip, terraform_or_skip
 
@@ -172,6 +174,63 @@ def test_3_two_applies_at_once_from_A_and_B_are_serialised_by_the_s3_lock(world)
     assert T.team_plan(world["spec"], world[last], "alpha").changes == []
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _argv(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def test_3b_a_team_plan_killed_holding_the_lock_is_taken_over_by_the_next_plan_at_once(world):
+    _disk(world, world["a"], 70)                   # a change, so the plan reports work under the lock
+    out = run_trace.output_file(StateDir(world["a"]).cohort("rs").team_dir("alpha"), "plan")
+    proc = subprocess.Popen([sys.executable, "-m", "labctl", "--state-dir", str(world["a"]), "team", "plan", "alpha",
+                             "--cohort", str(world["spec"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    tf, deadline, caught = None, time.monotonic() + 120, False
+    try:
+        # terraform (its own process group, with its provider) is run in 10 ms steps and stopped
+        # between them, until it has reported planning under the lock: then everything is killed.
+        while time.monotonic() < deadline and proc.poll() is None and not caught:
+            tf = tf or next((c for c in _children(proc.pid) if _argv(c)[1:2] == [b"plan"]), None)
+            if tf is None:
+                time.sleep(0.05)
+                continue
+            os.killpg(tf, signal.SIGSTOP)
+            caught = run_trace.last_locked_event_at(out) is not None and ss.lock_holder(_target(world), BUCKET, "alpha") is not None
+            if not caught:
+                os.killpg(tf, signal.SIGCONT)
+                time.sleep(0.01)
+    finally:
+        for group in (tf, proc.pid):
+            if group is not None:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        proc.wait(timeout=30)
+    assert caught, "the plan finished (or never planned) before it could be killed holding the lock"
+    left = ss.lock_holder(_target(world), BUCKET, "alpha")
+    assert left is not None and left.operation == "OperationTypePlan", left
+    t0 = time.monotonic()
+    res = T.team_plan(world["spec"], world["a"], "alpha")
+    took = time.monotonic() - t0
+    assert res.status == "would-change", res.as_dict()
+    assert res.reconciled and res.reconciled[0].startswith("released its state lock, left by " + left.who), res.reconciled
+    assert left.id in res.reconciled[0] and ss.lock_holder(_target(world), BUCKET, "alpha") is None
+    assert took < 60, took          # it did not wait out terraform's 120 s lock timeout first
+
+
 def test_4_a_lock_left_by_a_killed_run_is_reported_with_its_holder_and_released(world):
     info = {"ID": "0b5e2f7c-dead-4e5a-9d7e-killedrun001", "Operation": "OperationTypeApply", "Info": "",
             "Who": "ana@lab-laptop", "Version": "1.11.4", "Created": "2026-12-04T21:58:57Z",
@@ -210,3 +269,42 @@ def test_6_down_from_B_writes_the_proof_then_removes_the_bucket(world):
     assert proof["clean"] and proof["destroyed"]
     assert any("state bucket" in n and "deleted" in n for n in report.notes), report.notes
     assert ss.find_bucket(_target(world), "rs") is None
+
+
+def test_7_terraform_writes_a_plans_summary_under_the_lock_and_an_applys_after_releasing_it(tmp_path):
+    """What labctl.tf.run_trace relies on to prove a killed no-change plan's lock: terraform's output
+    is blocked at a summary line (a pipe left with less room than the line), and whether the state
+    is locked then is read from the local backend's lock file. No provider: terraform_data."""
+    terraform_or_skip()
+    (tmp_path / "main.tf").write_text('variable "v" {}\nresource "terraform_data" "x" { input = var.v }\n')
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TF_IN_AUTOMATION": "1"}
+
+    def tf(*args: str, stdout: int | None = None) -> subprocess.Popen:
+        return subprocess.Popen(["terraform", *args, "-input=false", "-no-color"], cwd=tmp_path, env=env,
+                                stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    assert tf("init").wait(timeout=120) == 0 and tf("apply", "-auto-approve", "-var", "v=a").wait(timeout=120) == 0
+
+    def locked_at_summary(operation: str, *args: str) -> bool:
+        """Whether terraform holds the lock while it writes ``operation``'s summary line (asserting
+        that it was indeed stopped there, not finished)."""
+        text = tf(*args).communicate(timeout=120)[0].decode()        # a first run: where the line is
+        assert tf("apply", "-auto-approve", "-var", "v=a").wait(timeout=120) == 0      # the same start again
+        lines = text.splitlines(keepends=True)
+        at = next(i for i, ln in enumerate(lines) if '"type":"change_summary"' in ln and f'"operation":"{operation}"' in ln)
+        before, size = sum(len(ln.encode()) for ln in lines[:at]), len(lines[at].encode())
+        r, w = os.pipe()
+        room = 65536 - before - (size - 40)        # the pipe holds 64 KiB: fewer bytes than the line are left
+        os.write(w, b"x" * room)
+        p = tf(*args, stdout=w)
+        os.close(w)
+        time.sleep(3)
+        assert p.poll() is None, "terraform was not stopped at the summary line"
+        held = (tmp_path / ".terraform.tfstate.lock.info").exists()
+        while os.read(r, 65536):
+            pass
+        p.wait(timeout=60)
+        return held
+
+    assert locked_at_summary("plan", "plan", "-json", "-refresh=false", "-var", "v=b")
+    assert not locked_at_summary("apply", "apply", "-json", "-auto-approve", "-var", "v=c")
