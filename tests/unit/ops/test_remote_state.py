@@ -289,3 +289,19 @@ def test_status_shows_the_state_another_machine_applied_not_this_directorys_old_
     st = status("fall26", tmp_path / "A")
     assert {t.team: t.resources for t in st.teams} == {"team-a": 3, "team-b": 2}
     assert st.notes and "is gone" in st.notes[0]
+
+
+def test_handouts_name_the_team_role_in_the_state_as_it_is_now_in_s3(tmp_path, conn):
+    from labctl.ops.handouts import write_handouts
+
+    spec = _spec(tmp_path)
+    rs.provision(StateDir(tmp_path / "up").cohort("fall26"), conn, load_cohort(spec), spec)
+    a = StateDir(tmp_path / "A").cohort("fall26")
+    assert rs.attach(a, conn) is not None       # before team-a's first apply: A has no copy of its state
+    (tmp_path / "A" / "emulator.json").write_text(json.dumps({"url": conn.endpoint_url, "boot_id": None}))
+    role = "arn:aws:iam::123456789012:role/fall26-team-a-team"
+    ss.put_file(conn.aws(), BUCKET, ss.team_key("team-a"), json.dumps({    # applied from machine B
+        "version": 4, "serial": 1, "lineage": "L1", "resources": [],
+        "outputs": {"team_role_arn": {"value": role, "type": "string"}}}).encode())
+    report = write_handouts(spec, tmp_path / "A", tmp_path / "out")
+    assert {h.team: h.role_arn for h in report.teams} == {"team-a": role, "team-b": None}
