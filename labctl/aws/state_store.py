@@ -37,6 +37,13 @@ def bucket_name(account: str, cohort_id: str) -> str:
     return f"{PREFIX}-{account}-{cohort_id}"
 
 
+def bucket_account(name: str) -> str | None:
+    """The account id a state bucket's name records (:func:`bucket_name`), None for another name."""
+    parts = name.split("-")
+    account = parts[2] if len(parts) > 3 and name.startswith(PREFIX + "-") else ""
+    return account if len(account) == 12 and account.isdigit() else None
+
+
 def team_key(team: str) -> str:
     """Where Terraform's S3 backend keeps workspace ``team``'s state."""
     return f"{WORKSPACE_KEY_PREFIX}/{team}/{STATE_KEY}"

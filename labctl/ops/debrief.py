@@ -4,6 +4,8 @@
     DIR/debrief.json   every figure the page shows
     DIR/focus.csv      the FOCUS 1.2 export of the same ledger
     DIR/focus.parquet  the same rows with FOCUS's column types (what FinOps tools ingest)
+    DIR/ledger.csv     the plain ledger (labctl.cost.export): an entry a row, its price's provenance,
+                       and the account it ran in (the team's own, or the facilitator's when known)
 
 With ``billed`` (`--billed`), Cost Explorer's figures for the cohort's window are read through the
 cohort's recorded target (a real account only when that target is ``aws``) and shown beside the
@@ -29,6 +31,7 @@ from labctl import resources
 from labctl.aws.pricing import billed_costs
 from labctl.aws.session import AwsTarget
 from labctl.cost.catalog import Catalog, load_catalog
+from labctl.cost.export import ledger_csv
 from labctl.cost.focus import FocusContext, focus_rows, write_csv, write_parquet
 from labctl.cost.ledger import Ledger, unmetered
 from labctl.cost.reconcile import BilledReport, billing_period, reconcile
@@ -171,12 +174,15 @@ def write_debrief(state_dir: Path, cohort_id: str, out_dir: Path, *, as_of: date
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"html": out_dir / "debrief.html", "json": out_dir / "debrief.json", "focus_csv": out_dir / "focus.csv",
-             "focus_parquet": out_dir / "focus.parquet"}
+             "focus_parquet": out_dir / "focus.parquet", "ledger_csv": out_dir / "ledger.csv"}
     write_atomic(paths["json"], json.dumps(data, separators=(",", ":"), default=str))
     write_atomic(paths["html"], html.render(data))
     sub_accounts = recorded_accounts(Path(state_dir), cs.id).teams     # per-team accounts: each team's own
-    rows = focus_rows(ledger, FocusContext(cohort=cs.id, lab=inp.lab, sub_accounts=sub_accounts), inp.catalog)
+    facilitator = remote_state.facilitator_account(cs) or ""       # shared mode: known from the state bucket's name
+    rows = focus_rows(ledger, FocusContext(cohort=cs.id, lab=inp.lab, sub_accounts=sub_accounts,
+                                           sub_account_id=facilitator or None), inp.catalog)
     write_atomic(paths["focus_csv"], write_csv(rows))
+    write_atomic(paths["ledger_csv"], ledger_csv(ledger, accounts=sub_accounts, account=facilitator))
     part = paths["focus_parquet"].with_name(f".{paths['focus_parquet'].name}.{os.getpid()}.tmp")
     write_parquet(rows, part)
     os.replace(part, paths["focus_parquet"])

@@ -68,6 +68,14 @@ def recorded(cs: CohortState) -> RemoteState | None:
     return RemoteState(doc["bucket"], str(doc.get("region", "us-east-1")), bool(doc.get("keep", False)))
 
 
+def facilitator_account(cs: CohortState) -> str | None:
+    """The facilitator's account, as the name of the cohort's state bucket records it (the bucket
+    is made with the credentials labctl starts from); None for a local-state cohort. Read offline,
+    so `debrief` can name the account of a shared-mode cohort after the class."""
+    rs = recorded(cs)
+    return state_store.bucket_account(rs.bucket) if rs is not None else None
+
+
 def _record(cs: CohortState, rs: RemoteState) -> None:
     write_atomic(cs.root / RECORD_FILE, json.dumps(asdict(rs), indent=2, sort_keys=True) + "\n")
 
