@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,7 +113,12 @@ def _a_down_killed_mid_batch(state, cohort):
     cohort_dir = state / "cohorts" / cohort
     assert (cohort_dir / "batches" / "down-a" / "terraform.tfstate").exists()
     journal = [json.loads(line) for line in (cohort_dir / "teardown-journal.jsonl").read_text().splitlines()]
-    assert len([e for e in journal if e["how"] == "destroyed"]) == 5, journal   # the 6th killed it first
+    # Each team's node groups (their ASG tags with them) and cluster went through the EKS API just
+    # before the destroy (labctl.ops.down_eks), journaled as they went; then terraform destroyed
+    # 5 more, and the 6th killed it.
+    eks = [e for e in journal if e["how"] == "destroyed" and re.search(r"aws_eks_|aws_autoscaling_group_tag", e["item"])]
+    assert {e["team"] for e in eks if e["item"] == "module.cluster.aws_eks_cluster.this"} == {"a", "b"}, journal
+    assert len([e for e in journal if e["how"] == "destroyed" and e not in eks]) == 5, journal
     return journal
 
 
