@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -165,6 +166,19 @@ class AwsError(EnvironmentProblem):
         self.code = code
         short = message if len(message) <= _MESSAGE_MAX else message[: _MESSAGE_MAX - 3] + "..."
         super().__init__(f"{service} {operation}: {code}: {short}" if short else f"{service} {operation}: {code}")
+
+
+class AccountsFailed(EnvironmentProblem):
+    """A team's account could not be found or made (labctl.ops.team_accounts); ``partial`` holds
+    what was (recorded, so a rerun reuses it)."""
+
+    def __init__(self, message: str, partial: Any) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class AccountCreationFailed(AwsError):
+    """Organizations' CreateAccount request ended FAILED (e.g. EMAIL_ALREADY_EXISTS, ACCOUNT_LIMIT_EXCEEDED)."""
 
 
 class AwsNotFound(AwsError):

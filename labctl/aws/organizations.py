@@ -20,17 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from labctl.aws.session import AwsTarget, aws_errors
-from labctl.errors import AwsError
+from labctl.errors import AccountCreationFailed, AwsError  # noqa: F401 - AccountCreationFailed: raised here, its callers import it from here
 
 ACTIVE = "ACTIVE"
 # CreateAccount takes minutes on AWS (moto answers SUCCEEDED at once): poll every few seconds,
 # give up after this long, naming the request so its outcome can still be looked up.
 CREATE_TIMEOUT_S = 15 * 60
 POLL_S = 5.0
-
-
-class AccountCreationFailed(AwsError):
-    """CreateAccount's request ended FAILED (e.g. EMAIL_ALREADY_EXISTS, ACCOUNT_LIMIT_EXCEEDED)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from labctl.aws import organizations
 from labctl.aws.session import AwsTarget
-from labctl.errors import AwsError, EnvironmentProblem
+from labctl.errors import AccountsFailed, AwsError, EnvironmentProblem
 from labctl.naming import TAG_COHORT, TAG_TEAM
 from labctl.text import plural
 from labctl.spec.models import Accounts, Organization, account_name
@@ -60,15 +60,6 @@ def resolve(cohort_id: str, teams: Sequence[str], wanted: Accounts, recorded: Ac
     if failures:
         raise AccountsFailed("; ".join(failures), Resolved(resolved, pending, created))
     return Resolved(resolved, pending, created)
-
-
-class AccountsFailed(EnvironmentProblem):
-    """A team's account could not be found or made; ``partial`` holds what was (recorded, so a
-    rerun reuses it)."""
-
-    def __init__(self, message: str, partial: Resolved) -> None:
-        super().__init__(message)
-        self.partial = partial
 
 
 def _look_up(cohort_id: str, missing: Sequence[str], org: Organization, aws: AwsTarget,
