@@ -20,14 +20,26 @@ from typing import Any
 
 from labctl import resources
 from labctl.errors import LabctlError, RefusedError
-from labctl.render.terraform import read_tfvars
+from labctl.render.terraform import read_tfvars, team_module_dir, write_team_module
 from labctl.state import CohortState, write_atomic
 from labctl.tf import state as tfstate
 from labctl.tf.batch import merge_states, sensitive_outputs, split_state
 
-# Each team in a batch adds one aws provider process (~0.5 GiB at GOGC=400) to one shared
-# terraform core: a batch of 5 peaked at 3.0 GiB with the emulator (bench/README.md).
+# Memory per team in flight. Teams in one account share the batch's one aws provider process
+# (labctl.tf.batch) and add only their part of terraform core's graph: 30 teams, 2 batches of 15
+# at once, peaked at 2.91 GiB for everything, the emulator included (bench/README.md). With an
+# account per team each team still has a provider process of its own (~0.5 GiB at GOGC=400): a
+# batch of 5 peaked at 3.0 GiB with the emulator.
 PER_TEAM_IN_BATCH_BYTES = 640 * 1024 ** 2
+PER_TEAM_SHARING_A_PROVIDER_BYTES = 128 * 1024 ** 2
+# A batch ends with its slowest team, and one terraform core walks its whole graph: past 20 teams
+# a batch gains no CPU (core's cost is per resource) and holds the first teams back.
+MAX_BATCH = 20
+
+
+def per_team_bytes(account_per_team: bool) -> int:
+    """Memory one team in a batch needs, by whether it has an account (so a provider) of its own."""
+    return PER_TEAM_IN_BATCH_BYTES if account_per_team else PER_TEAM_SHARING_A_PROVIDER_BYTES
 LOCK_WAIT_S = 120.0
 
 
@@ -37,6 +49,13 @@ def batches_dir(cs: CohortState) -> Path:
 
 def batch_dir(cs: CohortState, teams: list[str]) -> Path:
     return batches_dir(cs) / f"batch-{teams[0]}"
+
+
+def team_module(cs: CohortState) -> Path:
+    """The cohort's team module, written or refreshed: what a batch root calls once per team."""
+    dest = team_module_dir(cs.team_dir("_"))
+    write_team_module(dest)
+    return dest
 
 
 def down_batch_dir(cs: CohortState, teams: list[str]) -> Path:
@@ -49,11 +68,12 @@ def _emptied(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "serial": int(state.get("serial") or 0) + 1, "outputs": {}, "resources": [], "check_results": None}
 
 
-def move_into_batch(cs: CohortState, bdir: Path, states: dict[str, dict[str, Any]]) -> None:
-    """Put the teams' resources into one batch state at ``bdir``. The batch's state is written
+def move_into_batch(cs: CohortState, bdir: Path, states: dict[str, dict[str, Any]], aliases: dict[str, str]) -> None:
+    """Put the teams' resources into one batch state at ``bdir`` (each under the batch provider
+    ``aliases`` names for its team: labctl.tf.batch.provider_aliases). The batch's state is written
     before each team's own is emptied, so a kill in between leaves a resource in two states, never
     in none, and the recovery that splits the batch keeps a team state that still has resources."""
-    write_atomic(bdir / tfstate.STATE_FILE, json.dumps(merge_states(states), indent=2) + "\n")
+    write_atomic(bdir / tfstate.STATE_FILE, json.dumps(merge_states(states, aliases), indent=2) + "\n")
     for team, state in states.items():
         write_atomic(cs.team_dir(team) / tfstate.STATE_FILE, json.dumps(_emptied(state), indent=2) + "\n")
 
@@ -92,7 +112,7 @@ def plan_batches(names: list[str], in_flight: int, size: int | None = None) -> l
     if not names:
         return []
     if size is None:
-        size = max(2, min(math.ceil(len(names) / 2), in_flight // 2))
+        size = max(2, min(math.ceil(len(names) / 2), in_flight // 2, MAX_BATCH))
     if size <= 1 or len(names) < 2:
         return [[n] for n in names]
     k = math.ceil(len(names) / size)

@@ -303,7 +303,8 @@ def _destroy_all(ctx: RunContext, cs: CohortState, chosen: list[str], stale: boo
     destroy, a stale state) alone. ``batch_size`` 1 means one destroy per team."""
     live = [] if stale else [t for t in chosen if cs.has_resources(t)]
     if len(live) >= 2 and batch_size != 1 and can_batch(cs):
-        width = parallelism or default_in_flight(len(live), PER_TEAM_BYTES)
+        width = parallelism or default_in_flight(len(live), PER_TEAM_BYTES if ctx.conn.accounts.per_team
+                                                 else batches.PER_TEAM_SHARING_A_PROVIDER_BYTES)
         groups = batches.plan_batches(live, width, batch_size)
         workers = min(len(groups), max(2, width // max(len(g) for g in groups)))    # two batches at least
     else:

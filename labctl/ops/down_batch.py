@@ -33,14 +33,14 @@ from labctl.render.terraform import read_tfvars
 from labctl.state import CohortState
 from labctl.tf import argv as A
 from labctl.tf import state as tfstate
-from labctl.tf.batch import module_key, team_of, write_batch_root
+from labctl.tf.batch import module_key, provider_aliases, team_of, write_batch_root
 
 
-# Teams destroyed at once are bound by memory, not CPU: a destroy spends most of its time waiting
-# (the aws provider sleeps a random 0-60 s before deleting each EKS cluster:
-# tfresource.WithDelayRand(1*time.Minute)), holding its provider process. 30 teams in batches
-# of 5, 10 at once, peaked at 4.87 GiB for everything, emulator included (bench/README.md): less
-# than 0.5 GiB per team in flight, against the 0.6 GiB an apply's batch needs per team.
+# Teams destroyed at once are bound by memory. With an account per team each team in a batch has
+# its own provider process: 30 teams in batches of 5, 10 at once, peaked at 4.87 GiB for
+# everything, the emulator included (bench/README.md), less than 0.5 GiB per team in flight.
+# Teams in one account share one provider and need what `up` gives them
+# (labctl.ops.batch.PER_TEAM_SHARING_A_PROVIDER_BYTES).
 PER_TEAM_BYTES = 448 * 1024 ** 2
 
 
@@ -70,7 +70,7 @@ def destroy_batch(ctx: RunContext, cs: CohortState, names: list[str], board: Boa
         states = {n: tfstate.read(cs.team_dir(n) / tfstate.STATE_FILE) or {} for n in names}
         members = {n: (cs.team_dir(n), read_tfvars(cs.team_dir(n))) for n in names}
         sensitive = batches.root_sensitive_outputs()
-        write_batch_root(bdir, members, bool(sensitive))
+        write_batch_root(bdir, members, batches.team_module(cs), bool(sensitive))
         for n in names:
             board.update(n, phase=f"init (batch of {len(names)})")
         tf = ctx.tf_at(bdir)
@@ -78,7 +78,7 @@ def destroy_batch(ctx: RunContext, cs: CohortState, names: list[str], board: Boa
     except Exception as exc:  # noqa: BLE001 - nothing moved yet: each team is destroyed alone instead
         why = f"batch not started ({str(exc)[:200]}); destroyed alone"
         return {n: BatchTeam(n, "not-started", error=why) for n in names}
-    batches.move_into_batch(cs, bdir, states)
+    batches.move_into_batch(cs, bdir, states, provider_aliases({n: v for n, (_, v) in members.items()}))
     destroyed: dict[str, list[str]] = {n: [] for n in names}
 
     def on_event(ev) -> None:  # type: ignore[no-untyped-def]

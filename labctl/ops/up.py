@@ -125,7 +125,7 @@ def _up(cohort: ResolvedCohort, spec_path: Path, state_dir: Path, teams: list[st
     # teams that already have resources, and dry runs, plan and apply in their own roots.
     new = [] if dry_run else [n for n in chosen if not cs.has_resources(n) and n not in interrupted]
     if len(new) >= 2 and batch_size != 1:
-        width = parallelism or default_in_flight(len(chosen), batches.PER_TEAM_IN_BATCH_BYTES)
+        width = parallelism or default_in_flight(len(chosen), batches.per_team_bytes(conn.accounts.per_team))
         groups = batches.plan_batches(new, width, batch_size) + [[n] for n in chosen if n not in new and n not in refused]
         workers = min(len(groups), max(2, width // max(len(g) for g in groups)))   # two batches at least
     else:
@@ -262,7 +262,7 @@ def _batch_up(ctx: RunContext, cohort: ResolvedCohort, names: list[str], board: 
             write_root(d, variables)
             write_team_manifests(ctx, cohort, team)
             members[name] = (d, variables)
-        write_batch_root(bdir, members, bool(batches.root_sensitive_outputs()))
+        write_batch_root(bdir, members, batches.team_module(cs), bool(batches.root_sensitive_outputs()))
         for name in names:
             board.update(name, phase="init")
         ctx.ensure_init(names[0])       # the teams' own roots, for every later command

@@ -175,6 +175,32 @@ def write_root(dest: Path, variables: dict[str, Any], modules: Path | None = Non
     return changed
 
 
+# The team root minus its provider: what a batch of teams (labctl.tf.batch) calls once per team,
+# passing each the provider of its account. One per cohort, beside its modules.
+TEAM_MODULE = "team-module"
+PROVIDER_FILE = "provider.tf"
+
+
+def team_module_dir(team_dir: Path) -> Path:
+    """Where the team module of the cohort that ``team_dir`` (``<cohort>/teams/<team>``) belongs to lives."""
+    return team_dir.parent.parent / TEAM_MODULE
+
+
+def write_team_module(dest: Path, modules: Path | None = None) -> list[Path]:
+    """Write (or refresh) the cohort's team module at ``dest``: terraform/root's files but
+    provider.tf, and a ``modules`` link to the cohort's modules (default: beside ``dest``), so its
+    module calls resolve as in a team's own root. Returns what changed."""
+    src = resources.terraform_dir()
+    modules = modules if modules is not None else dest.parent / COHORT_MODULES
+    dest.mkdir(parents=True, exist_ok=True)
+    changed = write_modules(modules)
+    for f in sorted((src / "root").glob("*.tf")):
+        if f.name != PROVIDER_FILE:
+            changed += _copy_if_changed(f, dest / f.name)
+    changed += _link(dest / "modules", Path(os.path.relpath(modules, dest)))
+    return changed
+
+
 def read_tfvars(root: Path) -> dict[str, Any]:
     """The variables a rendered root was given: its terraform.tfvars.json, as :func:`write_root`
     writes it for a team (or labctl.tf.batch for a batch, ``{"teams": {team: variables}}``). The

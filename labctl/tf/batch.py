@@ -3,8 +3,14 @@
 Why: every terraform command costs terraform core and the aws provider a fixed ~6 CPU-s whatever
 it plans (bench/README.md), and on two cores that fixed cost, paid once per team, kept a 30-team
 `up` above four minutes. A batch root calls each team's own root as a module, so the fixed cost is
-paid once per batch. Each team keeps its own provider configuration (its default_tags name it), so
-each still gets its own provider process (~1 CPU-s), but not its own terraform command.
+paid once per batch. The batch calls the cohort's team module (the team root without its
+provider.tf; labctl.render.terraform.write_team_module) once per team and passes each the provider
+of its account: one provider, so one provider process, per account in the batch (one in all for a
+cohort in one account) instead of one per team, which cost ~1.1 CPU-s per team (8 teams, one
+apply: 23.8 CPU-s of terraform and providers with a provider per team, 15.0 with one;
+bench/README.md). That provider is :func:`provider_config`, the team root's provider.tf written
+from the same variables; its default_tags name only the cohort, and the modules tag every resource
+with the team's tags themselves, so a resource is the same whichever root created it.
 
 Nothing else changes: once the batch's apply ends (or is found interrupted), its state is split
 into one ordinary state per team, with every address rewritten from ``module.team_<name>.X`` to
@@ -61,30 +67,76 @@ def sensitive_outputs(outputs_tf: str) -> set[str]:
             if re.search(r"^\s*sensitive\s*=\s*true\s*$", m.group(2), re.M)}
 
 
-def batch_root(members: dict[str, tuple[Path, dict[str, Any]]], batch_dir: Path,
+# The tags every resource of a cohort carries whatever its team: the batch provider's default_tags.
+COHORT_TAGS = {"labctl:cohort": "cohort", "labctl:lab": "lab", "labctl:expires-at": "expires_at"}
+
+
+def provider_config(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The aws provider of terraform/root/provider.tf for a team's variables, in Terraform JSON
+    syntax, with the cohort's tags only as default_tags (the team's tags are on each resource)."""
+    settings = variables.get("provider_settings") or {}
+    emulator = bool(settings.get("emulator"))
+    config: dict[str, Any] = {
+        "region": variables["region"],
+        "skip_credentials_validation": emulator,
+        "skip_requesting_account_id": emulator,
+        "skip_metadata_api_check": True,
+        "skip_region_validation": emulator,
+        "s3_use_path_style": emulator,
+        "max_retries": settings.get("max_retries"),
+        "default_tags": {"tags": {tag: variables[name] for tag, name in COHORT_TAGS.items()}},
+    }
+    account = variables.get("team_account")
+    if account:
+        config["assume_role"] = {"role_arn": account["role_arn"], "session_name": account["session_name"]}
+    return config
+
+
+def provider_aliases(variables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{team: alias}``: teams whose provider is the same (one account, one role, one region)
+    share one alias, ``p0``, ``p1``, ... in the order of their first team."""
+    seen: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for team, v in variables.items():
+        key = json.dumps(provider_config(v), sort_keys=True)
+        out[team] = seen.setdefault(key, f"p{len(seen)}")
+    return out
+
+
+def provider_address(alias: str) -> str:
+    """How a state records a resource made with the batch's provider ``alias``."""
+    return f"{PROVIDER}.{alias}"
+
+
+def batch_root(members: dict[str, tuple[Path, dict[str, Any]]], batch_dir: Path, team_module: Path,
                any_sensitive: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The batch root (Terraform JSON syntax) and its tfvars, for ``{team: (team_dir, variables)}``."""
+    """The batch root (Terraform JSON syntax) and its tfvars, for ``{team: (team_dir, variables)}``:
+    ``team_module`` called once per team, each given its account's provider."""
+    aliases = provider_aliases({team: variables for team, (_, variables) in members.items()})
+    source = os.path.relpath(team_module, batch_dir)
+    if not source.startswith(".."):
+        source = "./" + source
+    providers: dict[str, Any] = {}
     modules: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
-    for team, (team_dir, variables) in members.items():
-        key = module_key(team)
-        source = os.path.relpath(team_dir, batch_dir)
-        if not source.startswith(".."):
-            source = "./" + source
+    for team, (_team_dir, variables) in members.items():
+        key, alias = module_key(team), aliases[team]
+        providers.setdefault(alias, {"alias": alias, **provider_config(variables)})
         args = {name: f'${{var.teams["{team}"]["{name}"]}}' for name in sorted(variables)}
-        modules[key] = {"source": source, **args}
+        modules[key] = {"source": source, "providers": {"aws": f"aws.{alias}"}, **args}
         outputs[key] = {"value": f"${{module.{key}}}", **({"sensitive": True} if any_sensitive else {})}
     root = {
         "variable": {"teams": {"type": "any", "description": "Each team's variables, as its own root's tfvars."}},
+        "provider": {"aws": list(providers.values())},
         "module": modules,
         "output": outputs,
     }
     return root, {"teams": {team: variables for team, (_, variables) in members.items()}}
 
 
-def write_batch_root(batch_dir: Path, members: dict[str, tuple[Path, dict[str, Any]]],
+def write_batch_root(batch_dir: Path, members: dict[str, tuple[Path, dict[str, Any]]], team_module: Path,
                      any_sensitive: bool = False) -> None:
-    root, tfvars = batch_root(members, batch_dir, any_sensitive)
+    root, tfvars = batch_root(members, batch_dir, team_module, any_sensitive)
     for name, doc in (("main.tf.json", root), ("terraform.tfvars.json", tfvars)):
         write_atomic(batch_dir / name, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
@@ -101,11 +153,13 @@ def _prefixed(address: str, prefix: str) -> str:
     return f"{prefix}.{address}" if address else prefix
 
 
-def merge_states(states: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def merge_states(states: Mapping[str, dict[str, Any]], aliases: Mapping[str, str]) -> dict[str, Any]:
     """One batch state from the teams' own states (``{team: state}``), for the batch root
-    :func:`batch_root` writes: every address, provider and dependency moves under
-    ``module.team_<name>``, each team's outputs become the object output ``team_<name>``, and its
-    check results follow their addresses. Lineage and serial are the batch's own (fresh)."""
+    :func:`batch_root` writes: every address and dependency moves under ``module.team_<name>``,
+    each resource's provider becomes the batch's provider for its team (``aliases``, as
+    :func:`provider_aliases` gives them), each team's outputs become the object output
+    ``team_<name>``, and its check results follow their addresses. Lineage and serial are the
+    batch's own (fresh)."""
     resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
     checks: list[dict[str, Any]] = []
@@ -116,7 +170,7 @@ def merge_states(states: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         for r in state.get("resources") or []:
             r = copy.deepcopy(r)
             r["module"] = _prefixed(r.get("module", ""), prefix)
-            r["provider"] = _prefixed(r["provider"], prefix)
+            r["provider"] = provider_address(aliases[team])
             for inst in r.get("instances") or []:
                 if "dependencies" in inst:
                     inst["dependencies"] = [_prefixed(d, prefix) for d in inst["dependencies"]]
@@ -149,6 +203,20 @@ def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in v.split("-")[0].split("."))
 
 
+def _own_provider(resource: Mapping[str, Any], prefix: str) -> str:
+    """The provider a batch state's resource of team module ``prefix`` has in the team's own root:
+    the batch's (``provider[...]`` or ``provider[...].p0``) or, in a batch state written before
+    teams shared one, the team module's own (``module.team_x.provider[...]``)."""
+    recorded = str(resource["provider"])
+    if recorded == PROVIDER or recorded.startswith(PROVIDER + "."):
+        return PROVIDER
+    own = _strip(recorded, prefix)
+    if own is None or not own.startswith("provider["):
+        raise ValueError(f"resource {resource['type']}.{resource['name']} of {prefix} uses provider {recorded!r}, "
+                         "neither the batch's nor the team's own")
+    return own
+
+
 def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[str] | frozenset[str] = frozenset(),
                 identities: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """One state per team from a batch's state: the team's resources with addresses relative to its
@@ -168,11 +236,7 @@ def split_state(batch_state: dict[str, Any], teams: list[str], sensitive: set[st
                 r["module"] = rest
             else:
                 r.pop("module", None)
-            provider = _strip(r["provider"], prefix)
-            if provider is None or not provider.startswith("provider["):
-                raise ValueError(f"resource {r['type']}.{r['name']} of {prefix} uses provider {r['provider']!r}, "
-                                 "not the team's own")
-            r["provider"] = provider
+            r["provider"] = _own_provider(r, prefix)
             for inst in r.get("instances") or []:
                 if "dependencies" in inst:
                     inst["dependencies"] = [d for d in (_strip(x, prefix) for x in inst["dependencies"]) if d]

@@ -12,37 +12,6 @@ locals {
   gpu_groups = { for k, g in var.node_groups : k => g if g.gpus_per_node > 0 }
 }
 
-provider "aws" {
-  region = var.region
-
-  # Emulator and LocalStack targets: fake credentials, no account lookups. Their endpoint comes
-  # from AWS_ENDPOINT_URL in the environment labctl gives terraform (every service, so nothing
-  # can reach real AWS), not from an `endpoints` block: validating that block (hundreds of
-  # attributes) cost the provider ~2.5 CPU-s in every plan and apply.
-  skip_credentials_validation = var.provider_settings.emulator
-  skip_requesting_account_id  = var.provider_settings.emulator
-  skip_metadata_api_check     = true
-  skip_region_validation      = var.provider_settings.emulator
-  s3_use_path_style           = var.provider_settings.emulator
-  # Against an emulator an unimplemented call fails fast instead of retrying for minutes.
-  max_retries = var.provider_settings.max_retries
-
-  default_tags {
-    tags = local.tags
-  }
-
-  # Per-team accounts: the team's resources are made by the facilitator's role in the team's own
-  # account. Each team's provider assumes its own role, so a batch of teams (labctl.tf.batch) in
-  # several accounts still runs as one terraform command, with no credentials written anywhere.
-  dynamic "assume_role" {
-    for_each = var.team_account == null ? [] : [var.team_account]
-    content {
-      role_arn     = assume_role.value.role_arn
-      session_name = assume_role.value.session_name
-    }
-  }
-}
-
 data "aws_caller_identity" "current" {
   lifecycle {
     # A root meant for the emulator or LocalStack, run by hand without labctl's environment
@@ -65,12 +34,14 @@ module "network" {
   source       = "./modules/network"
   name         = local.name
   cluster_name = local.name
+  tags         = local.tags
 }
 
 module "team_key" {
   source     = "./modules/team-key"
   name       = local.name
   account_id = data.aws_caller_identity.current.account_id
+  tags       = local.tags
 }
 
 module "cluster" {
@@ -80,6 +51,7 @@ module "cluster" {
   subnet_ids          = module.network.subnet_ids
   secrets_kms_key_arn = module.team_key.arn
   public_access_cidrs = var.api_public_access_cidrs
+  tags                = local.tags
 }
 
 module "node_group" {
@@ -110,12 +82,14 @@ module "autoscaler_iam" {
   cluster_arn       = module.cluster.arn
   oidc_provider_arn = module.cluster.oidc_provider_arn
   oidc_issuer       = module.cluster.oidc_issuer
+  tags              = local.tags
 }
 
 module "checkpoints" {
   source      = "./modules/checkpoints"
   bucket_name = var.checkpoint_bucket
   expiry_days = var.checkpoint_expiry_days
+  tags        = local.tags
 }
 
 module "budget" {
@@ -126,6 +100,7 @@ module "budget" {
   limit_usd    = var.budget_usd
   period_start = var.budget_period_start
   kms_key_id   = module.team_key.arn
+  tags         = local.tags
 }
 
 module "backstop" {
@@ -136,6 +111,7 @@ module "backstop" {
   node_group_names = [for k in sort(keys(local.gpu_groups)) : module.node_group[k].name]
   node_group_arns  = [for k in sort(keys(local.gpu_groups)) : module.node_group[k].arn]
   at               = var.backstop_at
+  tags             = local.tags
 }
 
 # Real accounts: the team's own role, allowed to change only resources tagged with its team.
@@ -146,4 +122,5 @@ module "team_access" {
   account_id        = data.aws_caller_identity.current.account_id
   principal_arns    = var.team_access_principal_arns
   checkpoint_bucket = var.checkpoint_bucket
+  tags              = local.tags
 }

@@ -19,6 +19,7 @@ resource "aws_iam_role" "this" {
       }
     }]
   })
+  tags = var.tags
 }
 
 # As the cluster-autoscaler's AWS docs recommend: read everything, but change only the

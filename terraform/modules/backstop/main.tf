@@ -10,6 +10,7 @@ resource "aws_iam_role" "scheduler" {
       Action    = "sts:AssumeRole"
     }]
   })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy" "scheduler" {

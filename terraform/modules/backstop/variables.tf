@@ -27,3 +27,9 @@ variable "at" {
     error_message = "at must look like 2026-12-01T13:00:00."
   }
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

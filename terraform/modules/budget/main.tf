@@ -2,6 +2,7 @@ resource "aws_sns_topic" "alerts" {
   name = "${var.name}-budget-alerts"
   # The team's customer managed key (module team-key), whose policy lets AWS Budgets encrypt.
   kms_master_key_id = var.kms_key_id
+  tags              = var.tags
 }
 
 resource "aws_sns_topic_policy" "alerts" {
@@ -47,4 +48,5 @@ resource "aws_budgets_budget" "this" {
       subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
     }
   }
+  tags = var.tags
 }

@@ -38,3 +38,9 @@ variable "kms_key_id" {
   description = "KMS key (ARN or id; module team-key) that encrypts the alert topic. Must be a customer managed key whose policy lets budgets.amazonaws.com use it."
   type        = string
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

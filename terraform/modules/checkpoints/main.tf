@@ -21,6 +21,7 @@ resource "aws_s3_bucket" "this" {
     }
     abort_incomplete_multipart_upload_days = 1
   }
+  tags = var.tags
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {

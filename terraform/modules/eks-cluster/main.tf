@@ -14,6 +14,7 @@ resource "aws_iam_role" "cluster" {
       Action    = ["sts:AssumeRole", "sts:TagSession"]
     }]
   })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "cluster" {
@@ -63,6 +64,7 @@ resource "aws_eks_cluster" "this" {
   }
 
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy.cluster_secrets_encryption]
+  tags       = var.tags
 }
 
 # IRSA: lets the cluster-autoscaler's service account assume its IAM role.
@@ -70,6 +72,7 @@ resource "aws_iam_openid_connect_provider" "this" {
   url             = aws_eks_cluster.this.identity[0].oidc[0].issuer
   client_id_list  = ["sts.amazonaws.com"]
   thumbprint_list = var.oidc_thumbprints
+  tags            = var.tags
 }
 
 # One node role shared by all of the team's node groups.
@@ -83,6 +86,7 @@ resource "aws_iam_role" "node" {
       Action    = "sts:AssumeRole"
     }]
   })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "node" {

@@ -39,3 +39,9 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be one or more IPv4 CIDR blocks such as 203.0.113.0/24."
   }
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

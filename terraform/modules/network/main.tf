@@ -12,12 +12,12 @@ resource "aws_vpc" "this" {
   cidr_block           = var.cidr_block
   enable_dns_support   = true
   enable_dns_hostnames = true
-  tags                 = { Name = var.name }
+  tags                 = merge(var.tags, { Name = var.name })
 }
 
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
-  tags   = { Name = var.name }
+  tags   = merge(var.tags, { Name = var.name })
 }
 
 # Public subnets only: a lab cluster needs no NAT gateway ($0.045/h each), and nodes get
@@ -29,16 +29,16 @@ resource "aws_subnet" "public" {
   availability_zone       = local.azs[count.index]
   cidr_block              = cidrsubnet(var.cidr_block, 4, count.index)
   map_public_ip_on_launch = true
-  tags = {
+  tags = merge(var.tags, {
     Name                                        = "${var.name}-public-${count.index}"
     "kubernetes.io/role/elb"                    = "1"
     "kubernetes.io/cluster/${var.cluster_name}" = "shared"
-  }
+  })
 }
 
 resource "aws_route_table" "public" {
   vpc_id = aws_vpc.this.id
-  tags   = { Name = "${var.name}-public" }
+  tags   = merge(var.tags, { Name = "${var.name}-public" })
 }
 
 resource "aws_route" "internet" {
@@ -59,5 +59,5 @@ resource "aws_route_table_association" "public" {
 # with the VPC) and only forgets it.
 resource "aws_default_security_group" "this" {
   vpc_id = aws_vpc.this.id
-  tags   = { Name = "${var.name}-default-deny-all" }
+  tags   = merge(var.tags, { Name = "${var.name}-default-deny-all" })
 }

@@ -18,3 +18,9 @@ variable "cidr_block" {
     error_message = "cidr_block must be an IPv4 CIDR such as 10.0.0.0/16."
   }
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

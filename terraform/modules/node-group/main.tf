@@ -53,6 +53,7 @@ resource "aws_launch_template" "this" {
     resource_type = "volume"
     tags          = merge(var.cost_tags, { Name = var.name })
   }
+  tags = var.cost_tags
 }
 
 resource "aws_eks_node_group" "this" {
@@ -88,7 +89,7 @@ resource "aws_eks_node_group" "this" {
     }
   }
 
-  tags = local.asg_tags
+  tags = merge(var.cost_tags, local.asg_tags)
 
   lifecycle {
     # The cluster-autoscaler and the backstop schedule change the desired size at run time;

@@ -24,6 +24,7 @@ resource "aws_iam_role" "this" {
       Action    = ["sts:AssumeRole", "sts:TagSession"]
     }]
   })
+  tags = var.tags
 }
 
 resource "aws_iam_role_policy" "this" {

@@ -44,3 +44,9 @@ variable "max_session_seconds" {
     error_message = "max_session_seconds must be between 3600 and 43200."
   }
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

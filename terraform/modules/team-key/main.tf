@@ -39,4 +39,5 @@ resource "aws_kms_key" "this" {
       },
     ]
   })
+  tags = var.tags
 }

@@ -18,3 +18,9 @@ variable "deletion_window_days" {
     error_message = "deletion_window_days must be between 7 and 30."
   }
 }
+
+variable "tags" {
+  description = "Tags for every taggable resource here: the team's (labctl:cohort, labctl:team, ...). Explicit, not only the provider's default_tags, because a batch of teams shares one provider (labctl/tf/batch.py)."
+  type        = map(string)
+  default     = {}
+}

@@ -13,7 +13,8 @@ import pytest
 
 from labctl.ops import batch as ops_batch
 from labctl.state import StateDir
-from labctl.tf.batch import PROVIDER, batch_root, merge_states, module_key, sensitive_outputs, split_state, team_of
+from labctl.tf.batch import (PROVIDER, batch_root, merge_states, module_key, provider_address, provider_config,
+                             sensitive_outputs, split_state, team_of)
 
 
 @pytest.mark.parametrize("bad", ["Alpha", "a_b", 'x"]} #', "${file(\"/etc/passwd\")}", "-a", "a" * 64, ""])
@@ -22,18 +23,62 @@ def test_module_key_refuses_anything_but_a_dns_label(bad):
         module_key(bad)
 
 
+def _vars(team, cohort="c1", account=None, **extra):
+    """A team's variables as render writes them, the ones a batch's provider is made of included."""
+    v = {"cohort": cohort, "team": team, "lab": "gpu-baseline", "expires_at": "2026-12-01T13:00:00Z",
+         "region": "us-east-1", "provider_settings": {"emulator": True, "max_retries": 3}, **extra}
+    if account:
+        v["team_account"] = {"id": account, "role_arn": f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                             "session_name": f"labctl-{cohort}"}
+    return v
+
+
 def test_batch_root_passes_user_values_only_as_tfvars_data(tmp_path):
     hostile = "${file(\"/etc/passwd\")} %{ if true }x%{ endif }"
-    members = {"alpha": (tmp_path / "teams" / "alpha", {"cohort": "c1", "team": "alpha", "budget_usd": hostile}),
-               "be-ta": (tmp_path / "teams" / "be-ta", {"cohort": "c1", "team": "be-ta"})}
-    root, tfvars = batch_root(members, tmp_path / "batches" / "b")
+    members = {"alpha": (tmp_path / "teams" / "alpha", _vars("alpha", budget_usd=hostile)),
+               "be-ta": (tmp_path / "teams" / "be-ta", _vars("be-ta"))}
+    root, tfvars = batch_root(members, tmp_path / "batches" / "b", tmp_path / "team-module")
     text = json.dumps(root)
     assert "passwd" not in text and "%{" not in text
     assert root["module"]["team_alpha"]["budget_usd"] == '${var.teams["alpha"]["budget_usd"]}'
-    assert root["module"]["team_be-ta"]["source"] == "../../teams/be-ta"
+    assert root["module"]["team_be-ta"]["source"] == "../../team-module"       # one module for every team
     assert root["output"]["team_alpha"]["value"] == "${module.team_alpha}"
     assert tfvars["teams"]["alpha"]["budget_usd"] == hostile          # as data, which Terraform never evaluates
-    assert set(root["module"]["team_be-ta"]) == {"source", "cohort", "team"}
+    assert set(root["module"]["team_be-ta"]) == {"source", "providers", *_vars("be-ta")}
+
+
+def test_teams_in_one_account_share_one_provider_and_each_account_gets_its_own(tmp_path):
+    members = {t: (tmp_path / "teams" / t, v) for t, v in {
+        "a": _vars("a"), "b": _vars("b"),                                   # the facilitator's account
+        "c": _vars("c", account="111111111111"), "d": _vars("d", account="222222222222")}.items()}
+    root, _ = batch_root(members, tmp_path / "batches" / "b", tmp_path / "team-module")
+    assert {t: root["module"][f"team_{t}"]["providers"] for t in "abcd"} == {
+        "a": {"aws": "aws.p0"}, "b": {"aws": "aws.p0"}, "c": {"aws": "aws.p1"}, "d": {"aws": "aws.p2"}}
+    providers = {p["alias"]: p for p in root["provider"]["aws"]}
+    assert set(providers) == {"p0", "p1", "p2"}
+    assert "assume_role" not in providers["p0"]
+    assert providers["p2"]["assume_role"]["role_arn"] == "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+    # Shared by teams, so it names only the cohort: the team's own tags are on each resource.
+    assert providers["p0"]["default_tags"] == {"tags": {
+        "labctl:cohort": "c1", "labctl:lab": "gpu-baseline", "labctl:expires-at": "2026-12-01T13:00:00Z"}}
+    assert providers["p0"]["skip_credentials_validation"] is True and providers["p0"]["max_retries"] == 3
+
+
+def test_the_batch_provider_sets_what_the_team_roots_provider_sets():
+    """provider_config is terraform/root/provider.tf in JSON: a setting added there and not here
+    would make a team created in a batch differ from one applied alone."""
+    import re
+
+    from labctl import resources
+
+    hcl = (resources.terraform_dir() / "root" / "provider.tf").read_text()
+    body = hcl[hcl.index('provider "aws" {'):]
+    blocks = {a or b for a, b in re.findall(r'^  (?:dynamic "(\w+)"|(\w+)) \{', body, re.M)}
+    set_in_hcl = set(re.findall(r"^  (\w+)\s*=", body, re.M)) | blocks
+    assert {"region", "max_retries", "default_tags", "assume_role"} <= set_in_hcl      # the reading works
+    config = provider_config(_vars("a", account="111111111111"))
+    assert set_in_hcl <= set(config), set_in_hcl - set(config)
+    assert {"default_tags", "assume_role"} <= set(config)
 
 
 def test_events_and_diagnostics_are_routed_to_their_team():
@@ -96,10 +141,18 @@ def test_split_gives_each_team_its_own_addresses_provider_and_outputs():
     assert BATCH_STATE["resources"][0]["module"] == "module.team_alpha"     # the input is not modified
 
 
+def test_split_gives_the_batch_providers_resources_the_teams_own_provider():
+    # As terraform records them with teams sharing the batch's provider (an alias per account).
+    shared = {**BATCH_STATE, "resources": [{**r, "provider": provider_address("p0" if "alpha" in r["module"] else "p1")}
+                                           for r in BATCH_STATE["resources"]]}
+    parts = split_state(shared, ["alpha", "beta"])
+    assert {r["provider"] for p in parts.values() for r in p["resources"]} == {PROVIDER}
+
+
 def test_split_refuses_a_resource_on_someone_elses_provider():
     bad = {**BATCH_STATE, "resources": [{**_res("module.team_alpha.module.network", "aws_vpc", "this"),
-                                          "provider": PROVIDER}]}
-    with pytest.raises(ValueError, match="not the team's own"):
+                                          "provider": f"module.team_beta.{PROVIDER}"}]}
+    with pytest.raises(ValueError, match="neither the batch's nor the team's own"):
         split_state(bad, ["alpha"])
 
 
@@ -112,6 +165,8 @@ def test_split_refuses_a_resource_on_someone_elses_provider():
     (30, 11, None, [5] * 6),
     (10, 11, 4, [4, 3, 3]),
     (5, 11, 1, [1] * 5),
+    (30, 56, None, [15, 15]),           # one account: 56 teams fit in memory at once
+    (100, 56, None, [20] * 5),          # at most MAX_BATCH teams behind one terraform core
 ])
 def test_plan_batches_sizes(n, in_flight, size, sizes):
     names = [f"t{i:02d}" for i in range(n)]
@@ -198,7 +253,7 @@ def test_merge_then_split_gives_back_the_states_merged_exactly():
     for s in states.values():            # every team has the same root: the same outputs are sensitive
         s["outputs"]["cluster_name"]["sensitive"] = True
     before = json.dumps(states, sort_keys=True)
-    batch = merge_states(states)
+    batch = merge_states(states, {"alpha": "p0", "be-ta": "p0"})
     assert json.dumps(states, sort_keys=True) == before                    # the inputs are not modified
     parts = split_state(batch, list(states), sensitive={"cluster_name"},
                         identities={t: _identity(s) for t, s in states.items()})
@@ -206,14 +261,15 @@ def test_merge_then_split_gives_back_the_states_merged_exactly():
 
 
 def test_the_merged_state_puts_every_address_under_its_teams_module():
-    batch = merge_states({"alpha": _team_state("alpha"), "beta": _team_state("beta")})
+    batch = merge_states({"alpha": _team_state("alpha"), "beta": _team_state("beta")}, {"alpha": "p0", "beta": "p1"})
     assert batch["version"] == 4 and batch["serial"] == 1 and batch["terraform_version"] == "1.11.4"
     assert batch["lineage"] not in (_team_state("alpha")["lineage"],)
     by_team = {t: [r for r in batch["resources"] if team_of(r["module"] + ".x", ["alpha", "beta"]) == t]
                for t in ("alpha", "beta")}
     assert len(by_team["alpha"]) == len(by_team["beta"]) == len(_team_state("alpha")["resources"])
     data = next(r for r in by_team["alpha"] if r["mode"] == "data")
-    assert data["module"] == "module.team_alpha" and data["provider"] == f"module.team_alpha.{PROVIDER}"
+    assert data["module"] == "module.team_alpha" and data["provider"] == provider_address("p0")
+    assert {r["provider"] for r in by_team["beta"]} == {provider_address("p1")}
     deps = [d for r in batch["resources"] for i in r["instances"] for d in i.get("dependencies", [])]
     assert deps and all(d.startswith(("module.team_alpha.", "module.team_beta.")) for d in deps)
     addrs = [o["object_addr"] for c in batch["check_results"] for o in c["objects"] or []]
@@ -224,7 +280,7 @@ def test_the_merged_state_puts_every_address_under_its_teams_module():
 
 def test_what_a_failed_batch_destroy_left_goes_back_to_its_own_team_only():
     states = {"alpha": _team_state("alpha"), "beta": _team_state("beta")}
-    batch = merge_states(states)
+    batch = merge_states(states, {"alpha": "p0", "beta": "p0"})
     # The destroy removed everything of alpha's and all of beta's but its VPC; terraform drops outputs.
     batch["resources"] = [r for r in batch["resources"] if r["module"] == "module.team_beta.module.network"
                           and r["type"] == "aws_vpc"]

@@ -84,7 +84,9 @@ def _cohort(tmp_path):
     for team in TEAMS:
         d = cs.team_dir(team)
         d.mkdir(parents=True)
-        (d / "terraform.tfvars.json").write_text(json.dumps({"cohort": "c1", "team": team}))
+        (d / "terraform.tfvars.json").write_text(json.dumps({
+            "cohort": "c1", "team": team, "lab": "gpu-baseline", "expires_at": "2026-12-01T13:00:00Z", "region": "us-east-1",
+            "provider_settings": {"emulator": True, "max_retries": 3}}))
         (d / "terraform.tfstate").write_text(json.dumps(_state(team, "aws_vpc", "aws_subnet")))
     return cs
 
@@ -105,10 +107,11 @@ def test_one_destroy_for_the_batch_and_a_team_it_left_is_destroyed_alone(tmp_pat
     out = _destroy_in_batch(ctx, cs, TEAMS, Board("down", TEAMS, quiet=True), 300,
                             lambda team, address: recorded.append((team, address)))
 
-    # The batch's terraform saw both teams' resources under their modules, on their own providers.
+    # The batch's terraform saw both teams' resources under their modules, on the one provider of
+    # their (shared) account.
     merged = ctx.batch_tf.seen[0]
     assert {(r["module"], r["provider"]) for r in merged["resources"]} == {
-        (f"module.team_{t}.module.network", f"module.team_{t}.{PROVIDER}") for t in TEAMS}
+        (f"module.team_{t}.module.network", f"{PROVIDER}.p0") for t in TEAMS}
     # While it ran, each resource was in the batch's state only: the teams' own were emptied.
     # Then beta, which the batch left with its VPC, got that back in its own state, and was destroyed alone.
     assert [r["type"] for r in ctx.alone["beta"].seen[0]["resources"]] == ["aws_vpc"]
@@ -159,7 +162,7 @@ def test_a_down_batch_left_by_a_kill_is_split_back_without_marking_an_apply(tmp_
     bdir = batches.down_batch_dir(cs, TEAMS)
     bdir.mkdir(parents=True)
     (bdir / "terraform.tfvars.json").write_text(json.dumps({"teams": {t: {} for t in TEAMS}}))
-    batches.move_into_batch(cs, bdir, states)
+    batches.move_into_batch(cs, bdir, states, {t: "p0" for t in TEAMS})
     assert not cs.has_resources("alpha") and not cs.has_resources("beta")    # in the batch's state only
     assert batches.recover(cs) == TEAMS
     assert [r["type"] for r in _team_state(cs, "beta")["resources"]] == ["aws_vpc", "aws_subnet"]
