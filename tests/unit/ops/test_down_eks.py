@@ -48,11 +48,16 @@ def test_only_emulator_targets_skip_terraforms_order(target, used):
 
 
 def _cluster_in(target, name="c1-t1", groups=("gpu", "system")):
+    # A real subnet: with the emulator's compatibility layer applied in this process (by another
+    # test), a node group gets an Auto Scaling group, which checks its subnets exist.
+    ec2 = target.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     client = target.client("eks")
     client.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/c",
-                          resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+                          resourcesVpcConfig={"subnetIds": [subnet]})
     for g in groups:
-        client.create_nodegroup(clusterName=name, nodegroupName=f"{name}-{g}", subnets=["subnet-1"],
+        client.create_nodegroup(clusterName=name, nodegroupName=f"{name}-{g}", subnets=[subnet],
                                 nodeRole="arn:aws:iam::123456789012:role/n")
 
 
