@@ -237,6 +237,8 @@ def status(app: AppContext, cohort_ref: str, watch: bool, interval: float, count
         for ng in t.node_groups:
             click.echo(f"    {ng.pool:<14} {ng.capacity_type:<9} {','.join(ng.instance_types):<28} "
                        f"min {ng.min} desired {ng.desired} max {ng.max} ({ng.status})")
+    for note in st.notes:
+        click.echo(f"note: {note}")
 
 
 @click.command()

@@ -289,6 +289,14 @@ def test_status_shows_the_state_another_machine_applied_not_this_directorys_old_
     st = status("fall26", tmp_path / "A")
     assert {t.team: t.resources for t in st.teams} == {"team-a": 3, "team-b": 2}
     assert st.notes and "is gone" in st.notes[0]
+    # The text output says it too, not only --output json.
+    from click.testing import CliRunner
+
+    from labctl.cli.main import _register, cli
+    _register()
+    res = CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "A"), "status", "fall26"])
+    assert res.exit_code == 0, res.output
+    assert f"note: s3://{BUCKET} is gone" in res.output
 
 
 def test_handouts_name_the_team_role_in_the_state_as_it_is_now_in_s3(tmp_path, conn):
