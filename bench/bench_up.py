@@ -8,6 +8,7 @@ each. Last, the ratios the issue asks for: n teams x the plain per-team time / l
 
     .venv/bin/python bench/bench_up.py --sizes 1,4,8 --baseline 2
     .venv/bin/python bench/bench_up.py --smoke     # 1 team and a 1-team baseline (CI)
+    .venv/bin/python bench/bench_up.py --sizes 100 --baseline 0 --broken 3   # 3 teams made to fail
 
 Without terraform on PATH or a provider mirror (offline: init cannot install hashicorp/aws) it
 prints why and exits 0, as the real-terraform tests skip.
@@ -29,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labctl.aws import emulator  # noqa: E402
+from labctl.aws.session import AwsTarget  # noqa: E402
 from labctl.ops.down import down  # noqa: E402
 from labctl.ops.up import up  # noqa: E402
 from labctl.render.terraform import tfvars, write_root  # noqa: E402
@@ -155,14 +157,28 @@ def fmt(m: Meter) -> str:
     return f"wall {m.wall:6.1f} s  cpu {m.cpu:7.1f} s  peak {m.peak / 2**30:5.2f} GiB  (CPU-s: {split})"
 
 
-def bench_labctl(n: int, work: Path, parallelism: int | None, down_batch_size: int | None = None) -> dict:
+def broken_teams(n: int, k: int) -> list[str]:
+    """``k`` teams spread over the cohort, to be made to fail (``--broken``)."""
+    return [f"t{i:02d}" for i in sorted({(j * n) // k + n // (2 * k) for j in range(k)})] if k else []
+
+
+def bench_labctl(n: int, work: Path, parallelism: int | None, down_batch_size: int | None = None, broken: int = 0) -> dict:
     state = work / f"state-{n}"
     info, _ = emulator.start_background(state)
     try:
         spec = cohort_file(work, n, f"b{n}")
+        # A role with a team's cluster role name already there fails that team's apply, as a clash
+        # would in a real account: every other team must still be created (failures stay per team).
+        bad = broken_teams(n, broken)
+        iam = AwsTarget(kind="embedded", region="us-east-1", endpoint_url=info.url).client("iam")
+        for t in bad:
+            iam.create_role(RoleName=f"b{n}-{t}-cluster", AssumeRolePolicyDocument="{}")
         with Meter([info.pid]) as mu:
             rep = up(spec, state, quiet=True, parallelism=parallelism)
-        assert not rep.failed, [t.error for t in rep.failed]
+        assert sorted(t.team for t in rep.failed) == bad, [t.error for t in rep.failed]
+        if bad:
+            print(f"labctl  {n:2d} teams: the {len(bad)} broken ({', '.join(bad)}) failed alone, "
+                  f"{len(rep.teams) - len(bad)} created", flush=True)
         with Meter([info.pid]) as md:
             drep = down(f"b{n}", state, quiet=True, parallelism=parallelism, batch_size=down_batch_size)
         assert drep.clean, drep.left
@@ -245,6 +261,8 @@ def main() -> None:
     ap.add_argument("--parallelism", type=int, default=None)
     ap.add_argument("--down-batch-size", type=int, default=None,
                     help="teams per terraform destroy in `down` (default: labctl's; 1: one destroy per team, as before batches)")
+    ap.add_argument("--broken", type=int, default=0,
+                    help="make this many teams fail (a clashing IAM role); the others must still be created")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="1 team and a 1-team baseline: proves the bench still runs")
     a = ap.parse_args()
@@ -259,7 +277,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
         work = Path(tmp)
         for n in [int(s) for s in a.sizes.split(",") if s]:
-            results["labctl"].append(bench_labctl(n, work, a.parallelism, a.down_batch_size))
+            results["labctl"].append(bench_labctl(n, work, a.parallelism, a.down_batch_size, a.broken))
         if a.baseline:
             results["sequential"] = bench_sequential(a.baseline, work)
     for line in ratios(results):
