@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import socket
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -79,14 +78,7 @@ def test_stale_reads_the_lock_object_terraform_wrote_in_the_bucket(tmp_path):
     from labctl.aws import emulator as emu
 
     spec = tmp_path / "cohort.yaml"
-    spec.write_text(textwrap.dedent("""\
-        cohort: fall26
-        window: {start: 2026-12-01T09:00:00Z, duration: 4h}
-        lab: gpu-baseline
-        state: {backend: s3}
-        teams:
-          - name: team-a
-    """))
+    spec.write_text(SPEC)                   # the cohort file of the commands below
     with emu.Emulator() as e:
         conn = Connection("embedded", "us-east-1", e.url, provider_settings("embedded"))
         cs = StateDir(tmp_path / "A").cohort("fall26")

@@ -4,24 +4,11 @@ get one from an Organizations OU. Every bad value is one problem naming the file
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from labctl.errors import ExitCode, SpecError
-from labctl.spec.load import load_cohort
+from tests.unit.spec.test_accounts import BASE, load, problems
 
-ORG = """\
-cohort: fall26
-window:
-  start: 2026-12-01T09:00:00Z
-  duration: 4h
-lab: gpu-baseline
-teams:
-  - name: team-a
-  - name: team-b
-  - name: team-c
+ORG = BASE + """\
 accounts:
   mode: per-team
   organization:
@@ -31,12 +18,6 @@ accounts:
     team-a: "111111111111"
 """
 # Lines: 10 accounts, 11 mode, 12 organization, 13 parent_id, 14 email, 15 teams, 16 team-a.
-
-
-def load(tmp_path: Path, text: str):
-    p = tmp_path / "cohort.yaml"
-    p.write_text(textwrap.dedent(text))
-    return load_cohort(p)
 
 
 def test_named_teams_keep_their_account_and_the_others_come_from_the_ou(tmp_path):
@@ -83,9 +64,6 @@ def test_a_bad_organization_is_one_problem_at_its_line(tmp_path, what, changes, 
     for old, new in changes:
         assert old in text
         text = text.replace(old, new)
-    with pytest.raises(SpecError) as err:
-        load(tmp_path, text)
-    assert err.value.exit_code == ExitCode.INVALID_SPEC
-    found = [str(p) for p in err.value.problems]
+    found = problems(tmp_path, text)
     assert found and found[0].startswith(str(tmp_path / expected)), found
     assert len(found) == 1 or what.startswith("an address too long"), found     # team-c's is too long as well
