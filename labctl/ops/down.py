@@ -173,13 +173,13 @@ def _down(cs: CohortState, state_dir: Path, teams: list[str] | None, dry_run: bo
     targets = conn.aws_accounts()     # one per team account (accounts: per-team), else the one
     before = inventory_in(targets, cohort_id)
     in_scope = [r for r in before.resources if not teams or r.team in chosen]
-    state_ids = {t: set() if stale else tfstate.ids(tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE))
-                 for t in chosen}
+    states = {t: None if stale else tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE) for t in chosen}
+    state_ids = {t: tfstate.ids(state) for t, state in states.items()}
     all_ids = set().union(*state_ids.values()) if state_ids else set()
     first = reconcile.orphans(in_scope, all_ids, for_teardown=True)
     swept_before = sweep_in(targets, plan_sweep(first), dry_run=False) if first else None
     _record_swept(journal, "swept_before", swept_before)
-    eks_first = _delete_eks_first(conn, cs, chosen, stale, journal, notes)
+    eks_first = _delete_eks_first(conn, states, journal, notes)
     timeout = DESTROY_TIMEOUT_S.get(conn.target, DESTROY_TIMEOUT_S["aws"])
     with Board(f"down {cohort_id} ({conn.target})", chosen, quiet=quiet) as board:
         results = _destroy_all(ctx, cs, chosen, stale, board, timeout, parallelism, batch_size, journal)
@@ -356,14 +356,13 @@ def _destroy_in_batch(ctx: RunContext, cs: CohortState, names: list[str], board:
     return [out[n] for n in names]
 
 
-def _delete_eks_first(conn: Any, cs: CohortState, chosen: list[str], stale: bool, journal: Journal,
-                      notes: list[str]) -> dict[str, down_eks.Deleted]:
-    """On an emulator target, each chosen team's EKS node groups and cluster go through the EKS API
-    just before the destroy, which would otherwise sleep up to 60 s per cluster (labctl.ops.down_eks)."""
-    if stale or not down_eks.applies(conn.target):
+def _delete_eks_first(conn: Any, states: dict[str, Any], journal: Journal, notes: list[str]) -> dict[str, down_eks.Deleted]:
+    """On an emulator target, each team's EKS node groups and cluster (as its state, read once by
+    `down`, records them) go through the EKS API just before the destroy, which would otherwise
+    sleep up to 60 s per cluster (labctl.ops.down_eks)."""
+    if not down_eks.applies(conn.target):
         return {}
-    clusters = [c for t in chosen
-                if (c := down_eks.team_cluster(t, tfstate.read_or_none(cs.team_dir(t) / tfstate.STATE_FILE)))]
+    clusters = [c for t, state in states.items() if (c := down_eks.team_cluster(t, state))]
     out = down_eks.delete_clusters(clusters, conn.team_aws, lambda team, a: journal.record(team, "destroyed", [a]))
     notes += [f"{d.team}: {d.note}" for d in out.values() if d.note]
     return out

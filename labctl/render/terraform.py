@@ -163,13 +163,7 @@ def write_root(dest: Path, variables: dict[str, Any], modules: Path | None = Non
     the same ``modules/<name>`` paths as before. Returns the files whose content changed (the
     link counts as one), so callers can tell a no-op render from a change.
     """
-    src = resources.terraform_dir()
-    modules = modules if modules is not None else cohort_modules_dir(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    changed = write_modules(modules)
-    for f in sorted((src / "root").glob("*.tf")):
-        changed += _copy_if_changed(f, dest / f.name)
-    changed += _link(dest / "modules", Path(os.path.relpath(modules, dest)))
+    changed = _root_files(dest, modules if modules is not None else cohort_modules_dir(dest))
     text = json.dumps(variables, indent=2, sort_keys=True) + "\n"
     changed += _write_if_changed(dest / TFVARS_FILE, text)
     return changed
@@ -190,12 +184,16 @@ def write_team_module(dest: Path, modules: Path | None = None) -> list[Path]:
     """Write (or refresh) the cohort's team module at ``dest``: terraform/root's files but
     provider.tf, and a ``modules`` link to the cohort's modules (default: beside ``dest``), so its
     module calls resolve as in a team's own root. Returns what changed."""
-    src = resources.terraform_dir()
-    modules = modules if modules is not None else dest.parent / COHORT_MODULES
+    return _root_files(dest, modules if modules is not None else dest.parent / COHORT_MODULES, leave_out=PROVIDER_FILE)
+
+
+def _root_files(dest: Path, modules: Path, leave_out: str | None = None) -> list[Path]:
+    """terraform/root's files (but ``leave_out``) at ``dest``, with ``dest/modules`` a relative link
+    to ``modules``, the cohort's one copy of terraform/modules, refreshed too. Returns what changed."""
     dest.mkdir(parents=True, exist_ok=True)
     changed = write_modules(modules)
-    for f in sorted((src / "root").glob("*.tf")):
-        if f.name != PROVIDER_FILE:
+    for f in sorted((resources.terraform_dir() / "root").glob("*.tf")):
+        if f.name != leave_out:
             changed += _copy_if_changed(f, dest / f.name)
     changed += _link(dest / "modules", Path(os.path.relpath(modules, dest)))
     return changed
